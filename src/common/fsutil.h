@@ -1,0 +1,32 @@
+// Files that are never left half-written: data goes to a temporary name in the target's
+// folder, then rename() moves it into place.
+#ifndef MAD_FSUTIL_H
+#define MAD_FSUTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+// Writes n bytes to path atomically. On failure returns -1 with a message in err.
+int write_file_atomic(const char *path, const void *data, size_t n, char *err, size_t errn);
+
+// A stream that becomes `path` only when committed.
+typedef struct {
+    FILE *fp;
+    char *path;
+    char *tmp;
+} AtomicFile;
+
+int atomic_open(AtomicFile *f, const char *path, char *err, size_t errn);
+// Flushes, syncs and renames into place. Returns -1 on any write error (the file is removed).
+int atomic_commit(AtomicFile *f, char *err, size_t errn);
+// Removes the temporary file.
+void atomic_abort(AtomicFile *f);
+
+// Reads a whole file into a malloc'd buffer. Returns NULL with err on failure.
+unsigned char *read_file(const char *path, size_t *n, char *err, size_t errn);
+// Creates a folder and its parents (like mkdir -p). Returns -1 with err on failure.
+int make_dirs(const char *path, char *err, size_t errn);
+// Joins a folder and a name into a malloc'd path.
+char *path_join(const char *dir, const char *name);
+
+#endif
