@@ -77,12 +77,15 @@ TEST_HELPERS := $(BUILD)/test/imgcheck
 .PHONY: all deps data test unit bats pipeline bench gpu-check clean distclean FORCE
 all: $(BINS)
 
+# Only the tools that touch the GPU link the CUDA objects.
+GPU_TOOLS := train predict devices
 define tool_rules
 $(1)_SRC := $$(wildcard src/$(1)/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/%.o)
-$$(BUILD)/bin/$(1): $$($(1)_OBJ) $$(LIB) $$(KERNEL_OBJ)
+$(1)_GPU := $$(if $$(filter $(1),$$(GPU_TOOLS)),$$(KERNEL_OBJ) $$(CUDA_LIBS),)
+$$(BUILD)/bin/$(1): $$($(1)_OBJ) $$(LIB) $$(if $$(filter $(1),$$(GPU_TOOLS)),$$(KERNEL_OBJ),)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $$(LIB) $$(KERNEL_OBJ) $$(CUDA_LIBS) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $$(LIB) $$($(1)_GPU) $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
 

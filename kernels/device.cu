@@ -10,6 +10,12 @@ extern "C" int gpu_compiled(void) { return 1; }
 extern "C" int gpu_probe(char *desc, size_t n) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
+    if (e == cudaErrorInsufficientDriver) {
+        snprintf(desc, n, "no GPU found (no NVIDIA driver, or one older than CUDA %d.%d)",
+                 CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10);
+        cudaGetLastError();
+        return 0;
+    }
     if (e != cudaSuccess) {
         snprintf(desc, n, "no GPU found (%s)", cudaGetErrorString(e));
         cudaGetLastError();   // clear the sticky error

@@ -38,8 +38,7 @@ static int read_idx(const char *path, uint32_t magic, int ndim, int dims[3], uin
         return -1;
     }
     unsigned char hdr[16];
-    size_t hn = 4 + 4 * (size_t)ndim;
-    if (read_exact(f, hdr, hn) != 0) {
+    if (read_exact(f, hdr, 4) != 0) {
         snprintf(err, errn, "%s: too short for an IDX header", path);
         gzclose(f);
         return -1;
@@ -47,6 +46,11 @@ static int read_idx(const char *path, uint32_t magic, int ndim, int dims[3], uin
     if (be32(hdr) != magic) {
         snprintf(err, errn, "%s: not an IDX uint8 %s file (magic 0x%08x, expected 0x%08x)", path,
                  ndim == 3 ? "image" : "label", be32(hdr), magic);
+        gzclose(f);
+        return -1;
+    }
+    if (read_exact(f, hdr + 4, 4 * (size_t)ndim) != 0) {
+        snprintf(err, errn, "%s: too short for an IDX header", path);
         gzclose(f);
         return -1;
     }

@@ -122,7 +122,9 @@ static void make_image(const SimParams *sp, const Digits *d, double (*A)[N_COLS]
     char lab[4];
     for (int j = 0; j < n; j++) {
         digit_label(digits[j].label, lab);
-        json_array_append_new(truth, json_labeled_box(lab, digits[j].box));
+        json_t *t = json_labeled_box(lab, digits[j].box);
+        json_object_set_new(t, "mnist_index", json_integer(digits[j].source));
+        json_array_append_new(truth, t);
     }
     int n_ann = 0;
     for (int k = 0; k < sp->n_experts; k++) {

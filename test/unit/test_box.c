@@ -1,0 +1,50 @@
+// Box geometry against hand-computed values.
+#include "box.h"
+#include "check.h"
+
+int main(void) {
+    Box a = { 0, 0, 10, 10 }, b = { 5, 5, 15, 15 };
+    CHECK_NEAR(box_area(a), 100, 0);
+    CHECK_NEAR(box_intersection(a, b), 25, 0);
+    CHECK_NEAR(box_iou(a, b), 25.0 / 175.0, 1e-15);
+    CHECK_NEAR(box_iou(a, a), 1.0, 0);
+    // touching edges: no overlap
+    CHECK_NEAR(box_iou(a, (Box){ 10, 0, 20, 10 }), 0.0, 0);
+    // contained box: IoU = small area / big area
+    CHECK_NEAR(box_iou(a, (Box){ 2, 2, 4, 7 }), 10.0 / 100.0, 1e-15);
+    // fractional coordinates: inter 1.5 x 2.5 = 3.75, union 6 + 12 - 3.75
+    CHECK_NEAR(box_iou((Box){ 0.5, 0.5, 2.5, 3.5 }, (Box){ 1.0, 1.0, 4.0, 5.0 }), 3.75 / 14.25, 1e-15);
+    // empty boxes
+    CHECK_NEAR(box_iou((Box){ 1, 1, 1, 1 }, (Box){ 1, 1, 1, 1 }), 0.0, 0);
+    CHECK_NEAR(box_area((Box){ 5, 5, 1, 9 }), 0.0, 0);
+
+    Box inv = { 10, 8, 2, 3 };
+    CHECK(box_is_inverted(inv));
+    CHECK(box_fix_order(&inv));
+    CHECK(inv.x1 == 2 && inv.y1 == 3 && inv.x2 == 10 && inv.y2 == 8);
+    CHECK(!box_fix_order(&inv));
+
+    Box out = { -3, 2, 140, 200 };
+    CHECK(!box_in_frame(out, 128, 128, 0));
+    CHECK(box_clamp(&out, 128, 128));
+    CHECK(out.x1 == 0 && out.y1 == 2 && out.x2 == 128 && out.y2 == 128);
+    CHECK(box_in_frame(out, 128, 128, 0));
+    CHECK(!box_clamp(&out, 128, 128));
+
+    Box n = box_normalise((Box){ 32, 16, 64, 48 }, 128, 64);
+    CHECK_NEAR(n.x1, 0.25, 0); CHECK_NEAR(n.y1, 0.25, 0);
+    CHECK_NEAR(n.x2, 0.5, 0); CHECK_NEAR(n.y2, 0.75, 0);
+    Box back = box_denormalise(n, 128, 64);
+    CHECK(back.x1 == 32 && back.y1 == 16 && back.x2 == 64 && back.y2 == 48);
+
+    double c[4];
+    box_to_cxcywh((Box){ 10, 20, 30, 60 }, c);
+    CHECK(c[0] == 20 && c[1] == 40 && c[2] == 20 && c[3] == 40);
+    Box r = box_from_cxcywh(c);
+    CHECK(r.x1 == 10 && r.y1 == 20 && r.x2 == 30 && r.y2 == 60);
+
+    CHECK(box_is_finite(a));
+    CHECK(!box_is_finite((Box){ 0, NAN, 1, 1 }));
+    CHECK(!box_is_finite((Box){ 0, 0, INFINITY, 1 }));
+    return check_report("box");
+}
