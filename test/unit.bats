@@ -1,0 +1,20 @@
+#!/usr/bin/env bats
+# The C unit tests of the shared library, one Bats case per test program.
+
+load helpers/common
+
+run_unit() {
+    run "$BUILD/test/$1"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *", 0 failed"* ]]
+}
+
+@test "unit: box geometry against hand-computed values" { run_unit test_box; }
+@test "unit: record parsing of good and bad lines" { run_unit test_record; }
+@test "unit: JPEG and PNG round trip, corrupt files, resize, letterbox" { run_unit test_image; }
+@test "unit: IDX files" { run_unit test_idx; }
+@test "unit: random generator" { run_unit test_rng; }
+@test "unit: option parsers" { run_unit test_cli; }
+@test "unit: simulator matrices, boxes and canvases" { run_unit test_simulate; }
+@test "unit: device probe" { run_unit test_device; }
