@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make bench: speed figures, each printed next to the anchor it is compared with and the
+# ratio measured in this run. Figures are medians of 3 runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+median3() {   # median of three timings of a command, in seconds
+    local t=()
+    for i in 1 2 3; do
+        local s e
+        s=$(date +%s.%N)
+        "$@" > /dev/null
+        e=$(date +%s.%N)
+        t+=("$(echo "$e - $s" | awk '{print $1 - $3}')")
+    done
+    printf '%s\n' "${t[@]}" | sort -g | sed -n 2p
+}
+
+row() {   # name, figure (s), anchor (s), anchor description
+    awk -v n="$1" -v f="$2" -v a="$3" -v d="$4" \
+        'BEGIN { printf "%-44s %8.2f s   anchor %8.2f s (%s)   ratio %.3f\n", n, f, a, d, f / a }'
+}
+
+echo "bench: $(nproc) cores, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+# The filesystem's own cost of creating 5000 files, which bounds any image writer here.
+tfs=$(median3 bash -c "d=\$(mktemp -d -p '$out'); for i in \$(seq 5000); do : > \$d/f\$i; done")
+t1=$(median3 bin/simulate --quiet --n 5000 --seed 1 --out "$out/a")
+row "simulate 5000 images, default preset" "$t1" 60 "issue target: well under a minute"
+t2=$(median3 bash -c "bin/simulate --quiet --preset paper --n 5000 --seed 1 --out '$out/p' >/dev/null &&
+    bin/simulate --quiet --preset paper --n 1000 --first 5000 --seed 1 --out '$out/p' >/dev/null &&
+    bin/simulate --quiet --preset paper --n 1000 --first 6000 --seed 1 --out '$out/p'")
+row "simulate 5000/1000/1000, paper preset" "$t2" 60 "issue target: well under a minute"
+t3=$(median3 env OMP_NUM_THREADS=1 bin/simulate --quiet --n 5000 --seed 1 --out "$out/b")
+row "simulate 5000 images, 1 thread" "$t3" "$t1" "same, all threads; ratio = speed-up"
+row "simulate 5000 images, default preset" "$t1" "$tfs" "creating 5000 empty files in bash"
