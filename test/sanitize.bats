@@ -8,7 +8,7 @@ setup_file() {
     SAN="build/san-cpu"
     export SAN
     # Build only into the sanitizer's own folder, so bin/ keeps the tested build.
-    make -s -C "$ROOT" SANITIZE=1 CUDA=0 -j2 "$SAN/bin/simulate" \
+    make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" \
         $(cd "$ROOT" && ls test/unit/test_*.c | sed "s|test/unit/\(.*\)\.c|$SAN/test/\1|") >/dev/null
 }
 

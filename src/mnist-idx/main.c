@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
     uint8_t *cls_pix[10] = { 0 };
     int cls_n[10] = { 0 }, total = 0;
     for (int k = 0; k < 10; k++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "%d.json", k);
         char *path = path_join(dir, name);
         json_error_t je;

@@ -40,7 +40,7 @@ void sim_draw_matrices(const SimParams *sp, double (*A)[N_COLS][N_COLS]) {
 static int write_matrices(const SimParams *sp, double (*A)[N_COLS][N_COLS], char *err, size_t errn) {
     json_t *root = json_object(), *classes = json_array(), *experts = json_array();
     for (int j = 0; j < N_DIGITS; j++) {
-        char s[4];
+        char s[16];
         snprintf(s, sizeof s, "%d", j);
         json_array_append_new(classes, json_string(s));
     }
@@ -92,7 +92,7 @@ typedef struct {
     int failed;
 } ImageResult;
 
-static void digit_label(int k, char s[4]) { snprintf(s, 4, "%d", k); }
+static void digit_label(int k, char s[16]) { snprintf(s, 16, "%d", k); }
 
 // Makes image i: canvas, file, annotations and the record text.
 static void make_image(const SimParams *sp, const Digits *d, double (*A)[N_COLS][N_COLS], long i,
@@ -119,7 +119,7 @@ static void make_image(const SimParams *sp, const Digits *d, double (*A)[N_COLS]
     }
 
     json_t *annotators = json_array(), *annotations = json_array(), *truth = json_array();
-    char lab[4];
+    char lab[16];
     for (int j = 0; j < n; j++) {
         digit_label(digits[j].label, lab);
         json_t *t = json_labeled_box(lab, digits[j].box);
