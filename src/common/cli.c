@@ -9,12 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
-void cli_die(const char *tool, int code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+static void vwarn(const char *tool, const char *fmt, va_list ap) {
     fprintf(stderr, "%s: ", tool);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void cli_die(const char *tool, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vwarn(tool, fmt, ap);
     va_end(ap);
     exit(code);
 }
@@ -22,9 +26,7 @@ void cli_die(const char *tool, int code, const char *fmt, ...) {
 void cli_warn(const char *tool, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", tool);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vwarn(tool, fmt, ap);
     va_end(ap);
 }
 

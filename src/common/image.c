@@ -188,26 +188,29 @@ int image_save(const char *path, const Image *im, int quality, char *err, size_t
     return -1;
 }
 
+// Source position of output pixel i when n_src pixels map onto n_dst (centres aligned):
+// the two neighbouring source pixels and the weight of the second.
+static void sample_position(int i, int n_src, int n_dst, int *i0, int *i1, double *a) {
+    double f = (i + 0.5) * ((double)n_src / n_dst) - 0.5;
+    if (f < 0) f = 0;
+    *i0 = (int)f;
+    if (*i0 > n_src - 1) *i0 = n_src - 1;
+    *i1 = *i0 + 1 < n_src ? *i0 + 1 : n_src - 1;
+    *a = f - *i0;
+    if (*a > 1) *a = 1;
+}
+
 int image_resize(const Image *src, int w, int h, Image *dst) {
     if (image_alloc(dst, w, h, src->c, 0) != 0) return -1;
     int c = src->c;
-    double sx = (double)src->w / w, sy = (double)src->h / h;
     for (int y = 0; y < h; y++) {
-        double fy = (y + 0.5) * sy - 0.5;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy;
-        if (y0 > src->h - 1) y0 = src->h - 1;
-        int y1 = y0 + 1 < src->h ? y0 + 1 : src->h - 1;
-        double ay = fy - y0;
-        if (ay > 1) ay = 1;
+        int y0, y1;
+        double ay;
+        sample_position(y, src->h, h, &y0, &y1, &ay);
         for (int x = 0; x < w; x++) {
-            double fx = (x + 0.5) * sx - 0.5;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx;
-            if (x0 > src->w - 1) x0 = src->w - 1;
-            int x1 = x0 + 1 < src->w ? x0 + 1 : src->w - 1;
-            double ax = fx - x0;
-            if (ax > 1) ax = 1;
+            int x0, x1;
+            double ax;
+            sample_position(x, src->w, w, &x0, &x1, &ax);
             for (int k = 0; k < c; k++) {
                 double p00 = src->data[((size_t)y0 * src->w + x0) * c + k];
                 double p01 = src->data[((size_t)y0 * src->w + x1) * c + k];
