@@ -1,0 +1,366 @@
+#include "jscan.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MAX_DEPTH = 64, MAX_KEYS = 64 };
+
+typedef struct {
+    const char *s;
+    size_t n, i;
+    int strict;
+    JTape *t;
+} Scan;
+
+static void skip_ws(Scan *c) {
+    while (c->i < c->n) {
+        char ch = c->s[c->i];
+        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') break;
+        c->i++;
+    }
+}
+
+static int push(Scan *c, JType type) {
+    JTape *t = c->t;
+    if (t->n == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 256;
+        JTok *nt = realloc(t->tok, sizeof *nt * (size_t)cap);
+        if (!nt) return JSCAN_NOMEM;
+        t->tok = nt;
+        t->cap = cap;
+    }
+    JTok *k = &t->tok[t->n];
+    memset(k, 0, sizeof *k);
+    k->type = (uint8_t)type;
+    k->start = (uint32_t)c->i;
+    return t->n++;
+}
+
+static int scan_string(Scan *c) {
+    int k = push(c, JT_STRING);
+    if (k < 0) return k;
+    size_t i = ++c->i;   // after the opening quote
+    const unsigned char *s = (const unsigned char *)c->s;
+    uint8_t flags = 0;
+    for (;;) {
+        if (i >= c->n) return JSCAN_REFUSED;
+        unsigned char ch = s[i];
+        if (ch == '"') break;
+        if (ch == '\\') {
+            if (c->strict) return JSCAN_REFUSED;
+            flags |= JF_ESCAPED;
+            i += 2;
+            continue;
+        }
+        if (c->strict && (ch < 0x20 || ch >= 0x7f)) return JSCAN_REFUSED;
+        i++;
+    }
+    JTok *t = &c->t->tok[k];
+    t->start = (uint32_t)c->i;
+    t->len = (uint32_t)(i - c->i);
+    t->flags = flags;
+    c->i = i + 1;
+    t->end = (uint32_t)c->t->n;
+    return k;
+}
+
+static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+static int scan_number(Scan *c) {
+    int k = push(c, JT_NUMBER);
+    if (k < 0) return k;
+    size_t i = c->i;
+    const char *s = c->s;
+    int integer = 1;
+    if (i < c->n && s[i] == '-') i++;
+    if (i >= c->n || !is_digit(s[i])) return JSCAN_REFUSED;
+    if (s[i] == '0') i++;
+    else while (i < c->n && is_digit(s[i])) i++;
+    if (i < c->n && s[i] == '.') {
+        integer = 0;
+        i++;
+        if (i >= c->n || !is_digit(s[i])) return JSCAN_REFUSED;
+        while (i < c->n && is_digit(s[i])) i++;
+    }
+    if (i < c->n && (s[i] == 'e' || s[i] == 'E')) {
+        integer = 0;
+        i++;
+        if (i < c->n && (s[i] == '+' || s[i] == '-')) i++;
+        if (i >= c->n || !is_digit(s[i])) return JSCAN_REFUSED;
+        while (i < c->n && is_digit(s[i])) i++;
+    }
+    JTok *t = &c->t->tok[k];
+    t->len = (uint32_t)(i - c->i);
+    t->flags = integer ? JF_INTEGER : 0;
+    if (c->strict) {
+        // Integers jansson could not hold, and reals that overflow, are refused.
+        if (integer && t->len > 18) return JSCAN_REFUSED;
+        double v;
+        if (!integer && jnum(s + c->i, t->len, &v) != 0) return JSCAN_REFUSED;
+    }
+    c->i = i;
+    t->end = (uint32_t)c->t->n;
+    return k;
+}
+
+static int scan_value(Scan *c, int depth);
+
+static int keys_equal(const Scan *c, int a, int b) {
+    const JTok *x = &c->t->tok[a], *y = &c->t->tok[b];
+    return x->len == y->len && memcmp(c->s + x->start, c->s + y->start, x->len) == 0;
+}
+
+static int scan_object(Scan *c, int depth) {
+    int k = push(c, JT_OBJECT);
+    if (k < 0) return k;
+    c->i++;
+    int keys[MAX_KEYS], nk = 0;
+    uint32_t count = 0;
+    skip_ws(c);
+    if (c->i < c->n && c->s[c->i] == '}') {
+        c->i++;
+    } else {
+        for (;;) {
+            skip_ws(c);
+            if (c->i >= c->n || c->s[c->i] != '"') return JSCAN_REFUSED;
+            int key = scan_string(c);
+            if (key < 0) return key;
+            if (c->strict) {
+                if (nk == MAX_KEYS) return JSCAN_REFUSED;
+                for (int j = 0; j < nk; j++)
+                    if (keys_equal(c, keys[j], key)) return JSCAN_REFUSED;   // duplicate: jansson says so
+                keys[nk++] = key;
+            }
+            skip_ws(c);
+            if (c->i >= c->n || c->s[c->i] != ':') return JSCAN_REFUSED;
+            c->i++;
+            skip_ws(c);
+            int v = scan_value(c, depth + 1);
+            if (v < 0) return v;
+            count++;
+            skip_ws(c);
+            if (c->i < c->n && c->s[c->i] == ',') { c->i++; continue; }
+            if (c->i < c->n && c->s[c->i] == '}') { c->i++; break; }
+            return JSCAN_REFUSED;
+        }
+    }
+    JTok *t = &c->t->tok[k];
+    t->len = (uint32_t)(c->i - t->start);
+    t->count = count;
+    t->end = (uint32_t)c->t->n;
+    return k;
+}
+
+static int scan_array(Scan *c, int depth) {
+    int k = push(c, JT_ARRAY);
+    if (k < 0) return k;
+    c->i++;
+    uint32_t count = 0;
+    skip_ws(c);
+    if (c->i < c->n && c->s[c->i] == ']') {
+        c->i++;
+    } else {
+        for (;;) {
+            skip_ws(c);
+            int v = scan_value(c, depth + 1);
+            if (v < 0) return v;
+            count++;
+            skip_ws(c);
+            if (c->i < c->n && c->s[c->i] == ',') { c->i++; continue; }
+            if (c->i < c->n && c->s[c->i] == ']') { c->i++; break; }
+            return JSCAN_REFUSED;
+        }
+    }
+    JTok *t = &c->t->tok[k];
+    t->len = (uint32_t)(c->i - t->start);
+    t->count = count;
+    t->end = (uint32_t)c->t->n;
+    return k;
+}
+
+static int scan_literal(Scan *c, const char *word, JType type) {
+    size_t n = strlen(word);
+    if (c->n - c->i < n || memcmp(c->s + c->i, word, n) != 0) return JSCAN_REFUSED;
+    int k = push(c, type);
+    if (k < 0) return k;
+    c->t->tok[k].len = (uint32_t)n;
+    c->i += n;
+    c->t->tok[k].end = (uint32_t)c->t->n;
+    return k;
+}
+
+static int scan_value(Scan *c, int depth) {
+    if (depth > MAX_DEPTH) return JSCAN_REFUSED;
+    if (c->i >= c->n) return JSCAN_REFUSED;
+    switch (c->s[c->i]) {
+    case '{': return scan_object(c, depth);
+    case '[': return scan_array(c, depth);
+    case '"': return scan_string(c);
+    case 't': return scan_literal(c, "true", JT_TRUE);
+    case 'f': return scan_literal(c, "false", JT_FALSE);
+    case 'n': return scan_literal(c, "null", JT_NULL);
+    default: return scan_number(c);
+    }
+}
+
+int jscan(const char *s, size_t n, int strict, JTape *t) {
+    if (n > 0xffffffffu) return JSCAN_REFUSED;
+    Scan c = { s, n, 0, strict, t };
+    t->n = 0;
+    skip_ws(&c);
+    if (c.i >= n || s[c.i] != '{') return JSCAN_REFUSED;
+    int k = scan_value(&c, 0);
+    if (k < 0) return k;
+    skip_ws(&c);
+    return c.i == n ? JSCAN_OK : JSCAN_REFUSED;
+}
+
+void jtape_free(JTape *t) {
+    free(t->tok);
+    memset(t, 0, sizeof *t);
+}
+
+int jobj_get(const JTape *t, const char *s, int obj, const char *key) {
+    size_t kl = strlen(key);
+    int i = obj + 1;
+    for (uint32_t m = 0; m < t->tok[obj].count; m++) {
+        const JTok *k = &t->tok[i];
+        if (k->len == kl && !(k->flags & JF_ESCAPED) && memcmp(s + k->start, key, kl) == 0) return i + 1;
+        i = (int)t->tok[i + 1].end;
+    }
+    return -1;
+}
+
+static const double POW10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+
+int jnum(const char *s, uint32_t len, double *out) {
+    // Fast path (Clinger): at most 19 significant digits forming an integer m <= 2^53 and a
+    // decimal exponent within +-22: m and 10^|e| are exact doubles, so one multiplication
+    // or division rounds correctly, as strtod does.
+    uint32_t i = 0;
+    int neg = 0, digits = 0, exp10 = 0;
+    uint64_t m = 0;
+    if (i < len && s[i] == '-') { neg = 1; i++; }
+    for (; i < len && is_digit(s[i]); i++) {
+        if (digits < 19) { m = m * 10 + (uint64_t)(s[i] - '0'); if (m) digits++; }
+        else exp10++;
+    }
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && is_digit(s[i]); i++) {
+            if (digits < 19) { m = m * 10 + (uint64_t)(s[i] - '0'); if (m) digits++; exp10--; }
+        }
+    }
+    int fast = digits < 19 && m <= (1ULL << 53);
+    if (i < len) fast = 0;   // an exponent part: leave it to strtod
+    if (fast && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)m;
+        v = exp10 < 0 ? v / POW10[-exp10] : v * POW10[exp10];
+        *out = neg ? -v : v;
+        return 0;
+    }
+    char buf[512];
+    if (len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    double v = strtod(buf, NULL);
+    if (!isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+// "%.15g" of x, with jansson's touch-ups, through snprintf (the exact but slow way).
+static int fmt_slow(double x, char *out) {
+    char tmp[40];
+    int n = snprintf(tmp, sizeof tmp, "%.15g", x);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (tmp[i] == 'e') {
+            out[k++] = 'e';
+            i++;
+            if (tmp[i] == '-') out[k++] = '-';
+            i++;   // skip the sign
+            while (i < n - 1 && tmp[i] == '0') i++;
+            for (; i < n; i++) out[k++] = tmp[i];
+            break;
+        }
+        out[k++] = tmp[i];
+    }
+    out[k] = '\0';
+    if (!strpbrk(out, ".e")) { out[k++] = '.'; out[k++] = '0'; out[k] = '\0'; }
+    return k;
+}
+
+int jfmt_real(double x, char *out) {
+    if (!isfinite(x) || x == 0.0) return fmt_slow(x, out);
+    double ax = fabs(x);
+    if (ax < 1e-4 || ax >= 1e15) return fmt_slow(x, out);   // exponent notation: rare here
+    // 15 significant digits: y = ax * 10^(14-e) in long double (64-bit mantissa), rounded
+    // to an integer. Where y lies too close to a rounding tie to decide, use snprintf.
+    int e = (int)floor(log10(ax));
+    long double y;
+    for (;;) {
+        int p = 14 - e;
+        y = p >= 0 ? (long double)ax * (long double)POW10[p] : (long double)ax / (long double)POW10[-p];
+        if (y >= 1e15L) { e++; continue; }
+        if (y < 1e14L) { e--; continue; }
+        break;
+    }
+    long double fl = floorl(y), frac = y - fl;
+    if (fabsl(frac - 0.5L) < 1e-3L) return fmt_slow(x, out);
+    uint64_t m = (uint64_t)fl + (frac > 0.5L);
+    if (m >= 1000000000000000ULL) { m /= 10; e++; }   // 999...9.5 rounded up to 10^15
+    if (e >= 15) return fmt_slow(x, out);
+    char d[16];
+    for (int i = 14; i >= 0; i--) { d[i] = (char)('0' + m % 10); m /= 10; }
+    int last = 14;                      // drop trailing zeros
+    while (last > 0 && d[last] == '0') last--;
+    int k = 0;
+    if (x < 0) out[k++] = '-';
+    if (e >= 0) {
+        for (int i = 0; i <= e; i++) out[k++] = d[i];
+        out[k++] = '.';
+        if (last > e) for (int i = e + 1; i <= last; i++) out[k++] = d[i];
+        else out[k++] = '0';
+    } else {
+        out[k++] = '0';
+        out[k++] = '.';
+        for (int i = 0; i < -e - 1; i++) out[k++] = '0';
+        for (int i = 0; i <= last; i++) out[k++] = d[i];
+    }
+    out[k] = '\0';
+    return k;
+}
+
+int jbuf_put(JBuf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) return -1;
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+    return 0;
+}
+
+int jbuf_puts(JBuf *b, const char *s) { return jbuf_put(b, s, strlen(s)); }
+
+int jbuf_real(JBuf *b, double x) {
+    char tmp[48];
+    int n = jfmt_real(x, tmp);
+    return jbuf_put(b, tmp, (size_t)n);
+}
+
+int jbuf_int(JBuf *b, long v) {
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%ld", v);
+    return jbuf_put(b, tmp, (size_t)n);
+}
