@@ -15,7 +15,7 @@ typedef struct {
     JTape *t;
 } Scan;
 
-static void skip_ws(Scan *c) {
+static inline void skip_ws(Scan *c) {
     while (c->i < c->n) {
         char ch = c->s[c->i];
         if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') break;
@@ -69,24 +69,39 @@ static int scan_string(Scan *c) {
 
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
+static const double POW10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+
 static int scan_number(Scan *c) {
     int k = push(c, JT_NUMBER);
     if (k < 0) return k;
     size_t i = c->i;
     const char *s = c->s;
-    int integer = 1;
-    if (i < c->n && s[i] == '-') i++;
+    int integer = 1, exponent = 0, neg = 0, digits = 0, exp10 = 0;
+    uint64_t m = 0;
+    // The digits are gathered as they are checked, for the exact fast conversion.
+    if (i < c->n && s[i] == '-') { neg = 1; i++; }
     if (i >= c->n || !is_digit(s[i])) return JSCAN_REFUSED;
     if (s[i] == '0') i++;
-    else while (i < c->n && is_digit(s[i])) i++;
+    else
+        for (; i < c->n && is_digit(s[i]); i++) {
+            if (digits < 19) { m = m * 10 + (uint64_t)(s[i] - '0'); digits++; }
+            else exp10++;
+        }
     if (i < c->n && s[i] == '.') {
         integer = 0;
         i++;
         if (i >= c->n || !is_digit(s[i])) return JSCAN_REFUSED;
-        while (i < c->n && is_digit(s[i])) i++;
+        for (; i < c->n && is_digit(s[i]); i++)
+            if (digits < 19) {
+                m = m * 10 + (uint64_t)(s[i] - '0');
+                if (m) digits++;
+                exp10--;
+            }
     }
     if (i < c->n && (s[i] == 'e' || s[i] == 'E')) {
         integer = 0;
+        exponent = 1;
         i++;
         if (i < c->n && (s[i] == '+' || s[i] == '-')) i++;
         if (i >= c->n || !is_digit(s[i])) return JSCAN_REFUSED;
@@ -98,8 +113,13 @@ static int scan_number(Scan *c) {
     if (c->strict) {
         // Integers jansson could not hold, and reals that overflow, are refused.
         if (integer && t->len > 18) return JSCAN_REFUSED;
-        double v;
-        if (!integer && jnum(s + c->i, t->len, &v) != 0) return JSCAN_REFUSED;
+        if (!exponent && digits < 19 && m <= (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
+            double v = (double)m;   // exact, and one correctly rounded step (Clinger)
+            v = exp10 < 0 ? v / POW10[-exp10] : v * POW10[exp10];
+            t->num = neg ? -v : v;
+        } else if (jnum(s + c->i, t->len, &t->num) != 0) {
+            return JSCAN_REFUSED;
+        }
     }
     c->i = i;
     t->end = (uint32_t)c->t->n;
@@ -234,8 +254,7 @@ int jobj_get(const JTape *t, const char *s, int obj, const char *key) {
     return -1;
 }
 
-static const double POW10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+
 
 int jnum(const char *s, uint32_t len, double *out) {
     // Fast path (Clinger): at most 19 significant digits forming an integer m <= 2^53 and a
@@ -295,25 +314,47 @@ static int fmt_slow(double x, char *out) {
     return k;
 }
 
-int jfmt_real(double x, char *out) {
-    if (!isfinite(x) || x == 0.0) return fmt_slow(x, out);
-    double ax = fabs(x);
-    if (ax < 1e-4 || ax >= 1e15) return fmt_slow(x, out);   // exponent notation: rare here
-    // 15 significant digits: y = ax * 10^(14-e) in long double (64-bit mantissa), rounded
-    // to an integer. Where y lies too close to a rounding tie to decide, use snprintf.
-    int e = (int)floor(log10(ax));
-    long double y;
+static const uint64_t POW10_U64[19] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL };
+
+// The 15 significant digits of ax (1e-4 <= ax < 1e15) as an integer m in [1e14, 1e15) and
+// the decimal exponent e of its first digit, rounded half to even as printf rounds.
+// ax = mant / 2^s exactly, so mant * 10^(14-e) / 2^s is done in exact 128-bit integers.
+static void digits15(double ax, uint64_t *m, int *e) {
+    uint64_t bits;
+    memcpy(&bits, &ax, sizeof bits);                  // ax is normal in this range
+    uint64_t mant = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    int b2 = (int)((bits >> 52) & 0x7ff) - 1022;      // ax = mant / 2^53 * 2^b2
+    int s = 53 - b2;                                  // 3 <= s <= 67 in this range
+    int ee = ((b2 - 1) * 78913) >> 18;                // floor((b2 - 1) * log10(2)), |b2| < 100
+    if (ee < -4) ee = -4;                             // ax >= 1e-4
+    if (ee > 14) ee = 14;                             // ax < 1e15
     for (;;) {
-        int p = 14 - e;
-        y = p >= 0 ? (long double)ax * (long double)POW10[p] : (long double)ax / (long double)POW10[-p];
-        if (y >= 1e15L) { e++; continue; }
-        if (y < 1e14L) { e--; continue; }
-        break;
+        int p = 14 - ee;                              // 0 <= p <= 18 in this range
+        unsigned __int128 prod = (unsigned __int128)mant * POW10_U64[p];
+        unsigned __int128 fl = prod >> s;
+        if (fl >= POW10_U64[15]) { ee++; continue; }
+        if (fl < POW10_U64[14]) { ee--; continue; }
+        unsigned __int128 rem = prod - (fl << s), half = (unsigned __int128)1 << (s - 1);
+        uint64_t q = (uint64_t)fl;
+        if (rem > half || (rem == half && (q & 1))) q++;
+        if (q == POW10_U64[15]) { q = POW10_U64[14]; ee++; }
+        *m = q;
+        *e = ee;
+        return;
     }
-    long double fl = floorl(y), frac = y - fl;
-    if (fabsl(frac - 0.5L) < 1e-3L) return fmt_slow(x, out);
-    uint64_t m = (uint64_t)fl + (frac > 0.5L);
-    if (m >= 1000000000000000ULL) { m /= 10; e++; }   // 999...9.5 rounded up to 10^15
+}
+
+int jfmt_real(double x, char *out) {
+    if (x == 0.0 && !signbit(x)) { memcpy(out, "0.0", 4); return 3; }
+    double ax = fabs(x);
+    if (!isfinite(x) || x == 0.0 || ax < 1e-4 || ax >= 1e15) return fmt_slow(x, out);   // exponent notation
+    uint64_t m;
+    int e;
+    digits15(ax, &m, &e);
     if (e >= 15) return fmt_slow(x, out);
     char d[16];
     for (int i = 14; i >= 0; i--) { d[i] = (char)('0' + m % 10); m /= 10; }
@@ -361,6 +402,9 @@ int jbuf_real(JBuf *b, double x) {
 
 int jbuf_int(JBuf *b, long v) {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%ld", v);
-    return jbuf_put(b, tmp, (size_t)n);
+    int n = 0;
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    do { tmp[23 - n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) tmp[23 - n++] = '-';
+    return jbuf_put(b, tmp + 24 - n, (size_t)n);
 }

@@ -26,6 +26,7 @@ typedef struct {
     uint32_t start, len;   // the value's text (strings: without the quotes)
     uint32_t end;          // index of the token after this value's subtree
     uint32_t count;        // members of an object, elements of an array
+    double num;            // a number's value (strict mode only)
 } JTok;
 
 typedef struct {

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "jscan.h"
 #include "record.h"
 #include "wbf.h"
 
@@ -16,6 +17,12 @@ typedef struct {
     bool report;               // collect per-annotator statistics
 } FuseOptions;
 
+// A piece of text that need not end in NUL.
+typedef struct {
+    const char *p;
+    int n;
+} Span;
+
 // Per-annotator agreement counts of one record (annotator mode, --report).
 typedef struct {
     long boxes;          // boxes drawn
@@ -26,21 +33,53 @@ typedef struct {
     long same_label;     // of them, with the same label
 } AnnotatorStats;
 
+// What annotator mode needs of a record, read by the fast scanner or through jansson.
+typedef struct {
+    int width, height;
+    int n_src, n_ann, n_labels;
+    Span *src_name;      // decoded annotator names
+    Span *src_json;      // the same as JSON string contents (escaped)
+    Span *label_json;    // label ids -> JSON string contents, in order of first appearance
+    Span *label_name;    // label ids -> decoded labels
+    WbfInput *in;        // one per annotation: label id, source, score, normalised box
+    Box *box;            // the annotation boxes in pixels
+    char **owned;        // escaped strings made for the jansson path
+    int n_owned;
+    int cap_src, cap_ann, cap_owned;
+} View;
+
+// Reusable memory of one thread.
+typedef struct {
+    JTape tape;
+    JBuf objects;
+    WbfResult wbf;
+    View view;
+    double *weights;
+    int cap_weights;
+} Workspace;
+
 // The result of one input line.
 typedef struct {
-    char *text;              // the output line (no newline), or NULL on error
+    // The output line, written as up to three pieces and a newline: the input line up to
+    // the "objects" value, the new value (owned), and the rest of the input line.
+    Span piece[4];
+    char *owned;
     char err[1024];
     int failed;
+    int fast;                // read by the fast scanner
     long boxes_in, clusters_out;
     WbfRepairs rep;
     int n_stats;
     AnnotatorStats *stats;   // one per annotator of the record, with --report
-    const char **names;      // their names (borrowed from rec)
-    Record rec;              // kept until the stats are merged
+    Span *names;             // their names (into the line or rec)
+    Record rec;              // the jansson path's record, kept until the stats are merged
 } LineResult;
 
-// Annotator mode: validates the record, fuses its annotations into "objects".
-void fuse_annotators_line(const char *line, long lineno, const FuseOptions *o, WbfResult *work, LineResult *r);
+// Annotator mode: validates the record and writes it back with "objects".
+// force_jansson skips the fast scanner (for tests of the two paths).
+void fuse_annotators_line(const char *line, size_t len, long lineno, const FuseOptions *o, Workspace *ws,
+                          int force_jansson, LineResult *r);
 void line_result_free(LineResult *r);
+void workspace_free(Workspace *ws);
 
 #endif

@@ -91,7 +91,7 @@ typedef struct {
 
 static void report_add(Report *rp, const LineResult *r) {
     for (int t = 0; t < r->n_stats; t++) {
-        json_t *pos = json_object_get(rp->index, r->names[t]);
+        json_t *pos = json_object_getn(rp->index, r->names[t].p, (size_t)r->names[t].n);
         int k;
         if (pos) {
             k = (int)json_integer_value(pos);
@@ -105,7 +105,7 @@ static void report_add(Report *rp, const LineResult *r) {
             k = rp->n++;
             memset(&rp->s[k], 0, sizeof rp->s[k]);
             rp->records[k] = 0;
-            json_object_set_new(rp->index, r->names[t], json_integer(k));
+            json_object_setn_new(rp->index, r->names[t].p, (size_t)r->names[t].n, json_integer(k));
         }
         AnnotatorStats *a = &rp->s[k], *b = &r->stats[t];
         a->boxes += b->boxes; a->agreed += b->agreed; a->iou_sum += b->iou_sum; a->iou_n += b->iou_n;
@@ -138,86 +138,132 @@ static void report_write(const Report *rp, const char *path, const FuseOptions *
     json_decref(root);
 }
 
-// Annotator mode: lines are read in blocks, fused in parallel, and written in order.
-static int run_annotators(const FuseOptions *o, bool keep_going, const char *report_path, bool quiet) {
-    enum { BLOCK = 512 };
-    char **lines = calloc(BLOCK, sizeof *lines);
-    size_t *caps = calloc(BLOCK, sizeof *caps);
-    long *linenos = calloc(BLOCK, sizeof *linenos);
-    LineResult *res = calloc(BLOCK, sizeof *res);
-    int nt = omp_get_max_threads();
-    WbfResult *work = calloc((size_t)nt, sizeof *work);
-    if (!lines || !caps || !linenos || !res || !work) cli_die(TOOL, EXIT_DATA, "out of memory");
-    Report rp = { json_object(), NULL, NULL, 0, 0 };
-    long lineno = 0, records = 0, bad = 0, boxes_in = 0, objects = 0;
-    WbfRepairs rep = { 0 };
-    double t0 = cli_now();
-    int stop = 0;
-    while (!stop) {
-        int n = 0;
-        while (n < BLOCK) {
-            ssize_t len = getline(&lines[n], &caps[n], stdin);
-            if (len < 0) { stop = 1; break; }
-            lineno++;
-            if ((size_t)len != strlen(lines[n])) {
-                // A NUL byte: let the parser report it at this line.
-                lines[n][0] = '\0';
-            }
-            const char *p = lines[n];
-            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-            if (!*p && (size_t)len == strlen(lines[n])) continue;   // blank line
-            linenos[n++] = lineno;
+// Annotator mode streams blocks of lines: while the threads fuse one block, one of them
+// first writes the block before it and reads the block after it, then joins in.
+enum { BLOCK = 512 };
+
+typedef struct {
+    char *lines[BLOCK];
+    size_t caps[BLOCK], lens[BLOCK];
+    long linenos[BLOCK];
+    LineResult res[BLOCK];
+    int n;
+} Block;
+
+typedef struct {
+    long lineno, records, bad, boxes_in, objects;
+    WbfRepairs rep;
+    int eof, stop;
+    bool keep_going;
+    Report *report;           // NULL without --report
+} Stream;
+
+static void block_read(Block *b, Stream *st) {
+    b->n = 0;
+    while (b->n < BLOCK && !st->eof) {
+        int n = b->n;
+        ssize_t len = getline(&b->lines[n], &b->caps[n], stdin);
+        if (len < 0) {
+            if (ferror(stdin)) cli_die(TOOL, EXIT_DATA, "line %ld: read error", st->lineno + 1);
+            st->eof = 1;
+            break;
         }
-        if (ferror(stdin)) cli_die(TOOL, EXIT_DATA, "line %ld: read error", lineno + 1);
-        #pragma omp parallel for schedule(dynamic, 8)
-        for (int i = 0; i < n; i++) {
-            memset(&res[i], 0, sizeof res[i]);
-            if (!lines[i][0]) {
-                snprintf(res[i].err, sizeof res[i].err, "line %ld: contains a NUL byte", linenos[i]);
-                res[i].failed = 1;
-                continue;
-            }
-            fuse_annotators_line(lines[i], linenos[i], o, &work[omp_get_thread_num()], &res[i]);
-        }
-        for (int i = 0; i < n; i++) {
-            LineResult *r = &res[i];
-            records++;
+        st->lineno++;
+        int nul = (size_t)len != strlen(b->lines[n]);
+        const char *p = b->lines[n];
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        if (!*p && !nul) continue;   // a blank line
+        if (nul) b->lines[n][0] = '\0';   // reported at this line by the worker
+        b->lens[n] = (size_t)len;
+        b->linenos[b->n++] = st->lineno;
+    }
+}
+
+static void block_fuse(Block *b, int i, const FuseOptions *o, Workspace *ws, int force_jansson) {
+    LineResult *r = &b->res[i];
+    memset(r, 0, sizeof *r);
+    if (!b->lines[i][0]) {
+        snprintf(r->err, sizeof r->err, "line %ld: contains a NUL byte", b->linenos[i]);
+        r->failed = 1;
+        return;
+    }
+    fuse_annotators_line(b->lines[i], b->lens[i], b->linenos[i], o, ws, force_jansson, r);
+}
+
+// Writes a fused block in order; stops at the first bad record unless --keep-going.
+static void block_emit(Block *b, Stream *st) {
+    for (int i = 0; i < b->n; i++) {
+        LineResult *r = &b->res[i];
+        if (!st->stop) {
+            st->records++;
             if (r->failed) {
-                bad++;
+                st->bad++;
                 cli_warn(TOOL, "%s", r->err);
-                if (!keep_going) {
-                    for (int j = i; j < n; j++) line_result_free(&res[j]);
-                    stop = 2;
-                    break;
-                }
+                if (!st->keep_going) st->stop = 1;
             } else {
-                fputs(r->text, stdout);
+                for (int k = 0; k < 4; k++)
+                    if (r->piece[k].n) fwrite(r->piece[k].p, 1, (size_t)r->piece[k].n, stdout);
                 fputc('\n', stdout);
-                boxes_in += r->boxes_in;
-                objects += r->clusters_out;
-                rep.swapped += r->rep.swapped; rep.clamped += r->rep.clamped;
-                rep.zero_area += r->rep.zero_area; rep.below_thr += r->rep.below_thr;
-                if (report_path) report_add(&rp, r);
+                st->boxes_in += r->boxes_in;
+                st->objects += r->clusters_out;
+                st->rep.swapped += r->rep.swapped; st->rep.clamped += r->rep.clamped;
+                st->rep.zero_area += r->rep.zero_area; st->rep.below_thr += r->rep.below_thr;
+                if (st->report) report_add(st->report, r);
             }
-            line_result_free(r);
         }
-        if (ferror(stdout)) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
+        line_result_free(r);
+    }
+    if (ferror(stdout)) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
+}
+
+static int run_annotators(const FuseOptions *o, bool keep_going, const char *report_path, bool quiet) {
+    Block *blk = calloc(2, sizeof *blk);
+    int nt = omp_get_max_threads();
+    Workspace *work = calloc((size_t)nt, sizeof *work);
+    int force_jansson = getenv("FUSE_FORCE_JANSSON") != NULL;   // for the tests of both paths
+    if (!blk || !work) cli_die(TOOL, EXIT_DATA, "out of memory");
+    Report rp = { json_object(), NULL, NULL, 0, 0 };
+    Stream st = { .keep_going = keep_going, .report = report_path ? &rp : NULL };
+    double t0 = cli_now();
+    int cur = 0, pending = 0;
+    block_read(&blk[cur], &st);
+    while (blk[cur].n > 0 || pending) {
+        Block *c = &blk[cur], *p = &blk[1 - cur];
+        #pragma omp parallel
+        {
+            #pragma omp single nowait
+            {
+                if (pending) block_emit(p, &st);
+                p->n = 0;
+                if (!st.stop) block_read(p, &st);
+            }
+            #pragma omp for schedule(dynamic, 8) nowait
+            for (int i = 0; i < c->n; i++) block_fuse(c, i, o, &work[omp_get_thread_num()], force_jansson);
+        }
+        pending = c->n > 0;
+        cur = 1 - cur;
+        if (st.stop) {
+            if (pending) block_emit(c, &st);   // frees what was fused after the bad record
+            break;
+        }
     }
     if (fflush(stdout) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
-    for (int i = 0; i < BLOCK; i++) free(lines[i]);
-    for (int i = 0; i < nt; i++) wbf_free(&work[i]);
-    free(lines); free(caps); free(linenos); free(res); free(work);
-    if (records == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
-    if (report_path && stop != 2) report_write(&rp, report_path, o);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < BLOCK; i++) free(blk[k].lines[i]);
+    for (int i = 0; i < nt; i++) workspace_free(&work[i]);
+    free(blk);
+    free(work);
+    if (st.records == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
+    if (report_path && !st.stop) report_write(&rp, report_path, o);
     json_decref(rp.index);
     free(rp.s);
     free(rp.records);
     if (!quiet)
         fprintf(stderr, "%s: %ld records, %ld boxes in, %ld objects out, %.2f s; repaired %ld inverted, "
                 "%ld out of frame; dropped %ld zero-area, %ld below --skip-box-thr%s\n",
-                TOOL, records - bad, boxes_in, objects, cli_now() - t0, rep.swapped, rep.clamped, rep.zero_area,
-                rep.below_thr, bad ? "; bad records skipped" : "");
-    return bad ? EXIT_DATA : 0;
+                TOOL, st.records - st.bad, st.boxes_in, st.objects, cli_now() - t0, st.rep.swapped, st.rep.clamped,
+                st.rep.zero_area, st.rep.below_thr, st.bad ? "; bad records skipped" : "");
+    return st.bad ? EXIT_DATA : 0;
 }
 
 int main(int argc, char **argv) {

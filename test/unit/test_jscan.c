@@ -31,7 +31,8 @@ int main(void) {
     int fmt_bad = 0, num_bad = 0;
     for (int i = 0; i < 400000; i++) {
         double x;
-        switch (i % 4) {
+        switch (i % 5) {
+        case 4: x = rng_int(&r, 1, 65535) / 65536.0 * (rng_u32(&r) & 1 ? 1 : 1024); break;   // exact ties at 15 digits
         case 0: x = rng_uniform(&r) * 1024; break;                              // pixel coordinates
         case 1: x = (double)(float)(rng_uniform(&r)) * 1024; break;             // float32 values scaled
         case 2: x = rng_int(&r, 0, 3) / 3.0; break;                            // agreement fractions
