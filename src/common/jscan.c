@@ -356,8 +356,18 @@ int jfmt_real(double x, char *out) {
     int e;
     digits15(ax, &m, &e);
     if (e >= 15) return fmt_slow(x, out);
+    static const char PAIRS[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char d[16];
-    for (int i = 14; i >= 0; i--) { d[i] = (char)('0' + m % 10); m /= 10; }
+    for (int i = 13; i >= 1; i -= 2) {   // two digits at a time
+        unsigned r = (unsigned)(m % 100);
+        m /= 100;
+        d[i] = PAIRS[2 * r];
+        d[i + 1] = PAIRS[2 * r + 1];
+    }
+    d[0] = (char)('0' + m);
     int last = 14;                      // drop trailing zeros
     while (last > 0 && d[last] == '0') last--;
     int k = 0;

@@ -168,42 +168,66 @@ static int read_jansson(const char *line, long lineno, View *v, Record *rec, cha
 
 // ---- output -----------------------------------------------------------------------
 
-static int put_string(JBuf *b, Span s) {
-    return jbuf_put(b, "\"", 1) || jbuf_put(b, s.p, (size_t)s.n) || jbuf_put(b, "\"", 1);
+static char *put_span(char *p, Span s) {
+    *p++ = '"';
+    memcpy(p, s.p, (size_t)s.n);
+    p += s.n;
+    *p++ = '"';
+    return p;
 }
 
-// The "objects" array: labels, pixel boxes, agreement, votes and the annotators.
+static char *put_lit(char *p, const char *lit, size_t n) {
+    memcpy(p, lit, n);
+    return p + n;
+}
+#define PUT_LIT(p, lit) put_lit(p, lit, sizeof lit - 1)
+
+// The "objects" array: labels, pixel boxes, agreement, votes and the annotators. The
+// longest text it can be is reserved first, then written without further checks.
 static int objects_text(const View *v, const WbfResult *res, unsigned char *seen, JBuf *b) {
-    b->n = 0;
-    int rc = jbuf_put(b, "[", 1);
-    for (int c = 0; c < res->n_clusters && rc == 0; c++) {
+    size_t names = 0, labels = 0;
+    for (int t = 0; t < v->n_src; t++) names += (size_t)v->src_json[t].n + 3;
+    for (int k = 0; k < v->n_labels; k++) labels = labels > (size_t)v->label_json[k].n ? labels : (size_t)v->label_json[k].n;
+    size_t need = 2 + (size_t)res->n_clusters * (96 + 5 * 24 + 24 + labels + names);
+    if (need + 1 > b->cap) {
+        char *ns = realloc(b->s, need + 1);
+        if (!ns) return -1;
+        b->s = ns;
+        b->cap = need + 1;
+    }
+    char *p = b->s;
+    *p++ = '[';
+    for (int c = 0; c < res->n_clusters; c++) {
         const WbfCluster *cl = &res->clusters[c];
         Box box = box_denormalise(cl->box, v->width, v->height);
-        rc |= jbuf_puts(b, c ? ",{\"label\":" : "{\"label\":");
-        rc |= put_string(b, v->label_json[cl->label]);
-        rc |= jbuf_puts(b, ",\"box\":[");
-        rc |= jbuf_real(b, box.x1); rc |= jbuf_put(b, ",", 1);
-        rc |= jbuf_real(b, box.y1); rc |= jbuf_put(b, ",", 1);
-        rc |= jbuf_real(b, box.x2); rc |= jbuf_put(b, ",", 1);
-        rc |= jbuf_real(b, box.y2);
-        rc |= jbuf_puts(b, "],\"conf\":");
-        rc |= jbuf_real(b, cl->conf);
-        rc |= jbuf_puts(b, ",\"votes\":");
-        rc |= jbuf_int(b, cl->votes);
-        rc |= jbuf_puts(b, ",\"annotators\":[");
+        if (c) *p++ = ',';
+        p = PUT_LIT(p, "{\"label\":");
+        p = put_span(p, v->label_json[cl->label]);
+        p = PUT_LIT(p, ",\"box\":[");
+        p += jfmt_real(box.x1, p); *p++ = ',';
+        p += jfmt_real(box.y1, p); *p++ = ',';
+        p += jfmt_real(box.x2, p); *p++ = ',';
+        p += jfmt_real(box.y2, p);
+        p = PUT_LIT(p, "],\"conf\":");
+        p += jfmt_real(cl->conf, p);
+        p = PUT_LIT(p, ",\"votes\":");
+        p += snprintf(p, 24, "%d", cl->votes);
+        p = PUT_LIT(p, ",\"annotators\":[");
         memset(seen, 0, (size_t)v->n_src);
         for (int k = 0; k < cl->n_members; k++) seen[v->in[cl->members[k]].source] = 1;
         int first = 1;
         for (int t = 0; t < v->n_src; t++) {
             if (!seen[t]) continue;
-            if (!first) rc |= jbuf_put(b, ",", 1);
-            rc |= put_string(b, v->src_json[t]);
+            if (!first) *p++ = ',';
+            p = put_span(p, v->src_json[t]);
             first = 0;
         }
-        rc |= jbuf_puts(b, "]}");
+        p = PUT_LIT(p, "]}");
     }
-    rc |= jbuf_put(b, "]", 1);
-    return rc;
+    *p++ = ']';
+    *p = '\0';
+    b->n = (size_t)(p - b->s);
+    return 0;
 }
 
 // Where the new "objects" value goes: the input line is cut into a head and a tail, with

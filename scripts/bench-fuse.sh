@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make bench-fuse: fuse's throughput on 10,000 records of 3 annotators x 10 boxes, JSON in
+# and out included, next to anchors measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+awk -v n=10000 -v seed=1 -f scripts/fuse-bench-records.awk > "$out/in.jsonl"
+boxes=$(( 10000 * 30 ))
+
+median5() {   # median wall time of five runs of a command reading $out/in.jsonl
+    local t=()
+    for i in 1 2 3 4 5; do
+        local s e
+        s=$(date +%s.%N)
+        "$@" < "$out/in.jsonl" > /dev/null
+        e=$(date +%s.%N)
+        t+=("$(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }')")
+    done
+    printf '%s\n' "${t[@]}" | sort -g | sed -n 3p
+}
+
+rate() { awk -v b="$boxes" -v t="$1" 'BEGIN { printf "%.0f", b / t }'; }
+row() {   # name, boxes/s, anchor boxes/s, anchor description
+    awk -v n="$1" -v f="$2" -v a="$3" -v d="$4" \
+        'BEGIN { printf "%-40s %10.0f boxes/s   anchor %10.0f boxes/s (%s)   ratio %.2f\n", n, f, a, d, f / a }'
+}
+
+echo "bench-fuse: $(nproc) cores, 10000 records, $boxes input boxes, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+t_fast=$(median5 bin/fuse --quiet)
+t_one=$(median5 env OMP_NUM_THREADS=1 bin/fuse --quiet)
+t_jansson=$(median5 env FUSE_FORCE_JANSSON=1 bin/fuse --quiet)
+t_read=$(median5 bin/validate --quiet)
+row "fuse (all cores)" "$(rate "$t_fast")" 1500000 "target: 20x ensemble-boxes' 70,000/s"
+row "fuse (all cores)" "$(rate "$t_fast")" 70000 "ensemble-boxes 1.0.9, as stated in the issue"
+row "fuse (1 thread)" "$(rate "$t_one")" "$(rate "$t_jansson")" "same fusion read and written by jansson"
+row "fuse (all cores)" "$(rate "$t_fast")" "$(rate "$t_read")" "validate: jansson parsing alone"
