@@ -6,7 +6,9 @@
 # 8500-9999 of data/mnist) and consecutive image indices of one seed (ids med-000000 on),
 # so the three splits share the same experts (the same transition matrices) but no digit
 # and no canvas.
-# Later stages (fuse, train, predict, score) join this file as they land.
+# Each split is then fused: "objects" holds the annotators' fused boxes with their
+# agreement (WBF, iou_thr 0.4, as in the paper). Later stages (train, predict, score) join
+# this file as they land.
 
 RUN ?= runs/medmnist
 PRESET ?= default
@@ -16,15 +18,20 @@ N_VAL ?= 1000
 N_TEST ?= 1000
 MNIST ?= data/mnist/images-idx3-ubyte
 SIMULATE ?= bin/simulate
+FUSE ?= bin/fuse
 SIM_OPTS ?=
+FUSE_OPTS ?=
 
 SIM = $(SIMULATE) --quiet --mnist $(MNIST) --preset $(PRESET) --seed $(SEED) $(SIM_OPTS)
 
 .PHONY: all
-all: $(RUN)/train.jsonl $(RUN)/val.jsonl $(RUN)/test.jsonl
+all: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl
 	@for s in train val test; do \
-		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.truth | length) | add // 0) digits, \(map(.annotations | length) | add // 0) annotations"' $(RUN)/$$s.jsonl; \
+		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.truth | length) | add // 0) digits, \(map(.annotations | length) | add // 0) annotations, \(map(.objects | length) | add // 0) fused objects"' $(RUN)/$$s.fused.jsonl; \
 	done
+
+$(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
+	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@
 
 # Each split is written to a temporary name and renamed, so a failed run leaves nothing.
 $(RUN)/train.jsonl: $(SIMULATE) $(MNIST)

@@ -17,5 +17,9 @@ load helpers/common
     [ "$(jq '.truth[].mnist_index' "$r/test.jsonl" | sort -n | head -n1)" -ge 8500 ]
     [ "$(head -n1 "$r/test.jsonl" | jq -r .id)" = "med-000080" ]
     [ -s "$r/matrices.json" ]
+    # fused splits: the same records with "objects", and the agreement report
+    cmp <(jq -c 'del(.objects)' "$r/train.fused.jsonl") <(jq -c . "$r/train.jsonl")
+    [ "$(jq -s '[.[].objects | length] | add' "$r/test.fused.jsonl")" -gt 20 ]
+    [ "$(jq -c '.annotators | keys' "$r/val.agreement.json")" = '["R1","R2","R3"]' ]
     ! ls "$r"/*.tmp 2>/dev/null
 }
