@@ -8,7 +8,7 @@ setup_file() {
     SAN="build/san-cpu"
     export SAN
     # Build only into the sanitizer's own folder, so bin/ keeps the tested build.
-    make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" \
+    make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" "$SAN/bin/fuse" "$SAN/bin/validate" \
         $(cd "$ROOT" && ls test/unit/test_*.c | sed "s|test/unit/\(.*\)\.c|$SAN/test/\1|") >/dev/null
 }
 
@@ -33,4 +33,25 @@ setup_file() {
     run "$ROOT/$SAN/bin/simulate" --quiet --n 3 --out "$BATS_TEST_TMPDIR/s" --mnist /nonexistent-images-idx3-ubyte
     [ "$status" -eq 1 ]
     [[ "$output" != *"AddressSanitizer"* ]]
+}
+
+@test "sanitized fuse runs clean on both readers, all modes and bad input" {
+    "$ROOT/$SAN/bin/simulate" --quiet --n 40 --fp-rate 1 --out "$BATS_TEST_TMPDIR/s" --mnist "$MNIST" > "$BATS_TEST_TMPDIR/s.jsonl"
+    for opts in "" "--method mv" "--one-per-annotator --conf-type box_and_model_avg" "--conf-type absent_model_aware_avg --report $BATS_TEST_TMPDIR/r.json"; do
+        run bash -c "'$ROOT/$SAN/bin/fuse' --quiet $opts < '$BATS_TEST_TMPDIR/s.jsonl' > '$BATS_TEST_TMPDIR/a.jsonl'"
+        [ "$status" -eq 0 ]
+        run bash -c "FUSE_FORCE_JANSSON=1 '$ROOT/$SAN/bin/fuse' --quiet $opts < '$BATS_TEST_TMPDIR/s.jsonl' > '$BATS_TEST_TMPDIR/b.jsonl'"
+        [ "$status" -eq 0 ]
+        cmp "$BATS_TEST_TMPDIR/a.jsonl" "$BATS_TEST_TMPDIR/b.jsonl"
+    done
+    printf '%s\n' '{"id":"\u00e9","width":10,"height":10,"annotators":["R1"],"annotations":[{"annotator":"R1","label":"x\"y","box":[9,9,1,1]}]}' \
+        '{"id":"b","width":10' '{"id":"c","width":10,"height":10,"annotators":["R1"],"annotations":[{"annotator":"R2","label":"1","box":[1,1,2,2]}]}' \
+        > "$BATS_TEST_TMPDIR/bad.jsonl"
+    run bash -c "'$ROOT/$SAN/bin/fuse' --keep-going < '$BATS_TEST_TMPDIR/bad.jsonl' 2>&1 >/dev/null"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
+    a="$BATS_TEST_TMPDIR/a.jsonl"
+    jq -c '{id: .id, width: .width, height: .height, detections: [.objects[] | {label: .label, box: .box, score: .conf}]}' "$a" > "$BATS_TEST_TMPDIR/e1.jsonl"
+    run "$ROOT/$SAN/bin/fuse" --quiet --ensemble "$BATS_TEST_TMPDIR/e1.jsonl" "$BATS_TEST_TMPDIR/e1.jsonl"
+    [ "$status" -eq 0 ]
 }
