@@ -54,6 +54,14 @@ REC='{"id":"a","image":"a.jpg","width":100,"height":100,"annotators":["R1","R2",
     [ "$(jq -s '[.[].objects[].votes] | add' "$BATS_TEST_TMPDIR/f.jsonl")" -eq "$(jq -s '[.[].annotations | length] | add' "$BATS_TEST_TMPDIR/f.jsonl")" ]
 }
 
+@test "records with no annotators or no annotations give no objects" {
+    printf '%s\n' '{"id":"n","width":10,"height":10,"annotators":[],"annotations":[]}' \
+        '{"id":"m","width":10,"height":10,"annotators":["R1","R2"],"annotations":[]}' > "$BATS_TEST_TMPDIR/e.jsonl"
+    run bash -c "'$BIN/fuse' --quiet < '$BATS_TEST_TMPDIR/e.jsonl'"
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jq -c .objects | tr '\n' ' ')" = "[] [] " ]
+}
+
 @test "fusing twice replaces the objects in place" {
     "$BIN/fuse" --quiet < "$BATS_FILE_TMPDIR/sim.jsonl" > "$BATS_TEST_TMPDIR/once.jsonl"
     "$BIN/fuse" --quiet < "$BATS_TEST_TMPDIR/once.jsonl" > "$BATS_TEST_TMPDIR/twice.jsonl"

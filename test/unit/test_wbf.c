@@ -21,8 +21,9 @@ static const WbfCluster *find(const WbfResult *r, int label, double x1) {
     return NULL;
 }
 
-static void check_three(ConfType ct, double c_a, double c_b, double c_c) {
-    double w[2] = { 2, 1 };
+// Fuses THREE with source weights w0, w1 and checks boxes and confidences.
+static void check_three(ConfType ct, double w0, double w1, double c_a, double c_b, double c_c) {
+    double w[2] = { w0, w1 };
     WbfResult r = { 0 };
     WbfRepairs rep = { 0 };
     WbfParams p = params(ct, 0.5);
@@ -32,11 +33,11 @@ static void check_three(ConfType ct, double c_a, double c_b, double c_c) {
     CHECK(a && b && c);
     if (!a || !b || !c) return;
     // boxes: score*weight-weighted means of the members (float32 in the reference)
-    double sa = 0.7 * 2 + 0.85 + 0.75, sb = 0.9 * 2 + 0.8 * 2;
-    CHECK_NEAR(a->box.x1, (0.60 * 0.7 * 2 + 0.59 * 0.85 + 0.61 * 0.75) / sa, 1e-6);
-    CHECK_NEAR(a->box.x2, (0.80 * 0.7 * 2 + 0.79 * 0.85 + 0.81 * 0.75) / sa, 1e-6);
-    CHECK_NEAR(b->box.y1, (0.10 * 0.9 * 2 + 0.11 * 0.8 * 2) / sb, 1e-6);
-    CHECK_NEAR(b->box.y2, (0.50 * 0.9 * 2 + 0.51 * 0.8 * 2) / sb, 1e-6);
+    double sa = 0.7 * w0 + 0.85 * w1 + 0.75 * w1;   // cluster b has one source: its weight cancels
+    CHECK_NEAR(a->box.x1, (0.60 * 0.7 * w0 + 0.59 * 0.85 * w1 + 0.61 * 0.75 * w1) / sa, 1e-6);
+    CHECK_NEAR(a->box.x2, (0.80 * 0.7 * w0 + 0.79 * 0.85 * w1 + 0.81 * 0.75 * w1) / sa, 1e-6);
+    CHECK_NEAR(b->box.y1, (0.10 * 0.9 + 0.11 * 0.8) / 1.7, 1e-6);
+    CHECK_NEAR(b->box.y2, (0.50 * 0.9 + 0.51 * 0.8) / 1.7, 1e-6);
     CHECK(c->box.x1 == 0.80 && c->box.y2 == 0.90);   // a lone box keeps its float64 values
     CHECK(a->n_members == 3 && a->votes == 2 && b->n_members == 2 && b->votes == 1 && c->votes == 1);
     CHECK_NEAR(a->conf, c_a, 1e-6);
@@ -48,15 +49,24 @@ static void check_three(ConfType ct, double c_a, double c_b, double c_c) {
 }
 
 int main(void) {
-    // avg: mean(s*w) * min(M, n) / sum(w); M = 2 sources, sum(w) = 3
-    check_three(CONF_AVG, (0.7 * 2 + 0.85 + 0.75) / 3 * 2 / 3, (0.9 * 2 + 0.8 * 2) / 2 * 2 / 3, 0.65 / 3);
+    // Unequal weights 2 and 1 (sum 3, max 2), M = 2 sources.
+    // avg: mean(s*w) * min(M, n) / sum(w)
+    check_three(CONF_AVG, 2, 1, (0.7 * 2 + 0.85 + 0.75) / 3 * 2 / 3, (0.9 * 2 + 0.8 * 2) / 2 * 2 / 3, 0.65 / 3);
     // max: max(s*w) / max(w)
-    check_three(CONF_MAX, 1.4 / 2, 1.8 / 2, 0.65 / 2);
+    check_three(CONF_MAX, 2, 1, 1.4 / 2, 1.8 / 2, 0.65 / 2);
     // box_and_model_avg: mean(s*w) * n / sum(w in cluster) * sum(w of its sources) / sum(w)
-    check_three(CONF_BOX_AND_MODEL_AVG, (0.7 * 2 + 0.85 + 0.75) / 4 * 3 / 3, (0.9 * 2 + 0.8 * 2) / 4 * 2 / 3,
+    check_three(CONF_BOX_AND_MODEL_AVG, 2, 1, (0.7 * 2 + 0.85 + 0.75) / 4 * 3 / 3, (0.9 * 2 + 0.8 * 2) / 4 * 2 / 3,
                 0.65 / 1 * 1 / 3);
     // absent_model_aware_avg: mean(s*w) * n / (sum(w in cluster) + sum(w of absent sources))
-    check_three(CONF_ABSENT_MODEL_AWARE_AVG, (0.7 * 2 + 0.85 + 0.75) / 4, (0.9 * 2 + 0.8 * 2) / (4 + 1), 0.65 / (1 + 2));
+    check_three(CONF_ABSENT_MODEL_AWARE_AVG, 2, 1, (0.7 * 2 + 0.85 + 0.75) / 4, (0.9 * 2 + 0.8 * 2) / (4 + 1),
+                0.65 / (1 + 2));
+    // Equal weights 1 and 1 (sum 2, max 1).
+    check_three(CONF_AVG, 1, 1, (0.7 + 0.85 + 0.75) / 3 * 2 / 2, (0.9 + 0.8) / 2 * 2 / 2, 0.65 / 2);
+    check_three(CONF_MAX, 1, 1, 0.85, 0.9, 0.65);
+    check_three(CONF_BOX_AND_MODEL_AVG, 1, 1, (0.7 + 0.85 + 0.75) / 3 * 3 / 3 * 2 / 2, (0.9 + 0.8) / 2 * 2 / 2 * 1 / 2,
+                0.65 * 1 / 1 * 1 / 2);
+    check_three(CONF_ABSENT_MODEL_AWARE_AVG, 1, 1, (0.7 + 0.85 + 0.75) / 3 * 3 / 3, (0.9 + 0.8) / 2 * 2 / (2 + 1),
+                0.65 * 1 / (1 + 1));
 
     WbfResult r = { 0 };
     WbfRepairs rep = { 0 };
