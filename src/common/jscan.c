@@ -292,10 +292,10 @@ int jnum(const char *s, uint32_t len, double *out) {
     return 0;
 }
 
-// "%.15g" of x, with jansson's touch-ups, through snprintf (the exact but slow way).
-static int fmt_slow(double x, char *out) {
+// "%.<digits>g" of x with jansson's touch-ups, through snprintf.
+static int fmt_digits(double x, int digits, char *out) {
     char tmp[40];
-    int n = snprintf(tmp, sizeof tmp, "%.15g", x);
+    int n = snprintf(tmp, sizeof tmp, "%.*g", digits, x);
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (tmp[i] == 'e') {
@@ -312,6 +312,16 @@ static int fmt_slow(double x, char *out) {
     out[k] = '\0';
     if (!strpbrk(out, ".e")) { out[k++] = '.'; out[k++] = '0'; out[k] = '\0'; }
     return k;
+}
+
+static int fmt_slow(double x, char *out) { return fmt_digits(x, 15, out); }
+
+int jfmt_exact(double x, char *out) {
+    for (int d = 15; d < 17; d++) {
+        int n = fmt_digits(x, d, out);
+        if (strtod(out, NULL) == x) return n;
+    }
+    return fmt_digits(x, 17, out);
 }
 
 static const uint64_t POW10_U64[19] = {

@@ -53,6 +53,10 @@ int jnum(const char *s, uint32_t len, double *out);
 // (at most 24). The text matches what the tools write through jansson.
 int jfmt_real(double x, char *out);
 
+// The shortest of "%.15g", "%.16g", "%.17g" that reads back as x, with the same touch-ups:
+// exact values for results that must agree with a reference to the last digit.
+int jfmt_exact(double x, char *out);
+
 // A growing text buffer.
 typedef struct {
     char *s;

@@ -73,7 +73,4 @@ int wbf_fuse(const WbfInput *in, int n, const double *weights, int n_sources, co
              WbfResult *res, WbfRepairs *rep);
 void wbf_free(WbfResult *res);
 
-// numpy's float64 sum (pairwise summation, as np.add.reduce does on a contiguous array).
-double numpy_sum(const double *a, int n);
-
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "numpy.h"
 #include "rng.h"
 #include "wbf.h"
 

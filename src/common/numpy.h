@@ -1,0 +1,13 @@
+// numpy's arithmetic where results must agree with Python references to the last digit.
+#ifndef MAD_NUMPY_H
+#define MAD_NUMPY_H
+
+// np.sum / np.add.reduce of a contiguous float64 array: pairwise summation (sequential
+// below 8 terms, 8 accumulators up to 128, halves above).
+double numpy_sum(const double *a, int n);
+
+// np.linspace(start, stop, num)[i]: i * ((stop - start) / (num - 1)) + start, the last
+// value exactly stop.
+double numpy_linspace(double start, double stop, int num, int i);
+
+#endif
