@@ -76,7 +76,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck
 
-.PHONY: all deps data test unit bats pipeline bench bench-fuse gpu-check clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score gpu-check clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -168,6 +168,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all data
 	bash scripts/bench.sh
 	bash scripts/bench-fuse.sh
+	bash scripts/bench-score.sh
+
+bench-score: deps
+	@$(MAKE) --no-print-directory all
+	bash scripts/bench-score.sh
 
 bench-fuse: deps
 	@$(MAKE) --no-print-directory all
