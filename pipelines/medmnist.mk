@@ -7,8 +7,9 @@
 # so the three splits share the same experts (the same transition matrices) but no digit
 # and no canvas.
 # Each split is then fused: "objects" holds the annotators' fused boxes with their
-# agreement (WBF, iou_thr 0.4, as in the paper). Later stages (train, predict, score) join
-# this file as they land.
+# agreement (WBF, iou_thr 0.4, as in the paper), and the fused targets of the test split
+# are scored against the true digits (test.fusion-score.json): how well truth inference
+# alone recovers the truth. Later stages (train, predict) join this file as they land.
 
 RUN ?= runs/medmnist
 PRESET ?= default
@@ -19,16 +20,18 @@ N_TEST ?= 1000
 MNIST ?= data/mnist/images-idx3-ubyte
 SIMULATE ?= bin/simulate
 FUSE ?= bin/fuse
+SCORE ?= bin/score
 SIM_OPTS ?=
 FUSE_OPTS ?=
 
 SIM = $(SIMULATE) --quiet --mnist $(MNIST) --preset $(PRESET) --seed $(SEED) $(SIM_OPTS)
 
 .PHONY: all
-all: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl
+all: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl $(RUN)/test.fusion-score.json
 	@for s in train val test; do \
 		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.truth | length) | add // 0) digits, \(map(.annotations | length) | add // 0) annotations, \(map(.objects | length) | add // 0) fused objects"' $(RUN)/$$s.fused.jsonl; \
 	done
+	@jq -r '"test: fused targets against the true digits: mAP@0.4 \(.map40), mAP@[.5:.95] \(.map50_95)"' $(RUN)/test.fusion-score.json
 
 $(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
 	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@
@@ -46,3 +49,7 @@ $(RUN)/val.jsonl: $(SIMULATE) $(MNIST)
 $(RUN)/test.jsonl: $(SIMULATE) $(MNIST)
 	@mkdir -p $(RUN)
 	$(SIM) --digits 8500:10000 --first $$(( $(N_TRAIN) + $(N_VAL) )) --n $(N_TEST) --out $(RUN)/images/test > $@.tmp && mv $@.tmp $@
+
+# The fused objects, with their agreement as the score, taken as detections of the truth.
+$(RUN)/test.fusion-score.json: $(RUN)/test.fused.jsonl $(SCORE)
+	jq -c '.detections = [.objects[] | {label: .label, box: .box, score: .conf}]' $< | $(SCORE) > $@.tmp && mv $@.tmp $@

@@ -21,5 +21,7 @@ load helpers/common
     cmp <(jq -c 'del(.objects)' "$r/train.fused.jsonl") <(jq -c . "$r/train.jsonl")
     [ "$(jq -s '[.[].objects | length] | add' "$r/test.fused.jsonl")" -gt 20 ]
     [ "$(jq -c '.annotators | keys' "$r/val.agreement.json")" = '["R1","R2","R3"]' ]
+    [ "$(jq '.images' "$r/test.fusion-score.json")" -eq 20 ]
+    jq -e '.map40 > 0.3 and .map40 <= 1' "$r/test.fusion-score.json" >/dev/null
     ! ls "$r"/*.tmp 2>/dev/null
 }

@@ -8,7 +8,7 @@ setup_file() {
     SAN="build/san-cpu"
     export SAN
     # Build only into the sanitizer's own folder, so bin/ keeps the tested build.
-    make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" "$SAN/bin/fuse" "$SAN/bin/validate" \
+    make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" "$SAN/bin/fuse" "$SAN/bin/validate" "$SAN/bin/score" \
         $(cd "$ROOT" && ls test/unit/test_*.c | sed "s|test/unit/\(.*\)\.c|$SAN/test/\1|") >/dev/null
 }
 
@@ -54,4 +54,17 @@ setup_file() {
     jq -c '{id: .id, width: .width, height: .height, detections: [.objects[] | {label: .label, box: .box, score: .conf}]}' "$a" > "$BATS_TEST_TMPDIR/e1.jsonl"
     run "$ROOT/$SAN/bin/fuse" --quiet --ensemble "$BATS_TEST_TMPDIR/e1.jsonl" "$BATS_TEST_TMPDIR/e1.jsonl"
     [ "$status" -eq 0 ]
+}
+
+@test "sanitized score runs clean, with bootstrap and curves, and on bad input" {
+    awk -v n=200 -v seed=2 -f "$ROOT/scripts/score-bench-records.awk" > "$BATS_TEST_TMPDIR/s.jsonl"
+    run bash -c "'$ROOT/$SAN/bin/score' --bootstrap 20 --iou 0.3 --curves '$BATS_TEST_TMPDIR/c.jsonl' < '$BATS_TEST_TMPDIR/s.jsonl'"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$("$BIN/score" --bootstrap 20 --iou 0.3 < "$BATS_TEST_TMPDIR/s.jsonl")" ]
+    run bash -c "'$ROOT/$SAN/bin/score' --ap voc < '$BATS_TEST_TMPDIR/s.jsonl'"
+    [ "$status" -eq 0 ]
+    printf '%s\n' '{"id":"\u00e9","width":9,"height":9,"truth":[],"detections":[{"label":"x","box":[1,1,2,2],"score":2}]}' '{' > "$BATS_TEST_TMPDIR/bad.jsonl"
+    run bash -c "'$ROOT/$SAN/bin/score' --keep-going < '$BATS_TEST_TMPDIR/bad.jsonl' 2>&1"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
 }
