@@ -10,4 +10,9 @@ double numpy_sum(const double *a, int n);
 // value exactly stop.
 double numpy_linspace(double start, double stop, int num, int i);
 
+// np.argsort(v) with numpy 1.x's default kind ('quicksort', an introsort): idx[0..n)
+// receives the ascending order. Ties come out as that algorithm leaves them: in input
+// order up to 16 elements, in a data-dependent order above.
+void numpy_argsort(const double *v, int *idx, int n);
+
 #endif

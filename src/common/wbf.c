@@ -26,10 +26,13 @@ typedef struct {
 
 typedef struct {
     Entry *e;
-    int *order, *next, *labels;
+    int *order, *next, *labels, *perm;
+    double *key;
     Cluster *cl;
+    WbfCluster *sorted;
     int *members;
     unsigned char *seen;
+    double *tmp;
     int cap, src_cap;
 } Priv;
 
@@ -48,13 +51,21 @@ static int grow(Priv *p, int n, int n_sources) {
         if (cl) p->cl = cl;
         int *m = realloc(p->members, sizeof *m * (size_t)cap);
         if (m) p->members = m;
-        if (!e || !o || !nx || !lb || !cl || !m) return -1;
+        int *pm = realloc(p->perm, sizeof *pm * (size_t)cap);
+        if (pm) p->perm = pm;
+        double *k = realloc(p->key, sizeof *k * (size_t)cap);
+        if (k) p->key = k;
+        WbfCluster *so = realloc(p->sorted, sizeof *so * (size_t)cap);
+        if (so) p->sorted = so;
+        if (!e || !o || !nx || !lb || !cl || !m || !pm || !k || !so) return -1;
         p->cap = cap;
     }
     if (n_sources > p->src_cap) {
         unsigned char *s = realloc(p->seen, (size_t)n_sources);
-        if (!s) return -1;
-        p->seen = s;
+        if (s) p->seen = s;
+        double *t = realloc(p->tmp, sizeof *t * (size_t)n_sources);
+        if (t) p->tmp = t;
+        if (!s || !t) return -1;
         p->src_cap = n_sources;
     }
     return 0;
@@ -82,18 +93,13 @@ static int clean_box(Box b, double c[4], WbfRepairs *rep) {
     return 1;
 }
 
-// Order of boxes within a label: descending s; on ties the later box first (the reverse
-// of a stable ascending sort). An insertion sort: the boxes of one label in one record are
-// few, and it needs no shared state.
-static void sort_by_score_desc(const Entry *e, int *idx, int n) {
-    for (int i = 1; i < n; i++) {
-        int v = idx[i], j = i - 1;
-        while (j >= 0 && (e[idx[j]].s < e[v].s || (e[idx[j]].s == e[v].s && idx[j] < v))) {
-            idx[j + 1] = idx[j];
-            j--;
-        }
-        idx[j + 1] = v;
-    }
+// Order of boxes within a label: the reverse of numpy's argsort of s, as the reference
+// takes them (descending s; ties later-first up to 16 boxes, numpy's order above).
+static void sort_by_score_desc(const Entry *e, int *idx, int n, double *key, int *perm) {
+    for (int i = 0; i < n; i++) key[i] = e[idx[i]].s;
+    numpy_argsort(key, perm, n);
+    for (int i = 0; i < n; i++) key[i] = idx[perm[n - 1 - i]];   // reversed, kept in key for now
+    for (int i = 0; i < n; i++) idx[i] = (int)key[i];
 }
 
 // The reference's IoU, in float64, between a cluster's fused box and a box.
@@ -153,8 +159,8 @@ int wbf_fuse(const WbfInput *in, int n, const double *weights, int n_sources, co
     }
     Priv *pv = res->priv;
     if (grow(pv, n + 1, n_sources + 1) != 0) return -1;
-    double *tmp = malloc(sizeof *tmp * (size_t)(n_sources + 1));
-    if (!tmp) return -1;
+    double *tmp = pv->tmp, *key = pv->key;
+    int *perm = pv->perm;
     Entry *e = pv->e;
     int *next = pv->next;
 
@@ -188,7 +194,7 @@ int wbf_fuse(const WbfInput *in, int n, const double *weights, int n_sources, co
     for (int l = 0; l < nl; l++) {
         int label = pv->labels[l], no = 0, first = nc;
         for (int i = 0; i < ne; i++) if (e[i].label == label) pv->order[no++] = i;
-        sort_by_score_desc(e, pv->order, no);
+        sort_by_score_desc(e, pv->order, no, key, perm);
         for (int j = 0; j < no; j++) {
             int i = pv->order[j], best = -1;
             double best_iou = -INFINITY;
@@ -222,7 +228,7 @@ int wbf_fuse(const WbfInput *in, int n, const double *weights, int n_sources, co
 
     // Confidence, votes, and (for majority vote) the kept clusters and their mean boxes.
     WbfCluster *out = realloc(res->clusters, sizeof *out * (size_t)(nc + 1));
-    if (!out) { free(tmp); return -1; }
+    if (!out) return -1;
     res->clusters = out;
     int kept = 0, used = 0;
     for (int c = 0; c < nc; c++) {
@@ -255,14 +261,12 @@ int wbf_fuse(const WbfInput *in, int n, const double *weights, int n_sources, co
     }
     res->n_clusters = kept;
 
-    // Descending confidence; ties keep the later cluster first.
-    for (int i = 1; i < kept; i++) {
-        WbfCluster v = out[i];
-        int j = i - 1;
-        while (j >= 0 && out[j].conf <= v.conf) { out[j + 1] = out[j]; j--; }
-        out[j + 1] = v;
-    }
-    free(tmp);
+    // Descending confidence: the reverse of numpy's argsort, as the reference orders them.
+    WbfCluster *sorted = pv->sorted;
+    for (int i = 0; i < kept; i++) key[i] = out[i].conf;
+    numpy_argsort(key, perm, kept);
+    for (int i = 0; i < kept; i++) sorted[i] = out[perm[kept - 1 - i]];
+    memcpy(out, sorted, sizeof *out * (size_t)kept);
     return 0;
 }
 
@@ -270,7 +274,7 @@ void wbf_free(WbfResult *res) {
     Priv *p = res->priv;
     if (p) {
         free(p->e); free(p->order); free(p->next); free(p->labels);
-        free(p->cl); free(p->members); free(p->seen);
+        free(p->cl); free(p->members); free(p->seen); free(p->perm); free(p->key); free(p->sorted); free(p->tmp);
         free(p);
     }
     free(res->clusters);

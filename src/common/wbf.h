@@ -8,7 +8,9 @@
 //     (or float32(max s)), the weight sum float32(sum w), and the coordinates are divided
 //     by float32(sum s) in float32;
 //   - a cluster of one box keeps that box's float64 values;
-//   - the confidence rescaling is done in float64, with numpy's pairwise sums of weights.
+//   - the confidence rescaling is done in float64, with numpy's pairwise sums of weights;
+//   - both sorts (boxes by score within a label, clusters by confidence) are the reverse
+//     of numpy's default argsort, so ties fall where the reference puts them.
 #ifndef MAD_WBF_H
 #define MAD_WBF_H
 
@@ -67,7 +69,8 @@ typedef struct {
 } WbfResult;
 
 // Fuses n inputs from n_sources sources with the given weights (all > 0).
-// Fills res->clusters sorted by descending confidence (ties: the later cluster first).
+// Fills res->clusters sorted by descending confidence (ties: as the reference orders them,
+// the later cluster first when there are at most 16).
 // Returns 0, or -1 when out of memory.
 int wbf_fuse(const WbfInput *in, int n, const double *weights, int n_sources, const WbfParams *p,
              WbfResult *res, WbfRepairs *rep);

@@ -184,6 +184,43 @@ int main(void) {
         CHECK(numpy_sum(a, 20) == pw);
     }
 
+    // numpy's default argsort of equal values, reversed, as the reference uses it: in input
+    // order up to 16, numpy's own order above (read off numpy 1.24).
+    {
+        double ones[40];
+        int idx[40];
+        for (int i = 0; i < 40; i++) ones[i] = 1.0;
+        static const int want17[17] = { 16, 7, 1, 2, 3, 4, 5, 6, 8, 15, 9, 10, 11, 12, 13, 14, 0 };
+        static const int want40[40] = { 39, 38, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 18,
+                                        19, 20, 30, 37, 36, 35, 34, 33, 32, 31, 29, 21, 28, 27, 26, 25, 24, 23, 22, 0 };
+        numpy_argsort(ones, idx, 17);
+        int ok = 1;
+        for (int i = 0; i < 17; i++) ok &= idx[16 - i] == want17[i];
+        CHECK(ok);
+        numpy_argsort(ones, idx, 40);
+        ok = 1;
+        for (int i = 0; i < 40; i++) ok &= idx[39 - i] == want40[i];
+        CHECK(ok);
+        numpy_argsort(ones, idx, 16);
+        ok = 1;
+        for (int i = 0; i < 16; i++) ok &= idx[i] == i;
+        CHECK(ok);
+        // and it sorts
+        Rng q;
+        rng_seed(&q, 4, 4);
+        double v[300];
+        int order[300];
+        for (int trial = 0; trial < 200; trial++) {
+            int n = rng_int(&q, 0, 300);
+            for (int i = 0; i < n; i++) v[i] = rng_int(&q, 0, 9) * 0.1;
+            numpy_argsort(v, order, n);
+            int seen[300] = { 0 }, sorted = 1;
+            for (int i = 0; i < n; i++) { seen[order[i]]++; if (i && v[order[i - 1]] > v[order[i]]) sorted = 0; }
+            for (int i = 0; i < n; i++) sorted &= seen[i] == 1;
+            if (!sorted) { CHECK(sorted); break; }
+        }
+    }
+
     // Properties on random inputs.
     Rng g;
     rng_seed(&g, 17, 0);
