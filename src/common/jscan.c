@@ -23,7 +23,7 @@ static inline void skip_ws(Scan *c) {
     }
 }
 
-static int push(Scan *c, JType type) {
+static inline int push(Scan *c, JType type) {
     JTape *t = c->t;
     if (t->n == t->cap) {
         int cap = t->cap ? t->cap * 2 : 256;
@@ -45,18 +45,23 @@ static int scan_string(Scan *c) {
     size_t i = ++c->i;   // after the opening quote
     const unsigned char *s = (const unsigned char *)c->s;
     uint8_t flags = 0;
-    for (;;) {
-        if (i >= c->n) return JSCAN_REFUSED;
-        unsigned char ch = s[i];
-        if (ch == '"') break;
-        if (ch == '\\') {
-            if (c->strict) return JSCAN_REFUSED;
-            flags |= JF_ESCAPED;
-            i += 2;
-            continue;
+    if (c->strict) {
+        // Plain strings only: find the closing quote, then check every byte before it.
+        const unsigned char *q = memchr(s + i, '"', c->n - i);
+        if (!q) return JSCAN_REFUSED;
+        size_t z = (size_t)(q - s);
+        unsigned bad = 0;
+        for (size_t j = i; j < z; j++) bad |= (s[j] < 0x20) | (s[j] >= 0x7f) | (s[j] == '\\');
+        if (bad) return JSCAN_REFUSED;
+        i = z;
+    } else {
+        for (;;) {
+            if (i >= c->n) return JSCAN_REFUSED;
+            unsigned char ch = s[i];
+            if (ch == '"') break;
+            if (ch == '\\') { flags |= JF_ESCAPED; i += 2; continue; }
+            i++;
         }
-        if (c->strict && (ch < 0x20 || ch >= 0x7f)) return JSCAN_REFUSED;
-        i++;
     }
     JTok *t = &c->t->tok[k];
     t->start = (uint32_t)c->i;

@@ -182,6 +182,14 @@ static char *put_lit(char *p, const char *lit, size_t n) {
 }
 #define PUT_LIT(p, lit) put_lit(p, lit, sizeof lit - 1)
 
+static char *put_count(char *p, int v) {
+    char tmp[12];
+    int n = 0;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v > 0);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
 // The "objects" array: labels, pixel boxes, agreement, votes and the annotators. The
 // longest text it can be is reserved first, then written without further checks.
 static int objects_text(const View *v, const WbfResult *res, unsigned char *seen, JBuf *b) {
@@ -211,7 +219,7 @@ static int objects_text(const View *v, const WbfResult *res, unsigned char *seen
         p = PUT_LIT(p, "],\"conf\":");
         p += jfmt_real(cl->conf, p);
         p = PUT_LIT(p, ",\"votes\":");
-        p += snprintf(p, 24, "%d", cl->votes);
+        p = put_count(p, cl->votes);
         p = PUT_LIT(p, ",\"annotators\":[");
         memset(seen, 0, (size_t)v->n_src);
         for (int k = 0; k < cl->n_members; k++) seen[v->in[cl->members[k]].source] = 1;
