@@ -50,6 +50,10 @@ setup_file() {
     run bash -c "'$ROOT/$SAN/bin/fuse' --keep-going < '$BATS_TEST_TMPDIR/bad.jsonl' 2>&1 >/dev/null"
     [ "$status" -eq 1 ]
     [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
+    printf '%s\n' '{"id":"n","width":10,"height":10,"annotators":[],"annotations":[]}' > "$BATS_TEST_TMPDIR/none.jsonl"
+    run bash -c "'$ROOT/$SAN/bin/fuse' --quiet --report '$BATS_TEST_TMPDIR/r0.json' < '$BATS_TEST_TMPDIR/none.jsonl' 2>&1 >/dev/null"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
     a="$BATS_TEST_TMPDIR/a.jsonl"
     jq -c '{id: .id, width: .width, height: .height, detections: [.objects[] | {label: .label, box: .box, score: .conf}]}' "$a" > "$BATS_TEST_TMPDIR/e1.jsonl"
     run "$ROOT/$SAN/bin/fuse" --quiet --ensemble "$BATS_TEST_TMPDIR/e1.jsonl" "$BATS_TEST_TMPDIR/e1.jsonl"

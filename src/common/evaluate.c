@@ -185,7 +185,7 @@ int eval_add_image(EvalSet *e, const EvalBox *truth, int nt, const EvalBox *dets
             }
         if (g > 0 && add_truth_count(c, image, g) != 0) { rc = -1; break; }
         // Highest score first (stable), at most 100.
-        qsort(s->rank, (size_t)d, sizeof *s->rank, by_score_desc);
+        if (d > 1) qsort(s->rank, (size_t)d, sizeof *s->rank, by_score_desc);
         if (d > EVAL_MAX_DETS) d = EVAL_MAX_DETS;
         for (int i = 0; i < d; i++) to_xywh(dets[s->rank[i].index].box, s->dt[i]);
         for (int i = 0; i < d; i++)
@@ -193,7 +193,7 @@ int eval_add_image(EvalSet *e, const EvalBox *truth, int nt, const EvalBox *dets
         uint32_t *tp = calloc((size_t)d + 1, sizeof *tp);
         if (!tp) { rc = -1; break; }
         for (int t = 0; t < e->n_thr; t++) {
-            memset(s->matched, 0, (size_t)g);
+            if (g > 0) memset(s->matched, 0, (size_t)g);
             for (int i = 0; i < d; i++) {
                 double best = fmin(e->thr[t], 1 - 1e-10);
                 int m = -1;
@@ -235,14 +235,14 @@ static int by_det_score(const void *a, const void *b) {
 }
 
 void eval_sort_classes(EvalSet *e) {
-    qsort(e->classes, (size_t)e->n_classes, sizeof *e->classes, by_label);
+    if (e->n_classes > 1) qsort(e->classes, (size_t)e->n_classes, sizeof *e->classes, by_label);
     // Each class's detections, by descending score; ties keep image order (a stable sort).
     for (int k = 0; k < e->n_classes; k++) {
         EvalClass *c = &e->classes[k];
         SeqDet *tmp = malloc(sizeof *tmp * (size_t)(c->n_dets + 1));
         if (!tmp) continue;   // left in image order; only the order of ties could differ
         for (long i = 0; i < c->n_dets; i++) tmp[i] = (SeqDet){ c->dets[i], i };
-        qsort(tmp, (size_t)c->n_dets, sizeof *tmp, by_det_score);
+        if (c->n_dets > 1) qsort(tmp, (size_t)c->n_dets, sizeof *tmp, by_det_score);
         for (long i = 0; i < c->n_dets; i++) c->dets[i] = tmp[i].d;
         free(tmp);
     }

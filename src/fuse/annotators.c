@@ -272,7 +272,7 @@ static void collect_stats(const View *v, const WbfResult *res, const WbfParams *
     r->stats = calloc((size_t)(m ? m : 1), sizeof *r->stats);
     r->names = malloc(sizeof *r->names * (size_t)(m ? m : 1));
     if (!r->stats || !r->names) { free(r->stats); r->stats = NULL; return; }
-    memcpy(r->names, v->src_name, sizeof *r->names * (size_t)m);
+    if (m) memcpy(r->names, v->src_name, sizeof *r->names * (size_t)m);
     r->n_stats = m;
     double W = v->width, H = v->height;
     for (int i = 0; i < v->n_ann; i++) r->stats[v->in[i].source].boxes++;

@@ -92,7 +92,7 @@ static void bootstrap(const EvalSet *e, ApMethod m, int n_custom, int reps, uint
         int k = 0;
         for (int r = 0; r < reps; r++)
             if (vals[(size_t)r * 5 + j] >= 0) col[k++] = vals[(size_t)r * 5 + j];
-        qsort(col, (size_t)k, sizeof *col, by_double);
+        if (k > 1) qsort(col, (size_t)k, sizeof *col, by_double);
         ci[j][0] = k ? percentile(col, k, 2.5) : -1;
         ci[j][1] = k ? percentile(col, k, 97.5) : -1;
         free(col);
