@@ -1,6 +1,7 @@
 #include "numpy.h"
 
-double numpy_sum(const double *a, int n) {
+// numpy's pairwise summation of one buffer.
+static double pairwise_sum(const double *a, int n) {
     if (n < 8) {
         double r = 0.0;
         for (int i = 0; i < n; i++) r += a[i];
@@ -18,7 +19,17 @@ double numpy_sum(const double *a, int n) {
     }
     int n2 = n / 2;
     n2 -= n2 % 8;
-    return numpy_sum(a, n2) + numpy_sum(a + n2, n - n2);
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+double numpy_sum(const double *a, int n) {
+    // The reduction runs over buffers of 8192 elements (numpy's default buffer size),
+    // summed pairwise each, and adds the buffers' sums in turn.
+    enum { BUFSIZE = 8192 };
+    if (n <= BUFSIZE) return pairwise_sum(a, n);
+    double r = 0.0;
+    for (int i = 0; i < n; i += BUFSIZE) r += pairwise_sum(a + i, n - i < BUFSIZE ? n - i : BUFSIZE);
+    return r;
 }
 
 double numpy_linspace(double start, double stop, int num, int i) {

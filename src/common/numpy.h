@@ -3,7 +3,8 @@
 #define MAD_NUMPY_H
 
 // np.sum / np.add.reduce of a contiguous float64 array: pairwise summation (sequential
-// below 8 terms, 8 accumulators up to 128, halves above).
+// below 8 terms, 8 accumulators up to 128, halves above) within buffers of 8192 elements,
+// and the buffers' sums added in turn.
 double numpy_sum(const double *a, int n);
 
 // np.linspace(start, stop, num)[i]: i * ((stop - start) / (num - 1)) + start, the last

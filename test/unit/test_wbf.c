@@ -221,6 +221,16 @@ int main(void) {
         }
     }
 
+    // Above 8192 values numpy sums buffer by buffer.
+    {
+        static double big[20000];
+        for (int i = 0; i < 20000; i++) big[i] = 1.0 / (i + 3);
+        double blocks = numpy_sum(big, 8192);
+        blocks += numpy_sum(big + 8192, 8192);
+        blocks += numpy_sum(big + 16384, 20000 - 16384);
+        CHECK(numpy_sum(big, 20000) == 0.0 + blocks);
+    }
+
     // Properties on random inputs.
     Rng g;
     rng_seed(&g, 17, 0);

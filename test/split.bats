@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# split: parts and folds by a hash of id, stratification, the per-annotator view.
+
+load helpers/common
+
+setup_file() {
+    load helpers/common
+    "$BIN/simulate" --quiet --n 600 --seed 2 --out "$BATS_FILE_TMPDIR/img" > "$BATS_FILE_TMPDIR/all.jsonl"
+}
+
+@test "split --help prints usage" {
+    run "$BIN/split" --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == Usage:* ]]
+}
+
+@test "parts are disjoint, complete, in input order, and near the ratios" {
+    run "$BIN/split" --ratios 0.8,0.1,0.1 --seed 4 --prefix "$BATS_TEST_TMPDIR/out/" < "$BATS_FILE_TMPDIR/all.jsonl"
+    [ "$status" -eq 0 ]
+    o="$BATS_TEST_TMPDIR/out"
+    [ "$(cat "$o"/train.jsonl "$o"/val.jsonl "$o"/test.jsonl | sort | uniq | wc -l)" -eq 600 ]
+    cmp <(cat "$o"/*.jsonl | sort) <(sort "$BATS_FILE_TMPDIR/all.jsonl")
+    # each part keeps the input order, lines byte for byte
+    cmp "$o/val.jsonl" <(grep -F -x -f "$o/val.jsonl" "$BATS_FILE_TMPDIR/all.jsonl")
+    n=$(wc -l < "$o/train.jsonl")
+    [ "$n" -gt 440 ] && [ "$n" -lt 520 ]
+    [[ "$output" == "split: 600 records -> train $n val "* ]]
+}
+
+@test "adding records never moves the ones already there" {
+    head -n 400 "$BATS_FILE_TMPDIR/all.jsonl" > "$BATS_TEST_TMPDIR/some.jsonl"
+    "$BIN/split" --quiet --ratios 0.7,0.3 --names a,b --seed 9 --prefix "$BATS_TEST_TMPDIR/s-" < "$BATS_TEST_TMPDIR/some.jsonl"
+    "$BIN/split" --quiet --ratios 0.7,0.3 --names a,b --seed 9 --prefix "$BATS_TEST_TMPDIR/all-" < "$BATS_FILE_TMPDIR/all.jsonl"
+    cmp "$BATS_TEST_TMPDIR/s-b.jsonl" <(head -n "$(wc -l < "$BATS_TEST_TMPDIR/s-b.jsonl")" "$BATS_TEST_TMPDIR/all-b.jsonl")
+    cmp <(jq -r .id "$BATS_TEST_TMPDIR/s-a.jsonl") <(jq -r .id "$BATS_TEST_TMPDIR/all-a.jsonl" | grep -F -x -f <(jq -r .id "$BATS_TEST_TMPDIR/some.jsonl"))
+    # another seed gives another split
+    "$BIN/split" --quiet --ratios 0.7,0.3 --names a,b --seed 10 --prefix "$BATS_TEST_TMPDIR/o-" < "$BATS_FILE_TMPDIR/all.jsonl"
+    ! cmp -s "$BATS_TEST_TMPDIR/o-b.jsonl" "$BATS_TEST_TMPDIR/all-b.jsonl"
+}
+
+@test "--stratify balances the labels across parts" {
+    "$BIN/split" --quiet --stratify --ratios 0.5,0.5 --names a,b --prefix "$BATS_TEST_TMPDIR/" < "$BATS_FILE_TMPDIR/all.jsonl"
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/a.jsonl")" -eq 300 ]
+    # per label, the two halves hold nearly the same number of images with that label
+    run bash -c "for p in a b; do jq -r '[.truth[].label] | unique[]' '$BATS_TEST_TMPDIR/'\$p.jsonl | sort | uniq -c | awk '{print \$2, \$1}' > '$BATS_TEST_TMPDIR/'\$p.count; done
+                 join '$BATS_TEST_TMPDIR/a.count' '$BATS_TEST_TMPDIR/b.count' | awk '{d = \$2 - \$3; if (d < 0) d = -d; if (d > m) m = d} END {print m}'"
+    echo "largest per-label difference: $output"
+    [ "$output" -le 12 ]
+}
+
+@test "--folds writes K disjoint folds covering the input" {
+    "$BIN/split" --quiet --folds 4 --prefix "$BATS_TEST_TMPDIR/f/" < "$BATS_FILE_TMPDIR/all.jsonl"
+    [ "$(ls "$BATS_TEST_TMPDIR/f" | tr '\n' ' ')" = "fold0.jsonl fold1.jsonl fold2.jsonl fold3.jsonl " ]
+    cmp <(cat "$BATS_TEST_TMPDIR"/f/*.jsonl | sort) <(sort "$BATS_FILE_TMPDIR/all.jsonl")
+    for f in "$BATS_TEST_TMPDIR"/f/*.jsonl; do n=$(wc -l < "$f"); [ "$n" -gt 110 ] && [ "$n" -lt 190 ]; done
+}
+
+@test "--annotator keeps one annotator's view" {
+    run bash -c "'$BIN/split' --quiet --annotator R2 < '$BATS_FILE_TMPDIR/all.jsonl'"
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | wc -l)" -eq 600 ]
+    [ "$(echo "$output" | jq -c '[.annotators, (.annotations | map(.annotator) | unique)]' | sort -u | tr '\n' ' ')" != "" ]
+    [ "$(echo "$output" | jq -c '.annotators' | sort -u)" = '["R2"]' ]
+    [ "$(echo "$output" | jq -c '[.annotations[].annotator] | unique | select(length > 0)' | sort -u)" = '["R2"]' ]
+    [ "$(echo "$output" | jq -s '[.[].annotations | length] | add')" -eq "$(jq -s '[.[].annotations[] | select(.annotator == "R2")] | length' "$BATS_FILE_TMPDIR/all.jsonl")" ]
+    # records R2 did not read are left out
+    rec='{"id":"z","width":10,"height":10,"annotators":["R1"],"annotations":[]}'
+    run bash -c "echo '$rec' | '$BIN/split' --annotator R2"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"0 records in R2's view, 1 not read by R2" ]]
+}
+
+@test "ratios that do not sum to 1 and other bad options are usage errors" {
+    for args in "--ratios 0.8,0.1 --prefix x/" "--ratios 0.5,0.6 --prefix x/" "--ratios 0.5,0.5 --prefix x/" \
+                "--ratios 1,0 --names a --prefix x/" "--ratios 0.5,0.5 --names a,a --prefix x/" "--ratios 1" \
+                "--folds 1 --prefix x/" "--folds 3 --ratios 1 --prefix x/" "" "--ratios x --prefix x/"; do
+        run bash -c "echo '{\"id\":\"a\"}' | '$BIN/split' $args"
+        echo "$args -> $status $output"
+        [ "$status" -eq 2 ]
+    done
+    run bash -c "echo '{\"id\":\"a\"}' | '$BIN/split' --ratios 0.8,0.1 --prefix x/"
+    [[ "$output" == "split: --ratios must sum to 1, they sum to 0.9"* ]]
+}
+
+@test "bad records stop the split before any part is written" {
+    printf '%s\n' '{"id":"a"}' '{"id":"b"}' '{"id":"a"}' > "$BATS_TEST_TMPDIR/dup.jsonl"
+    run bash -c "'$BIN/split' --ratios 0.5,0.5 --names x,y --prefix '$BATS_TEST_TMPDIR/d/' < '$BATS_TEST_TMPDIR/dup.jsonl'"
+    [ "$status" -eq 1 ]
+    [ "$output" = 'split: line 3: duplicate id "a" (first on line 1)' ]
+    [ ! -e "$BATS_TEST_TMPDIR/d" ]
+    printf '%s\n' '{"id":"a"}' '{"id":' > "$BATS_TEST_TMPDIR/bad.jsonl"
+    run bash -c "'$BIN/split' --ratios 0.5,0.5 --names x,y --prefix '$BATS_TEST_TMPDIR/d/' < '$BATS_TEST_TMPDIR/bad.jsonl'"
+    [ "$status" -eq 1 ]
+    [[ "$output" == 'split: line 2: malformed JSON'* ]]
+    run bash -c "'$BIN/split' --ratios 0.5,0.5 --names x,y --prefix '$BATS_TEST_TMPDIR/d/' < /dev/null"
+    [ "$status" -eq 1 ]
+    [ "$output" = "split: no records on stdin" ]
+    run bash -c "echo '{\"width\":3}' | '$BIN/split' --ratios 1 --names x --prefix '$BATS_TEST_TMPDIR/d/'"
+    [ "$output" = 'split: line 1: missing "id"' ]
+    [ ! -e "$BATS_TEST_TMPDIR/d" ]
+}
+
+@test "an unwritable prefix is a data error with nothing left behind" {
+    touch "$BATS_TEST_TMPDIR/file"
+    run bash -c "echo '{\"id\":\"a\"}' | '$BIN/split' --ratios 1 --names x --prefix '$BATS_TEST_TMPDIR/file/'"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"cannot create folder $BATS_TEST_TMPDIR/file"* ]]
+    assert_no_temp_files "$BATS_TEST_TMPDIR"
+}
