@@ -40,12 +40,14 @@ setup_file() {
 
 @test "--stratify balances the labels across parts" {
     "$BIN/split" --quiet --stratify --ratios 0.5,0.5 --names a,b --prefix "$BATS_TEST_TMPDIR/" < "$BATS_FILE_TMPDIR/all.jsonl"
-    [ "$(wc -l < "$BATS_TEST_TMPDIR/a.jsonl")" -eq 300 ]
+    # each label group is halved by rank: the halves differ by at most one record per group
+    n=$(wc -l < "$BATS_TEST_TMPDIR/a.jsonl")
+    [ "$n" -ge 290 ] && [ "$n" -le 310 ]
     # per label, the two halves hold nearly the same number of images with that label
     run bash -c "for p in a b; do jq -r '[.truth[].label] | unique[]' '$BATS_TEST_TMPDIR/'\$p.jsonl | sort | uniq -c | awk '{print \$2, \$1}' > '$BATS_TEST_TMPDIR/'\$p.count; done
                  join '$BATS_TEST_TMPDIR/a.count' '$BATS_TEST_TMPDIR/b.count' | awk '{d = \$2 - \$3; if (d < 0) d = -d; if (d > m) m = d} END {print m}'"
     echo "largest per-label difference: $output"
-    [ "$output" -le 12 ]
+    [ "$output" -le 2 ]
 }
 
 @test "--folds writes K disjoint folds covering the input" {
@@ -104,6 +106,6 @@ setup_file() {
     touch "$BATS_TEST_TMPDIR/file"
     run bash -c "echo '{\"id\":\"a\"}' | '$BIN/split' --ratios 1 --names x --prefix '$BATS_TEST_TMPDIR/file/'"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"cannot create folder $BATS_TEST_TMPDIR/file"* ]]
+    [ "$output" = "split: $BATS_TEST_TMPDIR/file/ is not a folder" ]
     assert_no_temp_files "$BATS_TEST_TMPDIR"
 }

@@ -26,9 +26,8 @@ static void usage(void) {
         "  --names LIST       part names, one per ratio or fold\n"
         "  --prefix P         output path prefix; a trailing '/' makes it a folder (created)\n"
         "  --seed S           hash seed [0]\n"
-        "  --stratify         balance the labels across parts: records are grouped by the\n"
-        "                     rarest label they hold and each group is split by rank of hash.\n"
-        "                     A record's part then also depends on the others of its group.\n"
+        "  --stratify         balance the labels across parts (iterative stratification); a\n"
+        "                     record's part then also depends on the other records\n"
         "  --label-field F    labels for --stratify [the first of truth, objects, annotations]\n"
         "  --annotator NAME   keep only NAME's annotations and set \"annotators\" to [NAME];\n"
         "                     records NAME did not read are left out. Without --ratios or\n"
@@ -40,7 +39,7 @@ static void usage(void) {
 typedef struct {
     char *text;        // the line to write (no newline)
     double u;          // hash position in [0,1)
-    int stratum;
+    long stratum;
     int part;
 } Item;
 
@@ -234,33 +233,60 @@ int main(int argc, char **argv) {
     }
 
     if (stratify) {
-        // Stratum: the record's rarest label (ties: the smaller label), "no label" apart.
-        json_t *strata = json_object();
+        // Iterative stratification (after Sechidis et al., 2011): records are taken by the
+        // rarity of their rarest label, then by hash; each goes to the part that still
+        // wants that label most (then the part that wants most records), and counts
+        // against that part's wants for every label it holds.
+        size_t n_labels = json_object_size(label_counts);
+        json_t *label_index = json_object();
+        double *want = calloc((size_t)n_parts * (n_labels ? n_labels : 1), sizeof *want), want_total[64];
+        const char *l;
+        json_t *cnt;
+        size_t li = 0;
+        json_object_foreach(label_counts, l, cnt) {
+            json_object_set_new(label_index, l, json_integer((json_int_t)li));
+            for (int k = 0; k < n_parts; k++) want[(size_t)k * n_labels + li] = ratios[k] * (double)json_integer_value(cnt);
+            li++;
+        }
+        for (int k = 0; k < n_parts; k++) want_total[k] = ratios[k] * (double)n;
         for (long i = 0; i < n; i++) {
-            const char *best = NULL, *l;
-            long best_n = 0;
+            long rarest = -1;
             json_t *unused;
             json_object_foreach(label_sets[i], l, unused) {
-                long cnt = (long)json_integer_value(json_object_get(label_counts, l));
-                if (!best || cnt < best_n || (cnt == best_n && strcmp(l, best) < 0)) { best = l; best_n = cnt; }
+                long c2 = (long)json_integer_value(json_object_get(label_counts, l));
+                if (rarest < 0 || c2 < rarest) { rarest = c2; items[i].stratum = (int)json_integer_value(json_object_get(label_index, l)); }
             }
-            const char *key = best ? best : "";
-            json_t *s = json_object_get(strata, key);
-            if (!s) { s = json_integer((json_int_t)json_object_size(strata)); json_object_set_new(strata, key, s); }
-            items[i].stratum = (int)json_integer_value(s);
-            json_decref(label_sets[i]);
+            if (rarest < 0) items[i].stratum = (int)n_labels;   // records without labels come last
         }
-        json_decref(strata);
         Item **order = malloc(sizeof *order * (size_t)(n ? n : 1));
         for (long i = 0; i < n; i++) order[i] = &items[i];
+        // rarer stratum first: sort strata by their label's count via a rank table
+        long *rank = calloc(n_labels + 1, sizeof *rank);
+        li = 0;
+        json_object_foreach(label_counts, l, cnt) rank[li++] = (long)json_integer_value(cnt);
+        rank[n_labels] = n + 1;
+        for (long i = 0; i < n; i++) items[i].stratum = rank[items[i].stratum] * (long)(n_labels + 1) + items[i].stratum;
         if (n > 1) qsort(order, (size_t)n, sizeof *order, by_stratum_then_u);
-        for (long i = 0; i < n;) {
-            long j = i;
-            while (j < n && order[j]->stratum == order[i]->stratum) j++;
-            for (long r = i; r < j; r++) order[r]->part = part_of((r - i + 0.5) / (double)(j - i), cum, n_parts);
-            i = j;
+        for (long r = 0; r < n; r++) {
+            Item *it = order[r];
+            long label = it->stratum % (long)(n_labels + 1);
+            int best = 0;
+            for (int k = 1; k < n_parts; k++) {
+                double wk = label < (long)n_labels ? want[(size_t)k * n_labels + label] : 0;
+                double wb = label < (long)n_labels ? want[(size_t)best * n_labels + label] : 0;
+                if (wk > wb || (wk == wb && want_total[k] > want_total[best])) best = k;
+            }
+            it->part = best;
+            want_total[best] -= 1;
+            json_t *unused;
+            json_object_foreach(label_sets[it - items], l, unused)
+                want[(size_t)best * n_labels + (size_t)json_integer_value(json_object_get(label_index, l))] -= 1;
         }
+        for (long i = 0; i < n; i++) json_decref(label_sets[i]);
         free(order);
+        free(rank);
+        free(want);
+        json_decref(label_index);
     } else {
         for (long i = 0; i < n; i++) items[i].part = part_of(items[i].u, cum, n_parts);
     }
