@@ -1,6 +1,8 @@
-// imgcheck: test helper. Prints "WIDTH HEIGHT CHANNELS" for each image decoded in full, or
-// converts one image: imgcheck --png OUT.png IN.
+// imgcheck: test helper. Prints "WIDTH HEIGHT CHANNELS" for each image decoded in full,
+// converts one image (imgcheck --png OUT.png IN), or makes a gray gradient image
+// (imgcheck --make W H OUT.{png,jpg}).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "image.h"
@@ -11,6 +13,17 @@ int main(int argc, char **argv) {
         Image im;
         if (image_load(argv[3], &im, 0, err, sizeof err) != 0) { fprintf(stderr, "imgcheck: %s\n", err); return 1; }
         int rc = image_save_png(argv[2], &im, err, sizeof err);
+        if (rc) fprintf(stderr, "imgcheck: %s\n", err);
+        image_free(&im);
+        return rc ? 1 : 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "--make") == 0) {
+        Image im;
+        int w = atoi(argv[2]), h = atoi(argv[3]);
+        if (w < 1 || h < 1 || image_alloc(&im, w, h, 1, 0) != 0) return 2;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) im.data[y * w + x] = (uint8_t)((x * 255 / w + y * 128 / h) & 0xff);
+        int rc = image_save(argv[4], &im, 90, err, sizeof err);
         if (rc) fprintf(stderr, "imgcheck: %s\n", err);
         image_free(&im);
         return rc ? 1 : 0;
