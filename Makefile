@@ -128,7 +128,7 @@ $(BUILD)/test/imgcheck: test/helpers/imgcheck.c $(LIB)
 # Debian packages, each checked with dpkg; npm counts as present when the command exists
 # (Node.js may come from elsewhere than Debian).
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
-	libopenblas-dev bats jq
+	libopenblas-dev bats jq dcmtk
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \

@@ -34,22 +34,22 @@ all: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl $(R
 	@jq -r '"test: fused targets against the true digits: mAP@0.4 \(.map40), mAP@[.5:.95] \(.map50_95)"' $(RUN)/test.fusion-score.json
 
 $(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
-	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@
+	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # Each split is written to a temporary name and renamed, so a failed run leaves nothing.
 $(RUN)/train.jsonl: $(SIMULATE) $(MNIST)
 	@mkdir -p $(RUN)
 	$(SIM) --digits 0:7000 --first 0 --n $(N_TRAIN) --out $(RUN)/images/train \
-		--matrices $(RUN)/matrices.json > $@.tmp && mv $@.tmp $@
+		--matrices $(RUN)/matrices.json > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/val.jsonl: $(SIMULATE) $(MNIST)
 	@mkdir -p $(RUN)
-	$(SIM) --digits 7000:8500 --first $(N_TRAIN) --n $(N_VAL) --out $(RUN)/images/val > $@.tmp && mv $@.tmp $@
+	$(SIM) --digits 7000:8500 --first $(N_TRAIN) --n $(N_VAL) --out $(RUN)/images/val > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/test.jsonl: $(SIMULATE) $(MNIST)
 	@mkdir -p $(RUN)
-	$(SIM) --digits 8500:10000 --first $$(( $(N_TRAIN) + $(N_VAL) )) --n $(N_TEST) --out $(RUN)/images/test > $@.tmp && mv $@.tmp $@
+	$(SIM) --digits 8500:10000 --first $$(( $(N_TRAIN) + $(N_VAL) )) --n $(N_TEST) --out $(RUN)/images/test > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # The fused objects, with their agreement as the score, taken as detections of the truth.
 $(RUN)/test.fusion-score.json: $(RUN)/test.fused.jsonl $(SCORE)
-	jq -c '.detections = [.objects[] | {label: .label, box: .box, score: .conf}]' $< | $(SCORE) > $@.tmp && mv $@.tmp $@
+	jq -c '.detections = [.objects[] | {label: .label, box: .box, score: .conf}]' $< | $(SCORE) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }

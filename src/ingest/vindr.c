@@ -108,12 +108,15 @@ static void read_csv(const char *path, Images *im, int is_test, char **keep, int
         if (!*id) cli_die(TOOL, EXIT_DATA, "%s: line %ld: empty image_id", path, line);
         if (!*cls) cli_die(TOOL, EXIT_DATA, "%s: line %ld: empty class_name", path, line);
         if (!*rad) cli_die(TOOL, EXIT_DATA, "%s: line %ld: empty rad_id", path, line);
-        if (n_keep && !is_test && !in_list(rad, keep, n_keep)) {
-            image_slot(im, id, line, path);   // the image exists, read by others
-            continue;
-        }
         long slot = image_slot(im, id, line, path);   // may move im->recs
         json_t *rec = im->recs[slot];
+        if (!is_test) {
+            // Everyone who read the image, whatever --annotators keeps (for --require-all).
+            json_t *all = json_object_get(rec, "_readers");
+            if (!all) { all = json_object(); json_object_set_new(rec, "_readers", all); }
+            json_object_set_new(all, rad, json_true());
+        }
+        if (n_keep && !is_test && !in_list(rad, keep, n_keep)) continue;   // read by others
         if (!is_test) {
             json_t *ann = json_object_get(rec, "annotators");
             int seen = 0;
@@ -240,19 +243,15 @@ int ingest_vindr(int argc, char **argv) {
         json_t *rec = im.recs[i];
         const char *id = json_string_value(json_object_get(rec, "id"));
         json_t *who = json_object_get(rec, "annotators");
+        json_t *readers = json_object_get(rec, "_readers");
         if (n_keep) {
+            int all = readers && (int)json_object_size(readers) == n_keep;
+            for (int k = 0; k < n_keep && all; k++) all &= json_object_get(readers, keep[k]) != NULL;
             size_t na = json_array_size(who);
-            int all = (int)na == n_keep;
-            for (int k = 0; k < n_keep && all; k++) {
-                int found = 0;
-                size_t j;
-                json_t *a;
-                json_array_foreach(who, j, a) found |= strcmp(json_string_value(a), keep[k]) == 0;
-                all &= found;
-            }
             int read_by_one = na > 0 || json_object_get(rec, "truth");
             if ((require_all && !all) || !read_by_one) { skipped++; json_decref(rec); continue; }
         }
+        json_object_del(rec, "_readers");
         long line = im.first_line[i];
         int w = 0, h = 0;
         json_t *sz = json_object_get(sizes, id);

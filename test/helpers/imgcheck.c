@@ -1,6 +1,6 @@
 // imgcheck: test helper. Prints "WIDTH HEIGHT CHANNELS" for each image decoded in full,
 // converts one image (imgcheck --png OUT.png IN), or makes a gray gradient image
-// (imgcheck --make W H OUT.{png,jpg}).
+// (imgcheck --make W H OUT.{png,jpg}), or prints row Y's gray values (imgcheck --row Y IN).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +27,15 @@ int main(int argc, char **argv) {
         if (rc) fprintf(stderr, "imgcheck: %s\n", err);
         image_free(&im);
         return rc ? 1 : 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "--row") == 0) {
+        Image im;
+        int y = atoi(argv[2]);
+        if (image_load(argv[3], &im, 1, err, sizeof err) != 0) { fprintf(stderr, "imgcheck: %s\n", err); return 1; }
+        if (y < 0 || y >= im.h) return 2;
+        for (int x = 0; x < im.w; x++) printf("%d%c", im.data[y * im.w + x], x + 1 < im.w ? ' ' : '\n');
+        image_free(&im);
+        return 0;
     }
     int bad = 0;
     for (int i = 1; i < argc; i++) {
