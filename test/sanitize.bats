@@ -9,6 +9,7 @@ setup_file() {
     export SAN
     # Build only into the sanitizer's own folder, so bin/ keeps the tested build.
     make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" "$SAN/bin/fuse" "$SAN/bin/validate" "$SAN/bin/score" \
+        "$SAN/bin/ingest" "$SAN/bin/export" "$SAN/bin/split" \
         $(cd "$ROOT" && ls test/unit/test_*.c | sed "s|test/unit/\(.*\)\.c|$SAN/test/\1|") >/dev/null
 }
 
@@ -69,6 +70,24 @@ setup_file() {
     [ "$status" -eq 0 ]
     printf '%s\n' '{"id":"\u00e9","width":9,"height":9,"truth":[],"detections":[{"label":"x","box":[1,1,2,2],"score":2}]}' '{' > "$BATS_TEST_TMPDIR/bad.jsonl"
     run bash -c "'$ROOT/$SAN/bin/score' --keep-going < '$BATS_TEST_TMPDIR/bad.jsonl' 2>&1"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
+}
+
+@test "sanitized ingest, export and split run clean on the fixture and on bad input" {
+    F="$ROOT/test/fixtures/vindr"
+    run bash -c "'$ROOT/$SAN/bin/ingest' vindr --csv '$F/train.csv' --test-csv '$F/test.csv' --images '$F/images' --sizes '$F/sizes.csv' --annotators R8,R9,R10 > '$BATS_TEST_TMPDIR/v.jsonl'"
+    [ "$status" -eq 0 ]
+    run bash -c "'$ROOT/$SAN/bin/export' coco --field annotations < '$BATS_TEST_TMPDIR/v.jsonl' > '$BATS_TEST_TMPDIR/c.json'"
+    [ "$status" -eq 0 ]
+    run bash -c "'$ROOT/$SAN/bin/ingest' coco '$BATS_TEST_TMPDIR/c.json' > /dev/null"
+    [ "$status" -eq 0 ]
+    run bash -c "'$ROOT/$SAN/bin/split' --stratify --ratios 0.5,0.5 --names a,b --prefix '$BATS_TEST_TMPDIR/p/' < '$BATS_TEST_TMPDIR/v.jsonl'"
+    [ "$status" -eq 0 ]
+    run bash -c "'$ROOT/$SAN/bin/split' --annotator R9 < '$BATS_TEST_TMPDIR/v.jsonl' > /dev/null"
+    [ "$status" -eq 0 ]
+    printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg01,"ILD,5,R8,1,1,2,2\n' > "$BATS_TEST_TMPDIR/b.csv"
+    run "$ROOT/$SAN/bin/ingest" vindr --csv "$BATS_TEST_TMPDIR/b.csv" --images "$F/images"
     [ "$status" -eq 1 ]
     [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
 }
