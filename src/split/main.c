@@ -226,9 +226,18 @@ int main(int argc, char **argv) {
     if (n == 0 && dropped == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
 
     if (to_stdout) {
-        for (long i = 0; i < n; i++) { fputs(items[i].text, stdout); fputc('\n', stdout); }
+        for (long i = 0; i < n; i++) {
+            fputs(items[i].text, stdout);
+            fputc('\n', stdout);
+            free(items[i].text);
+            json_decref(label_sets[i]);
+        }
         if (fflush(stdout) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
         if (!quiet) fprintf(stderr, "%s: %ld records in %s's view, %ld not read by %s\n", TOOL, n, annotator, dropped, annotator);
+        free(items);
+        free(label_sets);
+        json_decref(ids);
+        json_decref(label_counts);
         return 0;
     }
 
