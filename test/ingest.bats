@@ -169,6 +169,13 @@ bad_csv() {   # CSV body (after the header), expected message
     paste -d+ <("$IMGCHECK" --row 5 "$d/run/png/img12.png" | tr ' ' '\n') <("$IMGCHECK" --row 5 "$d/run/png/img13.png" | tr ' ' '\n') \
         | awk -F+ '{ print $1 + $2 }' | sort -u | tr '\n' ' ' | grep -E '^(25[4-6] )+$'
     [ "$(jq -c '[.id, .width, .height]' "$d/run/records.jsonl" | tr '\n' ' ')" = '["img12",64,64] ["img13",64,64] ' ]
+    # a stored window (centre 60, width 40) is applied: values outside it saturate
+    cp "$F/images/img12.dicom" "$d/w.dicom"
+    dcmodify -nb -i "(0028,1050)=60" -i "(0028,1051)=40" "$d/w.dicom"
+    "$ROOT/scripts/dicom2png.sh" "$d/w.dicom" "$d/w.png"
+    row=$("$IMGCHECK" --row 5 "$d/w.png")
+    [[ "$row" == "0 0 0 "* && "$row" == *" 255 255" ]]
+    [[ "$("$IMGCHECK" --row 5 "$d/run/png/img12.png")" != "0 "* ]]
     [ -s "$d/run/train.jsonl" ] && [ -s "$d/run/agreement.json" ]
     assert_no_temp_files "$d"
 }
