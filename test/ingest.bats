@@ -174,7 +174,7 @@ bad_csv() {   # CSV body (after the header), expected message
     dcmodify -nb -i "(0028,1050)=60" -i "(0028,1051)=40" "$d/w.dicom"
     "$ROOT/scripts/dicom2png.sh" "$d/w.dicom" "$d/w.png"
     row=$("$IMGCHECK" --row 5 "$d/w.png")
-    [[ "$row" == "0 0 0 "* && "$row" == *" 255 255" ]]
+    [[ "$row" == "0 0 0 "* && "$row" == *" 255 255 255 "* ]]
     [[ "$("$IMGCHECK" --row 5 "$d/run/png/img12.png")" != "0 "* ]]
     [ -s "$d/run/train.jsonl" ] && [ -s "$d/run/agreement.json" ]
     assert_no_temp_files "$d"
