@@ -33,7 +33,7 @@ BUILD := build/$(CFG)
 
 ARCH := $(if $(filter 1,$(NATIVE)),-march=native,-march=x86-64-v3 -mtune=generic)
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wshadow \
-	-Wno-unused-parameter -ffp-contract=off -fopenmp -Isrc/common -Ikernels $(ARCH)
+	-Wno-unused-parameter -ffp-contract=off -fopenmp -Isrc/common -Isrc/nn -Ikernels $(ARCH)
 SAN_FLAGS := -fsanitize=address,undefined
 ifeq ($(SANITIZE),1)
 OPT := -O1 -g -fno-omit-frame-pointer $(SAN_FLAGS) -fno-sanitize-recover=undefined
@@ -63,8 +63,8 @@ KERNEL_SRC :=
 KERNEL_OBJ := $(BUILD)/kernels/device_stub.o
 endif
 
-# The shared library: every .c in src/common, plus the CPU stubs for the CUDA entry points.
-COMMON_SRC := $(wildcard src/common/*.c)
+# The shared library: every .c in src/common and src/nn (the detector's layers).
+COMMON_SRC := $(wildcard src/common/*.c) $(wildcard src/nn/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libmad.a
 

@@ -18,3 +18,7 @@ run_unit() {
 @test "unit: option parsers" { run_unit test_cli; }
 @test "unit: simulator matrices, boxes and canvases" { run_unit test_simulate; }
 @test "unit: device probe" { run_unit test_device; }
+@test "unit: fast JSON scanner, number parsing and formatting" { run_unit test_jscan; }
+@test "unit: weighted boxes fusion and numpy's sums and sort" { run_unit test_wbf; }
+@test "unit: COCO evaluation against hand-computed results" { run_unit test_evaluate; }
+@test "unit: detector layers' backward against finite differences" { run_unit test_layers; }

@@ -1,0 +1,46 @@
+// The detector's layers, each with forward and backward, on NCHW activations.
+// Every function exists in float (the network: names ending _f32, sgemm) and in double
+// (names ending _f64, dgemm), compiled from the one source in layers_impl.h, so that the
+// tests check the very code the network runs against finite differences in double.
+//
+// Backward functions accumulate (+=) into parameter gradients and overwrite input
+// gradients, unless noted.
+#ifndef NN_LAYERS_H
+#define NN_LAYERS_H
+
+#define NN_DECLARE(real, S)                                                                          \
+    /* out (B,OC,OH,OW) = conv(inp (B,C,H,W), weight (OC, C*k*k)) + bias (OC, or NULL).         \
+       col: scratch of C*k*k * OH*OW (unused, may be NULL, for 1x1 stride-1 unpadded). */         \
+    void conv2d_forward##S(real *out, real *col, const real *inp, const real *weight, const real *bias, \
+                           int B, int C, int H, int W, int OC, int k, int stride, int pad);            \
+    /* dinp (B,C,H,W) (may be NULL), dweight (OC, C*k*k) +=, dbias (OC) += (may be NULL). */       \
+    void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, const real *dout,       \
+                            const real *inp, const real *weight, int B, int C, int H, int W, int OC,  \
+                            int k, int stride, int pad);                                              \
+    /* Training-mode batch norm over (B, HW) per channel: out = (x - mean) * rstd * gamma + beta;   \
+       mean, rstd (C) are saved for the backward pass. */                                         \
+    void batchnorm_forward##S(real *out, real *mean, real *rstd, const real *inp, const real *gamma,  \
+                              const real *beta, int B, int C, int HW, real eps);                     \
+    void batchnorm_backward##S(real *dinp, real *dgamma, real *dbeta, const real *dout, const real *inp, \
+                               const real *mean, const real *rstd, const real *gamma, int B, int C, int HW); \
+    /* Inference-mode batch norm with running statistics. */                                     \
+    void batchnorm_inference##S(real *out, const real *inp, const real *gamma, const real *beta,      \
+                                const real *run_mean, const real *run_var, int B, int C, int HW, real eps); \
+    /* SiLU: out = x * sigmoid(x); backward from the input. */                                    \
+    void silu_forward##S(real *out, const real *inp, long n);                                        \
+    void silu_backward##S(real *dinp, const real *dout, const real *inp, long n);                    \
+    /* Max pooling, kernel k (odd), stride 1, padding k/2 (padding never wins): SPPF's pool.     \
+       argmax (B,C,H,W) remembers the winning input index. */                                     \
+    void maxpool_forward##S(real *out, int *argmax, const real *inp, int B, int C, int H, int W, int k); \
+    void maxpool_backward##S(real *dinp, const real *dout, const int *argmax, int B, int C, int H, int W); \
+    /* Nearest upsampling by 2: (B,C,H,W) -> (B,C,2H,2W). */                                       \
+    void upsample2x_forward##S(real *out, const real *inp, int B, int C, int H, int W);              \
+    void upsample2x_backward##S(real *dinp, const real *dout, int B, int C, int H, int W);           \
+    /* Channel concatenation of a (B,Ca,HW) and b (B,Cb,HW) into out (B,Ca+Cb,HW), and back. */     \
+    void concat_forward##S(real *out, const real *a, const real *b, int B, int Ca, int Cb, int HW);   \
+    void concat_backward##S(real *da, real *db, const real *dout, int B, int Ca, int Cb, int HW);
+
+NN_DECLARE(float, _f32)
+NN_DECLARE(double, _f64)
+
+#endif

@@ -1,0 +1,228 @@
+// The layers, written once over `real` (see layers.h). Included by layers_f32.c and
+// layers_f64.c with real, S (the name suffix) and the GEMM routine defined.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define F(name) CAT(name, S)
+
+// One image's (C,H,W) into columns (C*k*k, OH*OW).
+static void F(im2col)(real *col, const real *img, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                real *row = col + ((size_t)(c * k + ky) * k + kx) * OH * OW;
+                for (int oy = 0; oy < OH; oy++) {
+                    int y = oy * stride - pad + ky;
+                    for (int ox = 0; ox < OW; ox++) {
+                        int x = ox * stride - pad + kx;
+                        row[oy * OW + ox] = (y >= 0 && y < H && x >= 0 && x < W) ? img[((size_t)c * H + y) * W + x] : 0;
+                    }
+                }
+            }
+}
+
+// The adjoint of im2col: columns added back into one image (which is zeroed first).
+static void F(col2im)(real *img, const real *col, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
+    memset(img, 0, sizeof(real) * (size_t)C * H * W);
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                const real *row = col + ((size_t)(c * k + ky) * k + kx) * OH * OW;
+                for (int oy = 0; oy < OH; oy++) {
+                    int y = oy * stride - pad + ky;
+                    if (y < 0 || y >= H) continue;
+                    for (int ox = 0; ox < OW; ox++) {
+                        int x = ox * stride - pad + kx;
+                        if (x >= 0 && x < W) img[((size_t)c * H + y) * W + x] += row[oy * OW + ox];
+                    }
+                }
+            }
+}
+
+static int F(is_pointwise)(int k, int stride, int pad) { return k == 1 && stride == 1 && pad == 0; }
+
+void F(conv2d_forward)(real *out, real *col, const real *inp, const real *weight, const real *bias,
+                       int B, int C, int H, int W, int OC, int k, int stride, int pad) {
+    int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
+    for (int b = 0; b < B; b++) {
+        const real *x = inp + (size_t)b * C * H * W;
+        real *y = out + (size_t)b * OC * N;
+        const real *cols = x;   // a 1x1 stride-1 convolution reads the image as its columns
+        if (!F(is_pointwise)(k, stride, pad)) {
+            F(im2col)(col, x, C, H, W, k, stride, pad, OH, OW);
+            cols = col;
+        }
+        // y (OC, N) = weight (OC, K) @ cols (K, N)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, N, K, 1, weight, K, cols, N, 0, y, N);
+        if (bias)
+            for (int o = 0; o < OC; o++)
+                for (int i = 0; i < N; i++) y[(size_t)o * N + i] += bias[o];
+    }
+}
+
+void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, const real *dout, const real *inp,
+                        const real *weight, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
+    int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
+    int pw = F(is_pointwise)(k, stride, pad);
+    for (int b = 0; b < B; b++) {
+        const real *x = inp + (size_t)b * C * H * W, *dy = dout + (size_t)b * OC * N;
+        const real *cols = x;
+        if (!pw) {
+            F(im2col)(col, x, C, H, W, k, stride, pad, OH, OW);
+            cols = col;
+        }
+        // dweight (OC, K) += dy (OC, N) @ cols^T (N, K)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, N, 1, dy, N, cols, N, 1, dweight, K);
+        if (dbias)
+            for (int o = 0; o < OC; o++) {
+                real s = 0;
+                for (int i = 0; i < N; i++) s += dy[(size_t)o * N + i];
+                dbias[o] += s;
+            }
+        if (!dinp) continue;
+        real *dx = dinp + (size_t)b * C * H * W;
+        if (pw) {
+            // dx (C, N) = weight^T (K=C, OC) @ dy (OC, N)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, OC, 1, weight, K, dy, N, 0, dx, N);
+        } else {
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, OC, 1, weight, K, dy, N, 0, col, N);
+            F(col2im)(dx, col, C, H, W, k, stride, pad, OH, OW);
+        }
+    }
+}
+
+void F(batchnorm_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
+                          int B, int C, int HW, real eps) {
+    double n = (double)B * HW;
+    for (int c = 0; c < C; c++) {
+        double s = 0, s2 = 0;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) s += x[i];
+        }
+        double m = s / n;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) { double d = x[i] - m; s2 += d * d; }
+        }
+        real r = (real)(1.0 / sqrt(s2 / n + eps));   // biased variance, as batch norm normalises
+        mean[c] = (real)m;
+        rstd[c] = r;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            real *y = out + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) y[i] = (x[i] - (real)m) * r * gamma[c] + beta[c];
+        }
+    }
+}
+
+void F(batchnorm_backward)(real *dinp, real *dgamma, real *dbeta, const real *dout, const real *inp, const real *mean,
+                           const real *rstd, const real *gamma, int B, int C, int HW) {
+    double n = (double)B * HW;
+    for (int c = 0; c < C; c++) {
+        // with xhat = (x - mean) * rstd: dx = rstd * gamma * (dy - mean(dy) - xhat * mean(dy * xhat))
+        double sdy = 0, sdyx = 0;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW, *dy = dout + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) {
+                sdy += dy[i];
+                sdyx += dy[i] * (x[i] - mean[c]) * rstd[c];
+            }
+        }
+        dgamma[c] += (real)sdyx;
+        dbeta[c] += (real)sdy;
+        real mdy = (real)(sdy / n), mdyx = (real)(sdyx / n), g = rstd[c] * gamma[c];
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW, *dy = dout + ((size_t)b * C + c) * HW;
+            real *dx = dinp + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) dx[i] = g * (dy[i] - mdy - (x[i] - mean[c]) * rstd[c] * mdyx);
+        }
+    }
+}
+
+void F(batchnorm_inference)(real *out, const real *inp, const real *gamma, const real *beta, const real *run_mean,
+                            const real *run_var, int B, int C, int HW, real eps) {
+    for (int c = 0; c < C; c++) {
+        real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            real *y = out + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) y[i] = x[i] * s + t;
+        }
+    }
+}
+
+void F(silu_forward)(real *out, const real *inp, long n) {
+    for (long i = 0; i < n; i++) out[i] = inp[i] / (1 + EXP(-inp[i]));
+}
+
+void F(silu_backward)(real *dinp, const real *dout, const real *inp, long n) {
+    for (long i = 0; i < n; i++) {
+        real s = 1 / (1 + EXP(-inp[i]));
+        dinp[i] = dout[i] * s * (1 + inp[i] * (1 - s));
+    }
+}
+
+void F(maxpool_forward)(real *out, int *argmax, const real *inp, int B, int C, int H, int W, int k) {
+    int r = k / 2;
+    for (long p = 0; p < (long)B * C; p++) {
+        const real *x = inp + (size_t)p * H * W;
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) {
+                int best = y * W + xx;
+                for (int dy = -r; dy <= r; dy++) {
+                    int yy = y + dy;
+                    if (yy < 0 || yy >= H) continue;
+                    for (int dx = -r; dx <= r; dx++) {
+                        int xq = xx + dx;
+                        if (xq < 0 || xq >= W) continue;
+                        if (x[yy * W + xq] > x[best]) best = yy * W + xq;
+                    }
+                }
+                out[(size_t)p * H * W + y * W + xx] = x[best];
+                argmax[(size_t)p * H * W + y * W + xx] = best;
+            }
+    }
+}
+
+void F(maxpool_backward)(real *dinp, const real *dout, const int *argmax, int B, int C, int H, int W) {
+    memset(dinp, 0, sizeof(real) * (size_t)B * C * H * W);
+    for (long p = 0; p < (long)B * C; p++)
+        for (int i = 0; i < H * W; i++) dinp[(size_t)p * H * W + argmax[(size_t)p * H * W + i]] += dout[(size_t)p * H * W + i];
+}
+
+void F(upsample2x_forward)(real *out, const real *inp, int B, int C, int H, int W) {
+    for (long p = 0; p < (long)B * C; p++)
+        for (int y = 0; y < 2 * H; y++)
+            for (int x = 0; x < 2 * W; x++)
+                out[((size_t)p * 2 * H + y) * 2 * W + x] = inp[((size_t)p * H + y / 2) * W + x / 2];
+}
+
+void F(upsample2x_backward)(real *dinp, const real *dout, int B, int C, int H, int W) {
+    memset(dinp, 0, sizeof(real) * (size_t)B * C * H * W);
+    for (long p = 0; p < (long)B * C; p++)
+        for (int y = 0; y < 2 * H; y++)
+            for (int x = 0; x < 2 * W; x++)
+                dinp[((size_t)p * H + y / 2) * W + x / 2] += dout[((size_t)p * 2 * H + y) * 2 * W + x];
+}
+
+void F(concat_forward)(real *out, const real *a, const real *b, int B, int Ca, int Cb, int HW) {
+    for (int n = 0; n < B; n++) {
+        memcpy(out + (size_t)n * (Ca + Cb) * HW, a + (size_t)n * Ca * HW, sizeof(real) * (size_t)Ca * HW);
+        memcpy(out + ((size_t)n * (Ca + Cb) + Ca) * HW, b + (size_t)n * Cb * HW, sizeof(real) * (size_t)Cb * HW);
+    }
+}
+
+void F(concat_backward)(real *da, real *db, const real *dout, int B, int Ca, int Cb, int HW) {
+    for (int n = 0; n < B; n++) {
+        memcpy(da + (size_t)n * Ca * HW, dout + (size_t)n * (Ca + Cb) * HW, sizeof(real) * (size_t)Ca * HW);
+        memcpy(db + (size_t)n * Cb * HW, dout + ((size_t)n * (Ca + Cb) + Ca) * HW, sizeof(real) * (size_t)Cb * HW);
+    }
+}
+
+#undef F

@@ -1,0 +1,184 @@
+// Every layer's backward pass against central finite differences, in double precision, on
+// the same code the network runs in float; and float against double forward.
+#include <stdlib.h>
+
+#include "check.h"
+#include "layers.h"
+#include "rng.h"
+
+static Rng g;
+
+static double *randn(long n) {
+    double *a = malloc(sizeof *a * (size_t)n);
+    for (long i = 0; i < n; i++) a[i] = rng_normal(&g);
+    return a;
+}
+
+static double dot(const double *a, const double *b, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// Compares an analytic gradient with central differences of loss() at up to 40 entries.
+// loss() reads the perturbed array through the pointer it was built on.
+typedef double (*LossFn)(void *ctx);
+static double worst;
+static void check_grad(const char *what, double *x, const double *grad, long n, LossFn loss, void *ctx) {
+    const double h = 1e-6;
+    double bad = 0;
+    for (int t = 0; t < 40 && t < n; t++) {
+        long i = n <= 40 ? t : (long)rng_int(&g, 0, (int)n - 1);
+        double keep = x[i];
+        x[i] = keep + h;
+        double lp = loss(ctx);
+        x[i] = keep - h;
+        double lm = loss(ctx);
+        x[i] = keep;
+        double num = (lp - lm) / (2 * h), err = fabs(num - grad[i]) / fmax(1e-6, fmax(fabs(num), fabs(grad[i])));
+        if (err > bad) bad = err;
+    }
+    if (bad > worst) worst = bad;
+    if (!(bad < 1e-5)) fprintf(stderr, "%s: relative error %g\n", what, bad);
+    CHECK(bad < 1e-5);
+}
+
+// ---- convolution ---------------------------------------------------------------------
+
+typedef struct {
+    int B, C, H, W, OC, k, s, p, OH, OW;
+    double *x, *w, *b, *r, *out, *col;
+} Conv;
+
+static double conv_loss(void *ctx) {
+    Conv *c = ctx;
+    conv2d_forward_f64(c->out, c->col, c->x, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s, c->p);
+    return dot(c->out, c->r, (long)c->B * c->OC * c->OH * c->OW);
+}
+
+static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
+    Conv c = { .B = B, .C = C, .H = H, .W = W, .OC = OC, .k = k, .s = s, .p = p,
+               .OH = (H + 2 * p - k) / s + 1, .OW = (W + 2 * p - k) / s + 1 };
+    long nx = (long)B * C * H * W, nw = (long)OC * C * k * k, no = (long)B * OC * c.OH * c.OW;
+    c.x = randn(nx); c.w = randn(nw); c.b = randn(OC); c.r = randn(no);
+    c.out = malloc(sizeof(double) * (size_t)no);
+    c.col = malloc(sizeof(double) * (size_t)C * k * k * c.OH * c.OW);
+    double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
+    conv_loss(&c);
+    conv2d_backward_f64(dx, dw, db, c.col, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    char what[64];
+    snprintf(what, sizeof what, "conv k%d s%d p%d dinp", k, s, p);
+    check_grad(what, c.x, dx, nx, conv_loss, &c);
+    snprintf(what, sizeof what, "conv k%d s%d p%d dweight", k, s, p);
+    check_grad(what, c.w, dw, nw, conv_loss, &c);
+    snprintf(what, sizeof what, "conv k%d s%d p%d dbias", k, s, p);
+    check_grad(what, c.b, db, OC, conv_loss, &c);
+
+    // float runs the same arithmetic to float precision
+    float *xf = malloc(sizeof(float) * (size_t)nx), *wf = malloc(sizeof(float) * (size_t)nw), *bf = malloc(sizeof(float) * (size_t)OC);
+    float *of = malloc(sizeof(float) * (size_t)no), *colf = malloc(sizeof(float) * (size_t)C * k * k * c.OH * c.OW);
+    for (long i = 0; i < nx; i++) xf[i] = (float)c.x[i];
+    for (long i = 0; i < nw; i++) wf[i] = (float)c.w[i];
+    for (int i = 0; i < OC; i++) bf[i] = (float)c.b[i];
+    conv2d_forward_f32(of, colf, xf, wf, bf, B, C, H, W, OC, k, s, p);
+    conv_loss(&c);
+    double e = 0, n2 = 0;
+    for (long i = 0; i < no; i++) { e += (of[i] - c.out[i]) * (of[i] - c.out[i]); n2 += c.out[i] * c.out[i]; }
+    CHECK(sqrt(e / n2) < 1e-6);
+    free(xf); free(wf); free(bf); free(of); free(colf);
+    free(c.x); free(c.w); free(c.b); free(c.r); free(c.out); free(c.col); free(dx); free(dw); free(db);
+}
+
+// ---- batch norm ----------------------------------------------------------------------
+
+typedef struct {
+    int B, C, HW;
+    double *x, *gamma, *beta, *r, *out, *mean, *rstd;
+} Bn;
+
+static double bn_loss(void *ctx) {
+    Bn *b = ctx;
+    batchnorm_forward_f64(b->out, b->mean, b->rstd, b->x, b->gamma, b->beta, b->B, b->C, b->HW, 1e-3);
+    return dot(b->out, b->r, (long)b->B * b->C * b->HW);
+}
+
+static void test_batchnorm(void) {
+    Bn b = { .B = 3, .C = 4, .HW = 10 };
+    long n = (long)b.B * b.C * b.HW;
+    b.x = randn(n); b.gamma = randn(b.C); b.beta = randn(b.C); b.r = randn(n);
+    b.out = malloc(sizeof(double) * (size_t)n); b.mean = malloc(sizeof(double) * 4); b.rstd = malloc(sizeof(double) * 4);
+    double *dx = calloc((size_t)n, sizeof *dx), *dg = calloc(4, sizeof *dg), *dbt = calloc(4, sizeof *dbt);
+    bn_loss(&b);
+    // the output of each channel has mean beta and variance gamma^2 * var / (var + eps)
+    for (int c = 0; c < b.C; c++) {
+        double s = 0;
+        for (int i = 0; i < b.B; i++)
+            for (int j = 0; j < b.HW; j++) s += b.out[((size_t)i * b.C + c) * b.HW + j];
+        CHECK_NEAR(s / (b.B * b.HW), b.beta[c], 1e-12);
+    }
+    batchnorm_backward_f64(dx, dg, dbt, b.r, b.x, b.mean, b.rstd, b.gamma, b.B, b.C, b.HW);
+    check_grad("batchnorm dinp", b.x, dx, n, bn_loss, &b);
+    check_grad("batchnorm dgamma", b.gamma, dg, b.C, bn_loss, &b);
+    check_grad("batchnorm dbeta", b.beta, dbt, b.C, bn_loss, &b);
+    free(b.x); free(b.gamma); free(b.beta); free(b.r); free(b.out); free(b.mean); free(b.rstd);
+    free(dx); free(dg); free(dbt);
+}
+
+// ---- element-wise and shape layers -----------------------------------------------------
+
+typedef struct {
+    int kind;   // 0 silu, 1 maxpool, 2 upsample, 3 concat
+    int B, C, H, W, k;
+    double *x, *y, *r, *out;
+    int *arg;
+} Simple;
+
+static double simple_loss(void *ctx) {
+    Simple *s = ctx;
+    long n = (long)s->B * s->C * s->H * s->W;
+    switch (s->kind) {
+    case 0: silu_forward_f64(s->out, s->x, n); return dot(s->out, s->r, n);
+    case 1: maxpool_forward_f64(s->out, s->arg, s->x, s->B, s->C, s->H, s->W, s->k); return dot(s->out, s->r, n);
+    case 2: upsample2x_forward_f64(s->out, s->x, s->B, s->C, s->H, s->W); return dot(s->out, s->r, 4 * n);
+    default: concat_forward_f64(s->out, s->x, s->y, s->B, s->C, 2, s->H * s->W);
+             return dot(s->out, s->r, (long)s->B * (s->C + 2) * s->H * s->W);
+    }
+}
+
+static void test_simple(int kind, const char *name) {
+    Simple s = { .kind = kind, .B = 2, .C = 3, .H = 6, .W = 5, .k = 5 };
+    long n = (long)s.B * s.C * s.H * s.W, ny = (long)s.B * 2 * s.H * s.W, no = 4 * n + ny;
+    s.x = randn(n); s.y = randn(ny); s.r = randn(no);
+    s.out = malloc(sizeof(double) * (size_t)no);
+    s.arg = malloc(sizeof(int) * (size_t)n);
+    double *dx = calloc((size_t)n, sizeof *dx), *dy = calloc((size_t)ny, sizeof *dy);
+    simple_loss(&s);
+    switch (kind) {
+    case 0: silu_backward_f64(dx, s.r, s.x, n); break;
+    case 1: maxpool_backward_f64(dx, s.r, s.arg, s.B, s.C, s.H, s.W); break;
+    case 2: upsample2x_backward_f64(dx, s.r, s.B, s.C, s.H, s.W); break;
+    default: concat_backward_f64(dx, dy, s.r, s.B, s.C, 2, s.H * s.W);
+    }
+    check_grad(name, s.x, dx, n, simple_loss, &s);
+    if (kind == 3) check_grad("concat (second input)", s.y, dy, ny, simple_loss, &s);
+    free(s.x); free(s.y); free(s.r); free(s.out); free(s.arg); free(dx); free(dy);
+}
+
+int main(void) {
+    rng_seed(&g, 8, 0);
+    test_conv(2, 3, 7, 6, 4, 3, 1, 1);    // 3x3, same size
+    test_conv(2, 3, 8, 7, 5, 3, 2, 1);    // 3x3, stride 2 (downsampling)
+    test_conv(2, 4, 5, 5, 3, 1, 1, 0);    // 1x1: no im2col
+    test_conv(1, 1, 12, 10, 4, 6, 2, 2);  // the 6x6 stride-2 stem, 1 input channel
+    test_batchnorm();
+    test_simple(0, "silu");
+    test_simple(1, "maxpool k5");
+    test_simple(2, "upsample2x");
+    test_simple(3, "concat");
+    // SiLU's values: silu(0) = 0, silu(x) -> x for large x
+    double xs[3] = { 0, 20, -20 }, ys[3];
+    silu_forward_f64(ys, xs, 3);
+    CHECK(ys[0] == 0 && fabs(ys[1] - 20) < 1e-6 && fabs(ys[2]) < 1e-6);
+    printf("largest relative gradient error: %.2e\n", worst);
+    return check_report("layers");
+}
