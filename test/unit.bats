@@ -22,3 +22,4 @@ run_unit() {
 @test "unit: weighted boxes fusion and numpy's sums and sort" { run_unit test_wbf; }
 @test "unit: COCO evaluation against hand-computed results" { run_unit test_evaluate; }
 @test "unit: detector layers' backward against finite differences" { run_unit test_layers; }
+@test "unit: loss math (BCE, CIoU, box decoding) against finite differences" { run_unit test_loss_math; }
