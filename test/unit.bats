@@ -23,3 +23,4 @@ run_unit() {
 @test "unit: COCO evaluation against hand-computed results" { run_unit test_evaluate; }
 @test "unit: detector layers' backward against finite differences" { run_unit test_layers; }
 @test "unit: loss math (BCE, CIoU, box decoding) against finite differences" { run_unit test_loss_math; }
+@test "unit: safetensors weights files" { run_unit test_safetensors; }
