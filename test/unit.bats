@@ -24,3 +24,4 @@ run_unit() {
 @test "unit: detector layers' backward against finite differences" { run_unit test_layers; }
 @test "unit: loss math (BCE, CIoU, box decoding) against finite differences" { run_unit test_loss_math; }
 @test "unit: safetensors weights files" { run_unit test_safetensors; }
+@test "unit: the assembled YOLOv5-layout network: sizes and backward" { run_unit test_net; }

@@ -1,0 +1,382 @@
+#include "net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "rng.h"
+
+static const float BN_EPS = 1e-3f, BN_MOMENTUM = 0.03f;
+
+// ---- building ------------------------------------------------------------------------
+
+static int channels(const Net *n, int c) {   // YOLOv5's make_divisible(c * width, 8)
+    int v = (int)ceil(c * n->cfg.width / 8.0) * 8;
+    return v < 8 ? 8 : v;
+}
+
+static int repeats(const Net *n, int r) {     // max(round(r * depth), 1)
+    int v = (int)lround(r * n->cfg.depth);
+    return v < 1 ? 1 : v;
+}
+
+static int add_param(Net *n, const char *name, int ndim, long d0, long d1, long d2, long d3, int decay, int trainable) {
+    if (n->n_params == NET_MAX_PARAMS) return -1;
+    Param *p = &n->param[n->n_params];
+    p->name = strdup(name);
+    p->ndim = ndim;
+    long shape[4] = { d0, d1, d2, d3 };
+    p->count = 1;
+    for (int i = 0; i < ndim; i++) { p->shape[i] = shape[i]; p->count *= (size_t)shape[i]; }
+    p->offset = n->n_floats;
+    p->decay = decay;
+    p->trainable = trainable;
+    n->n_floats += p->count;
+    return n->n_params++;
+}
+
+static int add_node(Net *n, NodeType t, const int *in, int n_in, int C, int H, int W) {
+    if (n->n_nodes == NET_MAX_NODES) return -1;
+    Node *d = &n->node[n->n_nodes];
+    memset(d, 0, sizeof *d);
+    d->type = t;
+    d->n_in = n_in;
+    for (int i = 0; i < n_in; i++) d->in[i] = in[i];
+    d->C = C; d->H = H; d->W = W;
+    d->w = d->g = d->b = d->rm = -1;
+    return n->n_nodes++;
+}
+
+// Conv: conv k x k stride s (padding k/2 unless given) + BN + SiLU.
+static int conv(Net *n, int in, int c2, int k, int s, int p) {
+    const Node *x = &n->node[in];
+    if (p < 0) p = k / 2;
+    int H = (x->H + 2 * p - k) / s + 1, W = (x->W + 2 * p - k) / s + 1;
+    int id = add_node(n, NODE_CONV, &in, 1, c2, H, W);
+    if (id < 0) return -1;
+    Node *d = &n->node[id];
+    d->k = k; d->stride = s; d->pad = p;
+    char name[64];
+    snprintf(name, sizeof name, "node%d.conv.weight", id);
+    d->w = add_param(n, name, 4, c2, x->C, k, k, 1, 1);
+    snprintf(name, sizeof name, "node%d.bn.weight", id);
+    d->g = add_param(n, name, 1, c2, 0, 0, 0, 0, 1);
+    snprintf(name, sizeof name, "node%d.bn.bias", id);
+    add_param(n, name, 1, c2, 0, 0, 0, 0, 1);
+    snprintf(name, sizeof name, "node%d.bn.running_mean", id);
+    d->rm = add_param(n, name, 1, c2, 0, 0, 0, 0, 0);
+    snprintf(name, sizeof name, "node%d.bn.running_var", id);
+    add_param(n, name, 1, c2, 0, 0, 0, 0, 0);
+    return d->w < 0 ? -1 : id;
+}
+
+static int join(Net *n, NodeType t, const int *in, int n_in) {
+    const Node *a = &n->node[in[0]];
+    int C = a->C, H = a->H, W = a->W;
+    if (t == NODE_CONCAT) { C = 0; for (int i = 0; i < n_in; i++) C += n->node[in[i]].C; }
+    if (t == NODE_UPSAMPLE) { H *= 2; W *= 2; }
+    return add_node(n, t, in, n_in, C, H, W);
+}
+
+static int bottleneck(Net *n, int in, int c2, int shortcut) {
+    int a = conv(n, in, c2, 1, 1, -1);
+    int b = conv(n, a, c2, 3, 1, -1);
+    if (!shortcut || n->node[in].C != c2) return b;
+    int pair[2] = { in, b };
+    return join(n, NODE_ADD, pair, 2);
+}
+
+// C3: cv3(cat(bottlenecks(cv1(x)), cv2(x))), hidden width c2 / 2.
+static int c3(Net *n, int in, int c2, int reps, int shortcut) {
+    int h = c2 / 2;
+    int a = conv(n, in, h, 1, 1, -1);
+    for (int i = 0; i < reps && a >= 0; i++) a = bottleneck(n, a, h, shortcut);
+    int b = conv(n, in, h, 1, 1, -1);
+    int pair[2] = { a, b };
+    return conv(n, join(n, NODE_CONCAT, pair, 2), c2, 1, 1, -1);
+}
+
+// SPPF: cv2(cat(x, m(x), m(m(x)), m(m(m(x))))) with x = cv1(input), m a 5x5 max pool.
+static int sppf(Net *n, int in, int c2) {
+    int x = conv(n, in, n->node[in].C / 2, 1, 1, -1);
+    int y1 = join(n, NODE_MAXPOOL, &x, 1), y2 = join(n, NODE_MAXPOOL, &y1, 1), y3 = join(n, NODE_MAXPOOL, &y2, 1);
+    n->node[y1].k = n->node[y2].k = n->node[y3].k = 5;
+    int all[4] = { x, y1, y2, y3 };
+    return conv(n, join(n, NODE_CONCAT, all, 4), c2, 1, 1, -1);
+}
+
+static int detect(Net *n, int in, int level) {
+    const Node *x = &n->node[in];
+    int out = NET_ANCHORS * (5 + n->cfg.classes);
+    int id = add_node(n, NODE_DETECT, &in, 1, out, x->H, x->W);
+    Node *d = &n->node[id];
+    d->k = 1; d->stride = 1; d->pad = 0;
+    char name[64];
+    snprintf(name, sizeof name, "detect%d.weight", level);
+    d->w = add_param(n, name, 4, out, x->C, 1, 1, 1, 1);
+    snprintf(name, sizeof name, "detect%d.bias", level);
+    d->b = add_param(n, name, 1, out, 0, 0, 0, 0, 1);
+    return id;
+}
+
+// PyTorch's default initialisation (uniform +-1/sqrt(fan_in)) for convolutions, ones and
+// zeros for batch norm, and YOLOv5's prior for the Detect biases.
+static void init_params(Net *n, unsigned long long seed) {
+    Rng r;
+    rng_seed(&r, seed, 0x6e6574ULL);
+    for (int i = 0; i < n->n_params; i++) {
+        Param *p = &n->param[i];
+        float *v = n->params + p->offset;
+        const char *s = strrchr(p->name, '.');
+        if (strcmp(s, ".running_var") == 0 || (strstr(p->name, ".bn.") && strcmp(s, ".weight") == 0)) {
+            for (size_t j = 0; j < p->count; j++) v[j] = 1;
+        } else if (strcmp(s, ".running_mean") == 0 || strstr(p->name, ".bn.")) {
+            for (size_t j = 0; j < p->count; j++) v[j] = 0;
+        } else {
+            // conv weights (fan_in = C*k*k) and detect biases (fan_in of their weight)
+            long fan = p->ndim == 4 ? p->shape[1] * p->shape[2] * p->shape[3] : n->param[i - 1].shape[1];
+            float bound = (float)(1.0 / sqrt((double)fan));
+            for (size_t j = 0; j < p->count; j++) v[j] = (float)rng_range(&r, -bound, bound);
+        }
+    }
+    static const int strides[NET_LEVELS] = { 8, 16, 32 };
+    for (int l = 0; l < NET_LEVELS; l++) {
+        float *b = n->params + n->param[n->node[n->detect[l]].b].offset;
+        int per = 5 + n->cfg.classes;
+        for (int a = 0; a < NET_ANCHORS; a++) {
+            b[a * per + 4] += (float)log(8.0 / ((640.0 / strides[l]) * (640.0 / strides[l])));
+            for (int c = 0; c < n->cfg.classes; c++) b[a * per + 5 + c] += (float)log(0.6 / (n->cfg.classes - 0.99));
+        }
+    }
+}
+
+int net_build(Net *n, const NetConfig *cfg, unsigned long long seed) {
+    memset(n, 0, sizeof *n);
+    n->cfg = *cfg;
+    if (cfg->size % 32 || cfg->size < 32 || cfg->classes < 1 || (cfg->in_ch != 1 && cfg->in_ch != 3)) return -1;
+    int x = add_node(n, NODE_INPUT, NULL, 0, cfg->in_ch, cfg->size, cfg->size);
+    // backbone
+    x = conv(n, x, channels(n, 64), 6, 2, 2);                       // P1/2
+    x = conv(n, x, channels(n, 128), 3, 2, -1);                     // P2/4
+    x = c3(n, x, channels(n, 128), repeats(n, 3), 1);
+    x = conv(n, x, channels(n, 256), 3, 2, -1);                     // P3/8
+    int p3 = x = c3(n, x, channels(n, 256), repeats(n, 6), 1);
+    x = conv(n, x, channels(n, 512), 3, 2, -1);                     // P4/16
+    int p4 = x = c3(n, x, channels(n, 512), repeats(n, 9), 1);
+    x = conv(n, x, channels(n, 1024), 3, 2, -1);                    // P5/32
+    x = c3(n, x, channels(n, 1024), repeats(n, 3), 1);
+    x = sppf(n, x, channels(n, 1024));
+    // neck: top-down (FPN), then bottom-up (PAN)
+    int h10 = x = conv(n, x, channels(n, 512), 1, 1, -1);
+    x = join(n, NODE_UPSAMPLE, &x, 1);
+    int cat1[2] = { x, p4 };
+    x = c3(n, join(n, NODE_CONCAT, cat1, 2), channels(n, 512), repeats(n, 3), 0);
+    int h14 = x = conv(n, x, channels(n, 256), 1, 1, -1);
+    x = join(n, NODE_UPSAMPLE, &x, 1);
+    int cat2[2] = { x, p3 };
+    int out3 = x = c3(n, join(n, NODE_CONCAT, cat2, 2), channels(n, 256), repeats(n, 3), 0);
+    x = conv(n, x, channels(n, 256), 3, 2, -1);
+    int cat3[2] = { x, h14 };
+    int out4 = x = c3(n, join(n, NODE_CONCAT, cat3, 2), channels(n, 512), repeats(n, 3), 0);
+    x = conv(n, x, channels(n, 512), 3, 2, -1);
+    int cat4[2] = { x, h10 };
+    int out5 = c3(n, join(n, NODE_CONCAT, cat4, 2), channels(n, 1024), repeats(n, 3), 0);
+    n->detect[0] = detect(n, out3, 0);
+    n->detect[1] = detect(n, out4, 1);
+    n->detect[2] = detect(n, out5, 2);
+    if (n->detect[2] < 0) return -1;
+    n->params = calloc(n->n_floats, sizeof(float));
+    n->grads = calloc(n->n_floats, sizeof(float));
+    if (!n->params || !n->grads) return -1;
+    init_params(n, seed);
+    // YOLOv5's default anchors (pixels), until k-means fits them to the data
+    static const float def[NET_LEVELS][NET_ANCHORS][2] = {
+        { { 10, 13 }, { 16, 30 }, { 33, 23 } }, { { 30, 61 }, { 62, 45 }, { 59, 119 } }, { { 116, 90 }, { 156, 198 }, { 373, 326 } } };
+    memcpy(n->anchors, def, sizeof def);
+    n->training = 1;
+    return 0;
+}
+
+int net_set_batch(Net *n, int B) {
+    free(n->arena);
+    free(n->col);
+    n->arena = NULL;
+    n->col = NULL;
+    size_t total = 0, max_act = 0, col = 1;
+    for (int i = 0; i < n->n_nodes; i++) {
+        const Node *d = &n->node[i];
+        size_t act = (size_t)B * d->C * d->H * d->W;
+        if (act > max_act) max_act = act;
+        total += 2 * act;                                        // out, dout
+        if (d->type == NODE_CONV) total += 2 * act + 2 * (size_t)d->C;   // pre_bn, pre_act, mean, rstd
+        if (d->type == NODE_MAXPOOL) total += act;               // argmax (stored as int in float slots)
+        if (d->type == NODE_CONV || d->type == NODE_DETECT) {
+            const Node *x = &n->node[d->in[0]];
+            size_t c = (size_t)x->C * d->k * d->k * d->H * d->W;
+            if (c > col) col = c;
+        }
+    }
+    total += 2 * max_act;
+    n->arena = calloc(total, sizeof(float));
+    n->col = malloc(sizeof(float) * col);
+    if (!n->arena || !n->col) return -1;
+    float *p = n->arena;
+    for (int i = 0; i < n->n_nodes; i++) {
+        Node *d = &n->node[i];
+        size_t act = (size_t)B * d->C * d->H * d->W;
+        d->out = p; p += act;
+        d->dout = p; p += act;
+        if (d->type == NODE_CONV) {
+            d->pre_bn = p; p += act;
+            d->pre_act = p; p += act;
+            d->mean = p; p += d->C;
+            d->rstd = p; p += d->C;
+        }
+        if (d->type == NODE_MAXPOOL) { d->argmax = (int *)p; p += act; }
+    }
+    n->tmp[0] = p; p += max_act;
+    n->tmp[1] = p;
+    n->max_act = max_act;
+    n->col_floats = col;
+    n->batch = B;
+    return 0;
+}
+
+void net_free(Net *n) {
+    for (int i = 0; i < n->n_params; i++) free((char *)n->param[i].name);
+    free(n->params);
+    free(n->grads);
+    free(n->arena);
+    free(n->col);
+    memset(n, 0, sizeof *n);
+}
+
+void net_zero_grad(Net *n) { memset(n->grads, 0, sizeof(float) * n->n_floats); }
+
+double net_macs(const Net *n) {
+    double m = 0;
+    for (int i = 0; i < n->n_nodes; i++) {
+        const Node *d = &n->node[i];
+        if (d->type == NODE_CONV || d->type == NODE_DETECT)
+            m += (double)d->C * d->H * d->W * n->node[d->in[0]].C * d->k * d->k;
+    }
+    return m;
+}
+
+// ---- forward and backward --------------------------------------------------------------
+
+static float *P(Net *n, int i) { return n->params + n->param[i].offset; }
+static float *G(Net *n, int i) { return n->grads + n->param[i].offset; }
+
+void net_forward(Net *n, const float *x) {
+    int B = n->batch;
+    for (int i = 0; i < n->n_nodes; i++) {
+        Node *d = &n->node[i];
+        const Node *a = d->n_in ? &n->node[d->in[0]] : NULL;
+        long act = (long)B * d->C * d->H * d->W, hw = (long)d->H * d->W;
+        switch (d->type) {
+        case NODE_INPUT:
+            memcpy(d->out, x, sizeof(float) * (size_t)act);
+            break;
+        case NODE_CONV:
+            conv2d_forward_f32(d->pre_bn, n->col, a->out, P(n, d->w), NULL, B, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+            if (n->training) {
+                batchnorm_forward_f32(d->pre_act, d->mean, d->rstd, d->pre_bn, P(n, d->g), P(n, d->g + 1), B, d->C, (int)hw, BN_EPS);
+                // running statistics, as PyTorch keeps them (unbiased variance)
+                float *rm = P(n, d->rm), *rv = P(n, d->rm + 1);
+                double cnt = (double)B * hw;
+                for (int c = 0; c < d->C; c++) {
+                    double var = 1.0 / ((double)d->rstd[c] * d->rstd[c]) - BN_EPS;
+                    rm[c] = (1 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * d->mean[c];
+                    rv[c] = (float)((1 - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * var * cnt / (cnt > 1 ? cnt - 1 : 1));
+                }
+            } else {
+                batchnorm_inference_f32(d->pre_act, d->pre_bn, P(n, d->g), P(n, d->g + 1), P(n, d->rm), P(n, d->rm + 1), B, d->C,
+                                        (int)hw, BN_EPS);
+            }
+            silu_forward_f32(d->out, d->pre_act, act);
+            break;
+        case NODE_DETECT:
+            conv2d_forward_f32(d->out, n->col, a->out, P(n, d->w), P(n, d->b), B, a->C, a->H, a->W, d->C, 1, 1, 0);
+            break;
+        case NODE_ADD: {
+            const float *b = n->node[d->in[1]].out;
+            for (long j = 0; j < act; j++) d->out[j] = a->out[j] + b[j];
+            break;
+        }
+        case NODE_CONCAT:
+            for (int im = 0; im < B; im++) {
+                float *o = d->out + (size_t)im * d->C * hw;
+                for (int k = 0; k < d->n_in; k++) {
+                    const Node *s = &n->node[d->in[k]];
+                    memcpy(o, s->out + (size_t)im * s->C * hw, sizeof(float) * (size_t)s->C * hw);
+                    o += (size_t)s->C * hw;
+                }
+            }
+            break;
+        case NODE_UPSAMPLE:
+            upsample2x_forward_f32(d->out, a->out, B, a->C, a->H, a->W);
+            break;
+        case NODE_MAXPOOL:
+            maxpool_forward_f32(d->out, d->argmax, a->out, B, d->C, d->H, d->W, d->k);
+            break;
+        }
+    }
+}
+
+static void accumulate(float *dst, const float *src, long n) {
+    for (long i = 0; i < n; i++) dst[i] += src[i];
+}
+
+void net_backward(Net *n, const float *x) {
+    (void)x;
+    int B = n->batch;
+    // every dout but the Detect ones (set by the loss) starts at zero
+    for (int i = 0; i < n->n_nodes; i++)
+        if (n->node[i].type != NODE_DETECT) memset(n->node[i].dout, 0, sizeof(float) * (size_t)B * n->node[i].C * n->node[i].H * n->node[i].W);
+    float *t0 = n->tmp[0], *t1 = n->tmp[1];
+    for (int i = n->n_nodes - 1; i > 0; i--) {
+        Node *d = &n->node[i];
+        Node *a = &n->node[d->in[0]];
+        long act = (long)B * d->C * d->H * d->W, hw = (long)d->H * d->W, in_act = (long)B * a->C * a->H * a->W;
+        switch (d->type) {
+        case NODE_INPUT:
+            break;
+        case NODE_CONV:
+            silu_backward_f32(t0, d->dout, d->pre_act, act);
+            batchnorm_backward_f32(t1, G(n, d->g), G(n, d->g + 1), t0, d->pre_bn, d->mean, d->rstd, P(n, d->g), B, d->C, (int)hw);
+            conv2d_backward_f32(a->type == NODE_INPUT ? NULL : t0, G(n, d->w), NULL, n->col, t1, a->out, P(n, d->w), B, a->C, a->H,
+                                a->W, d->C, d->k, d->stride, d->pad);
+            if (a->type != NODE_INPUT) accumulate(a->dout, t0, in_act);
+            break;
+        case NODE_DETECT:
+            conv2d_backward_f32(t0, G(n, d->w), G(n, d->b), n->col, d->dout, a->out, P(n, d->w), B, a->C, a->H, a->W, d->C, 1, 1, 0);
+            accumulate(a->dout, t0, in_act);
+            break;
+        case NODE_ADD:
+            accumulate(a->dout, d->dout, act);
+            accumulate(n->node[d->in[1]].dout, d->dout, act);
+            break;
+        case NODE_CONCAT:
+            for (int im = 0; im < B; im++) {
+                const float *g = d->dout + (size_t)im * d->C * hw;
+                for (int k = 0; k < d->n_in; k++) {
+                    Node *s = &n->node[d->in[k]];
+                    accumulate(s->dout + (size_t)im * s->C * hw, g, (long)s->C * hw);
+                    g += (size_t)s->C * hw;
+                }
+            }
+            break;
+        case NODE_UPSAMPLE:
+            upsample2x_backward_f32(t0, d->dout, B, a->C, a->H, a->W);
+            accumulate(a->dout, t0, in_act);
+            break;
+        case NODE_MAXPOOL:
+            maxpool_backward_f32(t0, d->dout, d->argmax, B, d->C, d->H, d->W);
+            accumulate(a->dout, t0, in_act);
+            break;
+        }
+    }
+}
