@@ -25,3 +25,4 @@ run_unit() {
 @test "unit: loss math (BCE, CIoU, box decoding) against finite differences" { run_unit test_loss_math; }
 @test "unit: safetensors weights files" { run_unit test_safetensors; }
 @test "unit: the assembled YOLOv5-layout network: sizes and backward" { run_unit test_net; }
+@test "unit: YOLOv5 loss with EARL weights" { run_unit test_loss; }

@@ -27,7 +27,8 @@
         return (x > 0 ? x : 0) - x * t + LOG(1 + EXP(-FABS(x)));                                  \
     }                                                                                             \
                                                                                                   \
-    NN_INLINE real ciou##S(const real p[4], const real t[4], real g[4]) {                         \
+    /* alpha_in >= 0 replaces the computed alpha (tests hold it fixed); *alpha_out gets it */ \
+    NN_INLINE real ciou_alpha##S(const real p[4], const real t[4], real g[4], real alpha_in, real *alpha_out) { \
         const real eps = (real)1e-7, k = (real)(4.0 / (M_PI * M_PI));                             \
         real px1 = p[0] - p[2] / 2, px2 = p[0] + p[2] / 2, py1 = p[1] - p[3] / 2, py2 = p[1] + p[3] / 2; \
         real tx1 = t[0] - t[2] / 2, tx2 = t[0] + t[2] / 2, ty1 = t[1] - t[3] / 2, ty2 = t[1] + t[3] / 2; \
@@ -40,7 +41,8 @@
         real c2 = cw * cw + ch * ch + eps;                                                        \
         real sx = tx1 + tx2 - px1 - px2, sy = ty1 + ty2 - py1 - py2, rho2 = (sx * sx + sy * sy) / 4; \
         real da = ATAN(t[2] / t[3]) - ATAN(p[2] / p[3]), v = k * da * da;                         \
-        real alpha = v / (v - iou + (1 + eps));                                                   \
+        real alpha = alpha_in >= 0 ? alpha_in : v / (v - iou + (1 + eps));                       \
+        if (alpha_out) *alpha_out = alpha;                                                        \
         if (g) {                                                                                  \
             /* derivatives with respect to the corners px1, px2, py1, py2 */                     \
             real dinter_px1 = iw_raw > 0 && px1 > tx1 ? -ih : 0, dinter_px2 = iw_raw > 0 && px2 < tx2 ? ih : 0; \
@@ -63,6 +65,10 @@
             }                                                                                     \
         }                                                                                         \
         return iou - (rho2 / c2 + v * alpha);                                                     \
+    }                                                                                             \
+                                                                                                  \
+    NN_INLINE real ciou##S(const real p[4], const real t[4], real g[4]) {                         \
+        return ciou_alpha##S(p, t, g, -1, (real *)0);                                             \
     }                                                                                             \
                                                                                                   \
     /* t (tx, ty, tw, th) logits -> box (cx, cy, w, h) in cells / anchor units; dbox_dt the   \

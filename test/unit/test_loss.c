@@ -1,0 +1,117 @@
+// YOLOv5's loss with EARL weights: target assignment, gradients against finite
+// differences (objectness targets held, as the loss holds them), and EARL's scaling.
+#include <stdlib.h>
+
+#include "check.h"
+#include "loss.h"
+#include "rng.h"
+
+static double total(Net *n, const Target *t, int nt, const LossOptions *o) {
+    LossParts lp;
+    yolo_loss(n, t, nt, o, &lp, NULL);
+    return lp.total;
+}
+
+int main(void) {
+    Net n;
+    NetConfig cfg = { 0.0625f, 0.33f, 1, 3, 64 };
+    CHECK(net_build(&n, &cfg, 5) == 0);
+    CHECK(net_set_batch(&n, 2) == 0);
+    Rng g;
+    rng_seed(&g, 9, 1);
+    // random Detect outputs stand in for the network
+    for (int l = 0; l < NET_LEVELS; l++) {
+        Node *d = &n.node[n.detect[l]];
+        for (long i = 0; i < 2L * d->C * d->H * d->W; i++) d->out[i] = (float)rng_normal(&g);
+    }
+    Target t[] = { { 0, 1, 0.30f, 0.40f, 0.20f, 0.30f, 1.0f }, { 0, 2, 0.72f, 0.55f, 0.35f, 0.25f, 0.5f },
+                   { 1, 0, 0.51f, 0.52f, 0.6f, 0.7f, 2.0f / 3 }, { 1, 1, 0.1f, 0.9f, 0.05f, 0.08f, 1.0f } };
+    LossOptions o;
+    loss_defaults(&o);
+    LossParts lp;
+    float *tobj[NET_LEVELS];
+    for (int l = 0; l < NET_LEVELS; l++) {
+        Node *d = &n.node[n.detect[l]];
+        tobj[l] = malloc(sizeof(float) * 2 * NET_ANCHORS * (size_t)d->H * d->W);
+    }
+    CHECK(yolo_loss(&n, t, 4, &o, &lp, tobj) == 0);
+    printf("loss: box %.5f obj %.5f cls %.5f total %.5f, %d assignments\n", lp.box, lp.obj, lp.cls, lp.total, lp.assigned);
+    CHECK(lp.assigned > 4 && lp.assigned < 256 && lp.box > 0 && lp.obj > 0 && lp.cls > 0);
+    CHECK_NEAR(lp.total, lp.box + lp.obj + lp.cls, 1e-9);
+
+    // gradients, each term on its own (the others' rounding would drown small entries),
+    // with the objectness targets held at their values
+    double worst = 0;
+    int checked = 0;
+    for (int term = 0; term < 3; term++) {
+        LossOptions ot = o;
+        ot.box_gain = term == 0 ? 0.05f : 0;
+        ot.obj_gain = term == 1 ? 1.0f : 0;
+        ot.cls_gain = term == 2 ? 0.5f : 0;
+        for (int l = 0; l < NET_LEVELS; l++) ot.frozen_tobj[l] = tobj[l];
+        float alpha[256];
+        ot.alpha = alpha;       // CIoU's alpha held at its value, as the gradient holds it
+        ot.hold_alpha = 0;
+        yolo_loss(&n, t, 4, &ot, &lp, NULL);
+        ot.hold_alpha = 1;
+        for (int l = 0; l < NET_LEVELS; l++) {
+            Node *d = &n.node[n.detect[l]];
+            long m = 2L * d->C * d->H * d->W;
+            float *grad = malloc(sizeof(float) * (size_t)m);
+            memcpy(grad, d->dout, sizeof(float) * (size_t)m);
+            for (int k = 0; k < 40; k++) {
+                // mostly entries the term touches
+                long i = rng_int(&g, 0, (int)m - 1);
+                if (k % 4)
+                    for (int tries = 0; tries < 500 && grad[i] == 0; tries++) i = rng_int(&g, 0, (int)m - 1);
+                float keep = d->out[i];
+                double h = 1e-2;
+                d->out[i] = (float)(keep + h);
+                double lpl = total(&n, t, 4, &ot);
+                d->out[i] = (float)(keep - h);
+                double lmi = total(&n, t, 4, &ot);
+                d->out[i] = keep;
+                double num = (lpl - lmi) / (2 * h), err = fabs(num - grad[i]) / fmax(fabs(num), 1e-4);
+                if (err > worst) worst = err;
+                if (err > 2e-2)
+                    fprintf(stderr, "term %d level %d channel %ld: numeric %g, backward %g\n", term, l,
+                            (i / ((long)d->H * d->W)) % d->C, num, grad[i]);
+                checked++;
+            }
+            free(grad);
+        }
+    }
+    printf("loss gradient: %d entries checked, largest relative error %.2e\n", checked, worst);
+    CHECK(worst < 2e-2);
+
+    // EARL: a target's box and class gradients scale with its weight
+    Target one = { 0, 1, 0.5f, 0.5f, 0.3f, 0.3f, 1.0f };
+    yolo_loss(&n, &one, 1, &o, &lp, NULL);
+    Node *d0 = &n.node[n.detect[0]];
+    long m0 = 2L * d0->C * d0->H * d0->W;
+    float *g1 = malloc(sizeof(float) * (size_t)m0);
+    memcpy(g1, d0->dout, sizeof(float) * (size_t)m0);
+    double box1 = lp.box, cls1 = lp.cls, obj1 = lp.obj;
+    one.weight = 0.25f;
+    yolo_loss(&n, &one, 1, &o, &lp, NULL);
+    CHECK_NEAR(lp.box, 0.25 * box1, 1e-6 * box1);
+    CHECK_NEAR(lp.cls, 0.25 * cls1, 1e-6 * cls1);
+    CHECK_NEAR(lp.obj, obj1, 1e-9);   // objectness is not weighted by default
+    int no = 5 + cfg.classes, scaled = 0, bad = 0;
+    long hw = (long)d0->H * d0->W;
+    for (long i = 0; i < m0; i++) {
+        int k = (int)((i / hw) % no);
+        if (k == 4 || g1[i] == 0) continue;   // objectness channels, and untouched entries
+        scaled++;
+        if (fabsf(d0->dout[i] - 0.25f * g1[i]) > 1e-6f * fabsf(g1[i]) + 1e-12f) bad++;
+    }
+    CHECK(scaled > 0 && bad == 0);
+    // --weight-obj: the positive objectness targets are weighted too
+    o.weight_obj = 1;
+    yolo_loss(&n, &one, 1, &o, &lp, NULL);
+    CHECK(fabs(lp.obj - obj1) > 1e-9);
+    free(g1);
+    for (int l = 0; l < NET_LEVELS; l++) free(tobj[l]);
+    net_free(&n);
+    return check_report("loss");
+}
