@@ -1,0 +1,291 @@
+#include "data.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "image.h"
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// The boxes of one record for the chosen field: label, pixel box, weight.
+typedef struct {
+    const char *label;
+    Box box;
+    float weight;
+} RawBox;
+
+static int record_boxes(json_t *rec, const DataOptions *o, RawBox **out, char *err, size_t errn, long line) {
+    const char *field = o->field == TARGETS_OBJECTS ? "objects" : o->field == TARGETS_TRUTH ? "truth" : "annotations";
+    json_t *arr = json_object_get(rec, field);
+    if (!json_is_array(arr)) { snprintf(err, errn, "line %ld: missing \"%s\" (see --targets)", line, field); return -1; }
+    size_t n = json_array_size(arr), k = 0, i;
+    *out = malloc(sizeof **out * (n + 1));
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        const char *label = json_string_value(json_object_get(e, "label"));
+        json_t *b = json_object_get(e, "box");
+        if (!label || !json_is_array(b) || json_array_size(b) != 4) {
+            snprintf(err, errn, "line %ld: %s[%zu]: needs \"label\" and a 4-number \"box\"", line, field, i);
+            free(*out);
+            return -1;
+        }
+        if (o->field == TARGETS_ANNOTATIONS && o->annotator &&
+            strcmp(json_string_value(json_object_get(e, "annotator")) ? json_string_value(json_object_get(e, "annotator")) : "", o->annotator) != 0)
+            continue;
+        float w = 1;
+        if (o->field == TARGETS_OBJECTS) {
+            if (o->weight == WEIGHT_VOTES) w = (float)json_number_value(json_object_get(e, "votes"));
+            if (o->weight == WEIGHT_CONF) w = (float)json_number_value(json_object_get(e, "conf"));
+            if (o->weight != WEIGHT_NONE && !(w > 0)) {
+                snprintf(err, errn, "line %ld: objects[%zu]: needs a positive \"%s\" for --weight", line, i,
+                         o->weight == WEIGHT_VOTES ? "votes" : "conf");
+                free(*out);
+                return -1;
+            }
+        }
+        Box bx = { json_number_value(json_array_get(b, 0)), json_number_value(json_array_get(b, 1)),
+                   json_number_value(json_array_get(b, 2)), json_number_value(json_array_get(b, 3)) };
+        (*out)[k++] = (RawBox){ label, bx, w };
+    }
+    return (int)k;
+}
+
+int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, char ***classes, int *n_classes,
+                 char *err, size_t errn) {
+    memset(d, 0, sizeof *d);
+    d->size = o->size;
+    d->ch = o->ch;
+    RecordReader rd;
+    record_reader_init(&rd, fp, REC_ID | REC_IMAGE | REC_SIZE, BOX_STRICT);
+    long cap = 0;
+    char e2[1024];
+    for (;;) {
+        Record rec;
+        int rc = record_read(&rd, &rec, e2, sizeof e2);
+        if (rc == 0) break;
+        if (rc < 0) { snprintf(err, errn, "%s: %s", name, e2); free(rd.buf); return -1; }
+        if (d->n == cap) {
+            cap = cap ? cap * 2 : 256;
+            d->records = realloc(d->records, sizeof *d->records * (size_t)cap);
+        }
+        d->records[d->n++] = json_incref(rec.json);
+        record_free(&rec);
+    }
+    free(rd.buf);
+    if (d->n == 0) { snprintf(err, errn, "%s: no records", name); return -1; }
+    // class names: given, or the sorted labels of the targets
+    RawBox **raw = calloc((size_t)d->n, sizeof *raw);
+    int *nraw = calloc((size_t)d->n, sizeof *nraw);
+    json_t *seen = json_object();
+    for (int i = 0; i < d->n; i++) {
+        nraw[i] = record_boxes(d->records[i], o, &raw[i], e2, sizeof e2, i + 1);
+        if (nraw[i] < 0) { snprintf(err, errn, "%s: %s", name, e2); return -1; }
+        for (int k = 0; k < nraw[i]; k++) json_object_set_new(seen, raw[i][k].label, json_true());
+    }
+    if (*n_classes == 0) {
+        *n_classes = (int)json_object_size(seen);
+        *classes = malloc(sizeof **classes * (size_t)(*n_classes + 1));
+        const char *l;
+        json_t *v;
+        int k = 0;
+        json_object_foreach(seen, l, v) (*classes)[k++] = strdup(l);
+        qsort(*classes, (size_t)*n_classes, sizeof **classes, cmp_str);
+    }
+    json_decref(seen);
+    d->pixels = malloc((size_t)d->n * d->ch * d->size * d->size);
+    d->start = malloc(sizeof *d->start * (size_t)d->n);
+    d->count = calloc((size_t)d->n, sizeof *d->count);
+    d->scale_x = malloc(sizeof(double) * (size_t)d->n); d->scale_y = malloc(sizeof(double) * (size_t)d->n);
+    d->pad_x = malloc(sizeof(double) * (size_t)d->n); d->pad_y = malloc(sizeof(double) * (size_t)d->n);
+    long total = 0;
+    for (int i = 0; i < d->n; i++) total += nraw[i];
+    d->boxes = malloc(sizeof *d->boxes * (size_t)(total + 1));
+    if (!d->pixels || !d->boxes) { snprintf(err, errn, "out of memory"); return -1; }
+    // decode and letterbox every image, in parallel
+    int failed = -1;
+    char ferr[1024] = "";
+    #pragma omp parallel for schedule(dynamic, 8)
+    for (int i = 0; i < d->n; i++) {
+        if (failed >= 0) continue;
+        const char *img = json_string_value(json_object_get(d->records[i], "image"));
+        char *path = path_join(o->root, img), le[900];
+        Image im, lb;
+        Letterbox L;
+        if (image_load(path, &im, d->ch, le, sizeof le) != 0) {
+            #pragma omp critical
+            if (failed < 0) { failed = i; snprintf(ferr, sizeof ferr, "%s", le); }
+            free(path);
+            continue;
+        }
+        // letterbox from the record's frame: the file may be a resized copy
+        double fw = (double)json_integer_value(json_object_get(d->records[i], "width"));
+        double fh = (double)json_integer_value(json_object_get(d->records[i], "height"));
+        image_letterbox(&im, d->size, d->size, 114, &lb, &L);
+        d->scale_x[i] = L.scale_x * im.w / fw;
+        d->scale_y[i] = L.scale_y * im.h / fh;
+        d->pad_x[i] = L.pad_x;
+        d->pad_y[i] = L.pad_y;
+        // HWC to CHW
+        size_t plane = (size_t)d->size * d->size;
+        uint8_t *dst = d->pixels + (size_t)i * d->ch * plane;
+        for (size_t p = 0; p < plane; p++)
+            for (int c = 0; c < d->ch; c++) dst[c * plane + p] = lb.data[p * d->ch + c];
+        image_free(&im);
+        image_free(&lb);
+        free(path);
+    }
+    if (failed >= 0) { snprintf(err, errn, "%s: line %d: %s", name, failed + 1, ferr); return -1; }
+    for (int i = 0; i < d->n; i++) {
+        d->start[i] = (int)d->n_boxes;
+        for (int k = 0; k < nraw[i]; k++) {
+            const char *l = raw[i][k].label;
+            int cls = -1;
+            for (int c = 0; c < *n_classes && cls < 0; c++) if (strcmp((*classes)[c], l) == 0) cls = c;
+            if (cls < 0) continue;
+            Box b = raw[i][k].box;
+            BoxT *t = &d->boxes[d->n_boxes];
+            t->x1 = (float)(b.x1 * d->scale_x[i] + d->pad_x[i]); t->x2 = (float)(b.x2 * d->scale_x[i] + d->pad_x[i]);
+            t->y1 = (float)(b.y1 * d->scale_y[i] + d->pad_y[i]); t->y2 = (float)(b.y2 * d->scale_y[i] + d->pad_y[i]);
+            t->cls = cls;
+            t->weight = raw[i][k].weight;
+            if (t->x2 - t->x1 < 1e-3f || t->y2 - t->y1 < 1e-3f) continue;
+            d->n_boxes++;
+            d->count[i]++;
+        }
+        free(raw[i]);
+    }
+    free(raw);
+    free(nraw);
+    return 0;
+}
+
+void dataset_free(Dataset *d) {
+    for (int i = 0; i < d->n; i++) json_decref(d->records[i]);
+    free(d->records); free(d->pixels); free(d->start); free(d->count); free(d->boxes);
+    free(d->scale_x); free(d->scale_y); free(d->pad_x); free(d->pad_y);
+    memset(d, 0, sizeof *d);
+}
+
+// Samples canvas (cw x ch_, CHW, uint8) at the inverse of x' = s x + t, bilinear, 114 outside.
+static void warp(const uint8_t *src, int C, int sw, int sh, float s, float tx, float ty, float *dst, int size) {
+    size_t plane = (size_t)size * size, splane = (size_t)sw * sh;
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++) {
+            float fx = (x + 0.5f - tx) / s - 0.5f, fy = (y + 0.5f - ty) / s - 0.5f;
+            int x0 = (int)floorf(fx), y0 = (int)floorf(fy);
+            float ax = fx - x0, ay = fy - y0;
+            for (int c = 0; c < C; c++) {
+                const uint8_t *sp = src + c * splane;
+                float v = 0;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int xx = x0 + dx, yy = y0 + dy;
+                        float wgt = (dx ? ax : 1 - ax) * (dy ? ay : 1 - ay);
+                        v += wgt * ((xx >= 0 && xx < sw && yy >= 0 && yy < sh) ? sp[(size_t)yy * sw + xx] : 114);
+                    }
+                dst[c * plane + (size_t)y * size + x] = v / 255.0f;
+            }
+        }
+}
+
+int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug, Rng *r, float *x, Target *t, int cap) {
+    int S = d->size, C = d->ch, nt = 0;
+    size_t plane = (size_t)S * S;
+    uint8_t *canvas = malloc((size_t)C * 4 * plane);
+    BoxT *boxes = malloc(sizeof *boxes * (size_t)(d->n_boxes + 1));
+    for (int b = 0; b < B; b++) {
+        float *xb = x + (size_t)b * C * plane;
+        int nb = 0, cw = S, chh = S;
+        const uint8_t *src;
+        if (aug && rng_uniform(r) < aug->mosaic) {
+            // mosaic: four images around a random centre of a 2S canvas
+            cw = chh = 2 * S;
+            memset(canvas, 114, (size_t)C * 4 * plane);
+            int xc = rng_int(r, S / 2, 3 * S / 2), yc = rng_int(r, S / 2, 3 * S / 2);
+            for (int q = 0; q < 4; q++) {
+                int id = q == 0 ? idx[b] : rng_int(r, 0, d->n - 1);
+                // the tile's placement in the canvas (x0, y0) and the part of the image used
+                int x0 = q % 2 == 0 ? xc - S : xc, y0 = q < 2 ? yc - S : yc;
+                const uint8_t *img = d->pixels + (size_t)id * C * plane;
+                for (int c = 0; c < C; c++)
+                    for (int y = 0; y < S; y++) {
+                        int cy = y0 + y;
+                        if (cy < 0 || cy >= 2 * S) continue;
+                        for (int xx = 0; xx < S; xx++) {
+                            int cx = x0 + xx;
+                            if (cx >= 0 && cx < 2 * S) canvas[(size_t)c * 4 * plane + (size_t)cy * 2 * S + cx] = img[c * plane + (size_t)y * S + xx];
+                        }
+                    }
+                for (int k = 0; k < d->count[id]; k++) {
+                    BoxT bx = d->boxes[d->start[id] + k];
+                    bx.x1 = fmaxf(bx.x1 + x0, 0); bx.x2 = fminf(bx.x2 + x0, 2.0f * S);
+                    bx.y1 = fmaxf(bx.y1 + y0, 0); bx.y2 = fminf(bx.y2 + y0, 2.0f * S);
+                    if (bx.x2 - bx.x1 > 1 && bx.y2 - bx.y1 > 1) boxes[nb++] = bx;
+                }
+            }
+            src = canvas;
+        } else {
+            src = d->pixels + (size_t)idx[b] * C * plane;
+            for (int k = 0; k < d->count[idx[b]]; k++) boxes[nb++] = d->boxes[d->start[idx[b]] + k];
+        }
+        // random scale and translation, mapping the canvas centre near the output centre
+        float s = 1, tx = 0, ty = 0;
+        if (aug) {
+            s = (float)rng_range(r, 1 - aug->scale, 1 + aug->scale);
+            if (cw != S) s *= 1.0f;   // the mosaic canvas keeps pixel scale; its border is cropped
+            tx = (float)(S * rng_range(r, 0.5 - aug->translate, 0.5 + aug->translate)) - s * cw / 2.0f;
+            ty = (float)(S * rng_range(r, 0.5 - aug->translate, 0.5 + aug->translate)) - s * chh / 2.0f;
+        }
+        warp(src, C, cw, chh, s, tx, ty, xb, S);
+        for (int k = 0; k < nb; k++) {
+            BoxT bx = boxes[k];
+            float w0 = bx.x2 - bx.x1, h0 = bx.y2 - bx.y1;
+            float x1 = fmaxf(bx.x1 * s + tx, 0), x2 = fminf(bx.x2 * s + tx, (float)S);
+            float y1 = fmaxf(bx.y1 * s + ty, 0), y2 = fminf(bx.y2 * s + ty, (float)S);
+            float w = x2 - x1, h = y2 - y1;
+            // YOLOv5's box candidates: > 2 px, > 10% of the area kept, aspect < 20
+            if (w <= 2 || h <= 2 || w * h / (w0 * h0 * s * s + 1e-16f) <= 0.1f || fmaxf(w / h, h / w) >= 20) continue;
+            if (nt < cap) t[nt++] = (Target){ b, bx.cls, (x1 + x2) / 2 / S, (y1 + y2) / 2 / S, w / S, h / S, bx.weight };
+        }
+    }
+    free(canvas);
+    free(boxes);
+    return nt;
+}
+
+int fit_anchors(const Dataset *d, float anchors[3][3][2], Rng *r) {
+    long n = d->n_boxes;
+    if (n < 9) return -1;
+    float (*wh)[2] = malloc(sizeof *wh * (size_t)n), c[9][2];
+    for (long i = 0; i < n; i++) { wh[i][0] = d->boxes[i].x2 - d->boxes[i].x1; wh[i][1] = d->boxes[i].y2 - d->boxes[i].y1; }
+    for (int k = 0; k < 9; k++) { long i = rng_int(r, 0, (int)n - 1); c[k][0] = wh[i][0]; c[k][1] = wh[i][1]; }
+    int *asg = malloc(sizeof *asg * (size_t)n);
+    for (int iter = 0; iter < 50; iter++) {
+        for (long i = 0; i < n; i++) {
+            float best = -1;
+            for (int k = 0; k < 9; k++) {
+                float inter = fminf(wh[i][0], c[k][0]) * fminf(wh[i][1], c[k][1]);
+                float iou = inter / (wh[i][0] * wh[i][1] + c[k][0] * c[k][1] - inter);
+                if (iou > best) { best = iou; asg[i] = k; }
+            }
+        }
+        double sw[9] = { 0 }, sh[9] = { 0 };
+        long cnt[9] = { 0 };
+        for (long i = 0; i < n; i++) { sw[asg[i]] += wh[i][0]; sh[asg[i]] += wh[i][1]; cnt[asg[i]]++; }
+        for (int k = 0; k < 9; k++)
+            if (cnt[k]) { c[k][0] = (float)(sw[k] / cnt[k]); c[k][1] = (float)(sh[k] / cnt[k]); }
+    }
+    // by area, smallest to the finest level
+    for (int i = 1; i < 9; i++)
+        for (int j = i; j > 0 && c[j][0] * c[j][1] < c[j - 1][0] * c[j - 1][1]; j--) {
+            float t0 = c[j][0], t1 = c[j][1];
+            c[j][0] = c[j - 1][0]; c[j][1] = c[j - 1][1];
+            c[j - 1][0] = t0; c[j - 1][1] = t1;
+        }
+    for (int k = 0; k < 9; k++) { anchors[k / 3][k % 3][0] = c[k][0]; anchors[k / 3][k % 3][1] = c[k][1]; }
+    free(wh);
+    free(asg);
+    return 0;
+}

@@ -1,0 +1,60 @@
+// train's data: records to letterboxed images and targets, and augmented batches
+// (YOLOv5's mosaic and random scale/translate; no flips).
+#ifndef TRAIN_DATA_H
+#define TRAIN_DATA_H
+
+#include <stdint.h>
+
+#include "loss.h"
+#include "record.h"
+#include "rng.h"
+
+typedef enum { TARGETS_OBJECTS, TARGETS_ANNOTATIONS, TARGETS_TRUTH } TargetField;
+typedef enum { WEIGHT_VOTES, WEIGHT_CONF, WEIGHT_NONE } WeightMode;
+
+typedef struct {
+    float x1, y1, x2, y2;    // letterboxed pixels
+    int cls;
+    float weight;
+} BoxT;
+
+typedef struct {
+    int n, size, ch;
+    uint8_t *pixels;         // n x ch x size x size, letterboxed
+    int *start, *count;      // each image's boxes in `boxes`
+    BoxT *boxes;
+    long n_boxes;
+    // the original frame of each image, for mapping detections back
+    double *scale_x, *scale_y, *pad_x, *pad_y;
+    json_t **records;        // the records (kept for predict-style output and truth)
+} Dataset;
+
+typedef struct {
+    TargetField field;
+    WeightMode weight;
+    const char *annotator;   // keep only this annotator's boxes (annotations)
+    const char *root;        // image paths are relative to it
+    int size, ch;
+} DataOptions;
+
+// Reads records from fp. classes: the class names (sorted); when *n_classes is 0 they are
+// collected from the targets (sorted) and returned. Boxes of unknown classes are dropped.
+int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, char ***classes, int *n_classes,
+                 char *err, size_t errn);
+void dataset_free(Dataset *d);
+
+typedef struct {
+    float mosaic;            // probability of a mosaic (1.0)
+    float scale, translate;  // random affine ranges (0.5, 0.1)
+} AugOptions;
+
+// Fills x (B, ch, size, size) in [0,1] and the batch's targets (normalised centre/size,
+// image = position in the batch). Returns the number of targets. With aug NULL the
+// images are used as they are (validation).
+int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug, Rng *r, float *x, Target *t, int cap);
+
+// k-means on the training boxes' widths and heights (1 - IoU of the sizes as the
+// distance), 9 anchors sorted by area into the three levels. Returns -1 if < 9 boxes.
+int fit_anchors(const Dataset *d, float anchors[3][3][2], Rng *r);
+
+#endif

@@ -1,0 +1,344 @@
+// train: fits the detector to records' targets with the EARL loss, on the CPU.
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "data.h"
+#include "device.h"
+#include "evaluate.h"
+#include "fsutil.h"
+#include "model.h"
+#include "optim.h"
+#include "safetensors.h"
+
+static const char *TOOL = "train";
+
+static void usage(void) {
+    printf(
+        "Usage: train --val val.jsonl --out model.safetensors [options] < train.jsonl > log.jsonl\n"
+        "\n"
+        "Trains a YOLOv5-layout detector on the records' targets, each weighted by the\n"
+        "annotators' agreement (EARL). One JSON line per epoch goes to stdout: the loss parts,\n"
+        "the learning rate, images/s and the validation mAP@0.4 and mAP@[.5:.95] (computed as\n"
+        "`score` computes them). The model with the best validation mAP@0.4 is kept in --out;\n"
+        "a checkpoint (--out with .ckpt) is written every epoch for --resume.\n"
+        "\n"
+        "Data\n"
+        "  --val FILE            validation records (scored against their truth)\n"
+        "  --val-truth FIELD     the validation truth field [truth]\n"
+        "  --targets FIELD       objects (fused, default) | annotations (every box, weight 1) | truth\n"
+        "  --annotator NAME      with --targets annotations: one annotator's boxes only\n"
+        "  --weight MODE         votes (default) | conf | none: each object's EARL weight\n"
+        "  --weight-obj          also weight the positive objectness targets\n"
+        "  --root DIR            image paths are relative to DIR [.]\n"
+        "Model\n"
+        "  --out FILE            the model file (safetensors)\n"
+        "  --preset NAME         cpu (width 0.1875, ~1.0 M parameters) | n | s [cpu]\n"
+        "  --size N              input side, a multiple of 32 [128]\n"
+        "  --channels 1|3        input channels [1]\n"
+        "Training\n"
+        "  --epochs N [30]  --batch N [32]  --lr0 X [0.01]  --cos-lr  --seed S [0]\n"
+        "  --mosaic P [1.0]  --scale X [0.5]  --translate X [0.1]\n"
+        "  --resume              continue from the checkpoint next to --out\n"
+        "  --quiet               no progress on stderr\n"
+        "  -h, --help            show this help\n");
+}
+
+typedef struct {
+    const char *val, *val_truth, *out, *preset, *root, *annotator;
+    TargetField targets;
+    WeightMode weight;
+    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet;
+    float lr0, mosaic, scale, translate;
+    uint64_t seed;
+} Args;
+
+static void parse_args(int argc, char **argv, Args *a) {
+    *a = (Args){ .val_truth = "truth", .preset = "cpu", .targets = TARGETS_OBJECTS, .weight = WEIGHT_VOTES, .size = 128,
+                 .ch = 1, .epochs = 30, .batch = 32, .lr0 = 0.01f, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
+    enum { O_VAL = 256, O_VALT, O_TARGETS, O_ANN, O_WEIGHT, O_WOBJ, O_ROOT, O_OUT, O_PRESET, O_SIZE, O_CH, O_EPOCHS, O_BATCH,
+           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET };
+    static const struct option opts[] = {
+        { "val", required_argument, 0, O_VAL }, { "val-truth", required_argument, 0, O_VALT },
+        { "targets", required_argument, 0, O_TARGETS }, { "annotator", required_argument, 0, O_ANN },
+        { "weight", required_argument, 0, O_WEIGHT }, { "weight-obj", no_argument, 0, O_WOBJ },
+        { "root", required_argument, 0, O_ROOT }, { "out", required_argument, 0, O_OUT },
+        { "preset", required_argument, 0, O_PRESET }, { "size", required_argument, 0, O_SIZE },
+        { "channels", required_argument, 0, O_CH }, { "epochs", required_argument, 0, O_EPOCHS },
+        { "batch", required_argument, 0, O_BATCH }, { "lr0", required_argument, 0, O_LR0 },
+        { "cos-lr", no_argument, 0, O_COS }, { "seed", required_argument, 0, O_SEED },
+        { "mosaic", required_argument, 0, O_MOSAIC }, { "scale", required_argument, 0, O_SCALE },
+        { "translate", required_argument, 0, O_TRANSLATE }, { "resume", no_argument, 0, O_RESUME },
+        { "quiet", no_argument, 0, O_QUIET }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    int c;
+    long v;
+    double x;
+    argv[0] = (char *)TOOL;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_VAL: a->val = optarg; break;
+        case O_VALT: a->val_truth = optarg; break;
+        case O_TARGETS:
+            if (!strcmp(optarg, "objects")) a->targets = TARGETS_OBJECTS;
+            else if (!strcmp(optarg, "annotations")) a->targets = TARGETS_ANNOTATIONS;
+            else if (!strcmp(optarg, "truth")) a->targets = TARGETS_TRUTH;
+            else cli_usage_error(TOOL, "unknown --targets '%s' (objects, annotations, truth)", optarg);
+            break;
+        case O_ANN: a->annotator = optarg; break;
+        case O_WEIGHT:
+            if (!strcmp(optarg, "votes")) a->weight = WEIGHT_VOTES;
+            else if (!strcmp(optarg, "conf")) a->weight = WEIGHT_CONF;
+            else if (!strcmp(optarg, "none")) a->weight = WEIGHT_NONE;
+            else cli_usage_error(TOOL, "unknown --weight '%s' (votes, conf, none)", optarg);
+            break;
+        case O_WOBJ: a->weight_obj = 1; break;
+        case O_ROOT: a->root = optarg; break;
+        case O_OUT: a->out = optarg; break;
+        case O_PRESET: a->preset = optarg; break;
+        case O_SIZE:
+            if (cli_parse_long(optarg, 32, 4096, &v) || v % 32) cli_usage_error(TOOL, "--size needs a multiple of 32, got '%s'", optarg);
+            a->size = (int)v;
+            break;
+        case O_CH:
+            if (cli_parse_long(optarg, 1, 3, &v) || v == 2) cli_usage_error(TOOL, "--channels needs 1 or 3");
+            a->ch = (int)v;
+            break;
+        case O_EPOCHS: if (cli_parse_long(optarg, 1, 100000, &v)) cli_usage_error(TOOL, "--epochs needs a count"); a->epochs = (int)v; break;
+        case O_BATCH: if (cli_parse_long(optarg, 1, 4096, &v)) cli_usage_error(TOOL, "--batch needs a count"); a->batch = (int)v; break;
+        case O_LR0: if (cli_parse_double(optarg, 1e-8, 10, &x)) cli_usage_error(TOOL, "--lr0 needs a rate > 0"); a->lr0 = (float)x; break;
+        case O_COS: a->cos_lr = 1; break;
+        case O_SEED: if (cli_parse_u64(optarg, &a->seed)) cli_usage_error(TOOL, "--seed needs an integer >= 0"); break;
+        case O_MOSAIC: if (cli_parse_double(optarg, 0, 1, &x)) cli_usage_error(TOOL, "--mosaic needs a probability"); a->mosaic = (float)x; break;
+        case O_SCALE: if (cli_parse_double(optarg, 0, 0.9, &x)) cli_usage_error(TOOL, "--scale needs 0..0.9"); a->scale = (float)x; break;
+        case O_TRANSLATE: if (cli_parse_double(optarg, 0, 0.5, &x)) cli_usage_error(TOOL, "--translate needs 0..0.5"); a->translate = (float)x; break;
+        case O_RESUME: a->resume = 1; break;
+        case O_QUIET: a->quiet = 1; break;
+        case 'h': usage(); exit(0);
+        default: fprintf(stderr, "Try '%s --help'.\n", TOOL); exit(EXIT_USAGE);
+        }
+    }
+    if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
+    if (!a->out) cli_usage_error(TOOL, "--out FILE is required");
+    if (!a->val) cli_usage_error(TOOL, "--val FILE is required");
+    if (a->annotator && a->targets != TARGETS_ANNOTATIONS) cli_usage_error(TOOL, "--annotator needs --targets annotations");
+}
+
+static void preset_multiples(const char *name, float *w, float *d) {
+    if (!strcmp(name, "cpu")) { *w = 0.1875f; *d = 0.33f; return; }
+    if (!strcmp(name, "n")) { *w = 0.25f; *d = 0.33f; return; }
+    if (!strcmp(name, "s")) { *w = 0.5f; *d = 0.33f; return; }
+    cli_usage_error(TOOL, "unknown --preset '%s' (cpu, n, s)", name);
+}
+
+// Validation mAP@0.4 and mAP@[.5:.95] of the current parameters (eval mode) on val.
+static void validate_map(Model *m, const Dataset *val, const char *truth_field, int batch, double *m40, double *m5095) {
+    Net *n = &m->net;
+    int training = n->training;
+    n->training = 0;
+    double thr[11];
+    thr[0] = 0.4;
+    eval_coco_thresholds(thr + 1);
+    EvalSet e;
+    eval_init(&e, thr, 11);
+    size_t plane = (size_t)val->size * val->size;
+    float *x = malloc(sizeof(float) * (size_t)batch * val->ch * plane);
+    int *idx = malloc(sizeof(int) * (size_t)batch);
+    Det *dets = malloc(sizeof *dets * 300);
+    EvalBox *eb = malloc(sizeof *eb * 300);
+    for (int s = 0; s < val->n; s += batch) {
+        int B = val->n - s < batch ? val->n - s : batch;
+        for (int b = 0; b < B; b++) idx[b] = s + b;
+        dataset_batch(val, idx, B, NULL, NULL, x, NULL, 0);
+        int keep = n->batch;
+        if (B != keep) net_set_batch(n, B);
+        net_forward(n, x);
+        for (int b = 0; b < B; b++) {
+            int i = s + b, nd = detect_boxes(n, b, 0.001f, 0.6f, 300, dets, 300);
+            for (int k = 0; k < nd; k++) {
+                // back to the record's frame
+                Box bx = { (dets[k].x1 - val->pad_x[i]) / val->scale_x[i], (dets[k].y1 - val->pad_y[i]) / val->scale_y[i],
+                           (dets[k].x2 - val->pad_x[i]) / val->scale_x[i], (dets[k].y2 - val->pad_y[i]) / val->scale_y[i] };
+                box_clamp(&bx, json_integer_value(json_object_get(val->records[i], "width")),
+                          json_integer_value(json_object_get(val->records[i], "height")));   // as predict does
+                eb[k] = (EvalBox){ m->classes[dets[k].cls], (int)strlen(m->classes[dets[k].cls]), bx, dets[k].score };
+            }
+            json_t *truth = json_object_get(val->records[i], truth_field);
+            size_t nt = json_array_size(truth), j;
+            EvalBox *tb = malloc(sizeof *tb * (nt + 1));
+            json_t *tv;
+            json_array_foreach(truth, j, tv) {
+                json_t *bb = json_object_get(tv, "box");
+                const char *l = json_string_value(json_object_get(tv, "label"));
+                tb[j] = (EvalBox){ l ? l : "", l ? (int)strlen(l) : 0,
+                                   { json_number_value(json_array_get(bb, 0)), json_number_value(json_array_get(bb, 1)),
+                                     json_number_value(json_array_get(bb, 2)), json_number_value(json_array_get(bb, 3)) }, 1 };
+            }
+            eval_add_image(&e, tb, (int)nt, eb, nd);
+            free(tb);
+        }
+        if (B != keep) net_set_batch(n, keep);
+    }
+    eval_sort_classes(&e);
+    *m40 = eval_mean_ap(&e, 0, 1, AP_COCO, NULL, -1);
+    *m5095 = eval_mean_ap(&e, 1, 11, AP_COCO, NULL, -1);
+    eval_free(&e);
+    free(x); free(idx); free(dets); free(eb);
+    n->training = training;
+}
+
+int main(int argc, char **argv) {
+    Args a;
+    parse_args(argc, argv, &a);
+    char desc[256], err[2048];
+    if (gpu_probe(desc, sizeof desc) == 0 && !a.quiet) fprintf(stderr, "%s: %s; training on the CPU\n", TOOL, desc);
+    float wm, dm;
+    preset_multiples(a.preset, &wm, &dm);
+    DataOptions dopt = { a.targets, a.weight, a.annotator, a.root, a.size, a.ch };
+    Model m = { 0 };
+    Dataset train, val;
+    if (dataset_load(&train, stdin, "stdin", &dopt, &m.classes, &m.n_classes, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    if (m.n_classes == 0) cli_die(TOOL, EXIT_DATA, "the training records hold no targets");
+    FILE *vf = fopen(a.val, "r");
+    if (!vf) cli_die(TOOL, EXIT_DATA, "cannot open %s", a.val);
+    DataOptions vopt = dopt;
+    vopt.field = TARGETS_TRUTH;   // only the images are used; scoring reads --val-truth
+    int nc = m.n_classes;
+    if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) {
+        // records without truth boxes still validate against --val-truth: retry without targets
+        rewind(vf);
+        vopt.field = TARGETS_OBJECTS;
+        vopt.weight = WEIGHT_NONE;
+        if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    }
+    fclose(vf);
+
+    NetConfig cfg = { wm, dm, a.ch, m.n_classes, a.size };
+    if (net_build(&m.net, &cfg, a.seed) != 0) cli_die(TOOL, EXIT_DATA, "cannot build the network");
+    Rng rng;
+    rng_seed(&rng, a.seed, 0x747261696eULL);
+    if (fit_anchors(&train, m.net.anchors, &rng) != 0 && !a.quiet) cli_warn(TOOL, "fewer than 9 boxes: YOLOv5's default anchors kept");
+    int B = a.batch < train.n ? a.batch : train.n;
+    if (net_set_batch(&m.net, B) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+    m.args = json_pack("{s:s,s:i,s:i,s:i,s:f,s:I}", "preset", a.preset, "size", a.size, "epochs", a.epochs, "batch", B, "lr0",
+                       (double)a.lr0, "seed", (json_int_t)a.seed);
+
+    OptConfig oc;
+    optim_defaults(&oc);
+    oc.lr0 = a.lr0;
+    oc.epochs = a.epochs;
+    oc.cos_lr = a.cos_lr;
+    Optimizer opt;
+    if (optim_init(&opt, &m.net, &oc) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+    LossOptions lo;
+    loss_defaults(&lo);
+    lo.weight_obj = a.weight_obj;
+    AugOptions aug = { a.mosaic, a.scale, a.translate };
+    size_t plane = (size_t)a.size * a.size;
+    float *x = malloc(sizeof(float) * (size_t)B * a.ch * plane);
+    int tcap = 64 * B + 1024;
+    Target *t = malloc(sizeof *t * (size_t)tcap);
+    int *order = malloc(sizeof *order * (size_t)train.n);
+    int accumulate = (int)fmax(round(64.0 / B), 1);
+    long per_epoch = (train.n + B - 1) / B;
+    double best = -1;
+    int start_epoch = 0;
+    size_t ckpt_len = strlen(a.out) + 8;
+    char *ckpt = malloc(ckpt_len);
+    snprintf(ckpt, ckpt_len, "%s.ckpt", a.out);
+    if (a.resume) {
+        StFile f;
+        if (st_read(ckpt, &f, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "--resume: %s", err);
+        int nd;
+        long shape[ST_MAX_DIMS];
+        const float *p = st_tensor(&f, "params", &nd, shape), *mb = st_tensor(&f, "momentum", &nd, shape), *em = st_tensor(&f, "ema", &nd, shape);
+        if (!p || !mb || !em || (size_t)shape[0] != m.net.n_floats) cli_die(TOOL, EXIT_DATA, "--resume: %s does not match this model", ckpt);
+        memcpy(m.net.params, p, sizeof(float) * m.net.n_floats);
+        memcpy(opt.momentum_buf, mb, sizeof(float) * m.net.n_floats);
+        memcpy(opt.ema, em, sizeof(float) * m.net.n_floats);
+        start_epoch = atoi(st_meta(&f, "epoch"));
+        opt.updates = atol(st_meta(&f, "updates"));
+        opt.has_momentum = 1;
+        best = atof(st_meta(&f, "best"));
+        sscanf(st_meta(&f, "rng"), "%lu %lu", (unsigned long *)&rng.state, (unsigned long *)&rng.inc);
+        const float *an = st_tensor(&f, "anchors", &nd, shape);
+        if (an) memcpy(m.net.anchors, an, sizeof m.net.anchors);
+        st_close(&f);
+    }
+    if (!a.quiet)
+        fprintf(stderr, "%s: %d training images (%ld targets), %d validation images, %d classes, preset %s (%.1f M multiply-adds per image)\n",
+                TOOL, train.n, train.n_boxes, val.n, m.n_classes, a.preset, net_macs(&m.net) / 1e6);
+    Progress pr;
+    for (int epoch = start_epoch; epoch < a.epochs; epoch++) {
+        for (int i = 0; i < train.n; i++) order[i] = i;
+        rng_shuffle_int(&rng, order, train.n);
+        double sbox = 0, sobj = 0, scls = 0, t0 = cli_now(), lr[3] = { 0 }, mom;
+        long steps = 0;
+        progress_start(&pr, TOOL, "batches", per_epoch, a.quiet);
+        net_zero_grad(&m.net);
+        for (long it = 0; it < per_epoch; it++) {
+            int s = (int)(it * B), nb = train.n - s < B ? train.n - s : B;
+            if (nb != m.net.batch) net_set_batch(&m.net, nb);
+            int nt = dataset_batch(&train, order + s, nb, &aug, &rng, x, t, tcap);
+            net_forward(&m.net, x);
+            LossParts lp;
+            yolo_loss(&m.net, t, nt, &lo, &lp, NULL);
+            net_backward(&m.net, x);
+            sbox += lp.box / nb; sobj += lp.obj / nb; scls += lp.cls / nb;
+            optim_schedule(&oc, epoch, it, per_epoch, lr, &mom);
+            int acc = accumulate;
+            long ni = it + (long)epoch * per_epoch, nw = (long)fmax(round(oc.warmup_epochs * per_epoch), 100);
+            if (ni <= nw) acc = (int)fmax(1, round(1 + (64.0 / B - 1) * ni / nw));
+            if ((it + 1) % acc == 0 || it == per_epoch - 1) {
+                optim_clip(&m.net, oc.clip);
+                optim_step(&opt, &m.net, lr, mom, B, acc);
+                optim_ema_update(&opt, &m.net);
+                net_zero_grad(&m.net);
+            }
+            steps++;
+            progress_update(&pr, it + 1);
+        }
+        if (m.net.batch != B) net_set_batch(&m.net, B);
+        progress_end(&pr);
+        double secs = cli_now() - t0;
+        // validation with the EMA weights
+        float *keep = malloc(sizeof(float) * m.net.n_floats);
+        memcpy(keep, m.net.params, sizeof(float) * m.net.n_floats);
+        memcpy(m.net.params, opt.ema, sizeof(float) * m.net.n_floats);
+        double m40, m5095;
+        validate_map(&m, &val, a.val_truth, B, &m40, &m5095);
+        if (m40 > best) {
+            best = m40;
+            if (model_save(a.out, &m, opt.ema, a.preset, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+        }
+        memcpy(m.net.params, keep, sizeof(float) * m.net.n_floats);
+        free(keep);
+        // the checkpoint: parameters, momentum, EMA, anchors, and where we are
+        {
+            char ep[16], up[32], bs[32], rs[64];
+            snprintf(ep, sizeof ep, "%d", epoch + 1);
+            snprintf(up, sizeof up, "%ld", opt.updates);
+            snprintf(bs, sizeof bs, "%.17g", best);
+            snprintf(rs, sizeof rs, "%lu %lu", (unsigned long)rng.state, (unsigned long)rng.inc);
+            json_t *meta = json_pack("{s:s,s:s,s:s,s:s}", "epoch", ep, "updates", up, "best", bs, "rng", rs);
+            StTensor ts[4] = { { "params", m.net.params, 1, { (long)m.net.n_floats } }, { "momentum", opt.momentum_buf, 1, { (long)m.net.n_floats } },
+                               { "ema", opt.ema, 1, { (long)m.net.n_floats } }, { "anchors", &m.net.anchors[0][0][0], 1, { 18 } } };
+            if (st_write(ckpt, ts, 4, meta, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+            json_decref(meta);
+        }
+        printf("{\"epoch\":%d,\"box\":%.6g,\"obj\":%.6g,\"cls\":%.6g,\"loss\":%.6g,\"lr\":%.6g,\"images_per_s\":%.1f,\"val_map40\":%.6g,\"val_map50_95\":%.6g}\n",
+               epoch + 1, sbox / steps, sobj / steps, scls / steps, (sbox + sobj + scls) / steps, lr[1], train.n / secs,
+               m40 < 0 ? 0 : m40, m5095 < 0 ? 0 : m5095);
+        fflush(stdout);
+    }
+    if (!a.quiet) fprintf(stderr, "%s: best validation mAP@0.4 %.4f -> %s\n", TOOL, best, a.out);
+    free(x); free(t); free(order); free(ckpt);
+    optim_free(&opt);
+    dataset_free(&train);
+    dataset_free(&val);
+    model_free(&m);
+    return 0;
+}
