@@ -42,6 +42,7 @@ static void usage(void) {
         "  --channels 1|3        input channels [1]\n"
         "Training\n"
         "  --epochs N [30]  --batch N [32]  --lr0 X [0.01]  --cos-lr  --seed S [0]\n"
+        "  --nominal-batch N     gradients are accumulated over about N images per step [64]\n"
         "  --mosaic P [1.0]  --scale X [0.5]  --translate X [0.1]\n"
         "  --resume              continue from the checkpoint next to --out\n"
         "  --quiet               no progress on stderr\n"
@@ -52,16 +53,16 @@ typedef struct {
     const char *val, *val_truth, *out, *preset, *root, *annotator;
     TargetField targets;
     WeightMode weight;
-    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet;
+    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs;
     float lr0, mosaic, scale, translate;
     uint64_t seed;
 } Args;
 
 static void parse_args(int argc, char **argv, Args *a) {
     *a = (Args){ .val_truth = "truth", .preset = "cpu", .targets = TARGETS_OBJECTS, .weight = WEIGHT_VOTES, .size = 128,
-                 .ch = 1, .epochs = 30, .batch = 32, .lr0 = 0.01f, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
+                 .ch = 1, .epochs = 30, .batch = 32, .nbs = 64, .lr0 = 0.01f, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
     enum { O_VAL = 256, O_VALT, O_TARGETS, O_ANN, O_WEIGHT, O_WOBJ, O_ROOT, O_OUT, O_PRESET, O_SIZE, O_CH, O_EPOCHS, O_BATCH,
-           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET };
+           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS };
     static const struct option opts[] = {
         { "val", required_argument, 0, O_VAL }, { "val-truth", required_argument, 0, O_VALT },
         { "targets", required_argument, 0, O_TARGETS }, { "annotator", required_argument, 0, O_ANN },
@@ -73,7 +74,8 @@ static void parse_args(int argc, char **argv, Args *a) {
         { "cos-lr", no_argument, 0, O_COS }, { "seed", required_argument, 0, O_SEED },
         { "mosaic", required_argument, 0, O_MOSAIC }, { "scale", required_argument, 0, O_SCALE },
         { "translate", required_argument, 0, O_TRANSLATE }, { "resume", no_argument, 0, O_RESUME },
-        { "quiet", no_argument, 0, O_QUIET }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "quiet", no_argument, 0, O_QUIET }, { "nominal-batch", required_argument, 0, O_NBS },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
     long v;
     double x;
@@ -116,6 +118,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         case O_SCALE: if (cli_parse_double(optarg, 0, 0.9, &x)) cli_usage_error(TOOL, "--scale needs 0..0.9"); a->scale = (float)x; break;
         case O_TRANSLATE: if (cli_parse_double(optarg, 0, 0.5, &x)) cli_usage_error(TOOL, "--translate needs 0..0.5"); a->translate = (float)x; break;
         case O_RESUME: a->resume = 1; break;
+        case O_NBS: if (cli_parse_long(optarg, 1, 4096, &v)) cli_usage_error(TOOL, "--nominal-batch needs a count"); a->nbs = (int)v; break;
         case O_QUIET: a->quiet = 1; break;
         case 'h': usage(); exit(0);
         default: fprintf(stderr, "Try '%s --help'.\n", TOOL); exit(EXIT_USAGE);
@@ -231,6 +234,7 @@ int main(int argc, char **argv) {
     oc.lr0 = a.lr0;
     oc.epochs = a.epochs;
     oc.cos_lr = a.cos_lr;
+    oc.nominal_batch = a.nbs;
     Optimizer opt;
     if (optim_init(&opt, &m.net, &oc) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     LossOptions lo;
@@ -242,7 +246,7 @@ int main(int argc, char **argv) {
     int tcap = 64 * B + 1024;
     Target *t = malloc(sizeof *t * (size_t)tcap);
     int *order = malloc(sizeof *order * (size_t)train.n);
-    int accumulate = (int)fmax(round(64.0 / B), 1);
+    int accumulate = (int)fmax(round((double)a.nbs / B), 1);
     long per_epoch = (train.n + B - 1) / B;
     double best = -1;
     int start_epoch = 0;
@@ -291,7 +295,7 @@ int main(int argc, char **argv) {
             optim_schedule(&oc, epoch, it, per_epoch, lr, &mom);
             int acc = accumulate;
             long ni = it + (long)epoch * per_epoch, nw = (long)fmax(round(oc.warmup_epochs * per_epoch), 100);
-            if (ni <= nw) acc = (int)fmax(1, round(1 + (64.0 / B - 1) * ni / nw));
+            if (ni <= nw) acc = (int)fmax(1, round(1 + ((double)a.nbs / B - 1) * ni / nw));
             if ((it + 1) % acc == 0 || it == per_epoch - 1) {
                 optim_clip(&m.net, oc.clip);
                 optim_step(&opt, &m.net, lr, mom, B, acc);
