@@ -99,6 +99,7 @@ void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, const
 void F(batchnorm_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
                           int B, int C, int HW, real eps) {
     double n = (double)B * HW;
+    #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double s = 0, s2 = 0;
         for (int b = 0; b < B; b++) {
@@ -124,6 +125,7 @@ void F(batchnorm_forward)(real *out, real *mean, real *rstd, const real *inp, co
 void F(batchnorm_backward)(real *dinp, real *dgamma, real *dbeta, const real *dout, const real *inp, const real *mean,
                            const real *rstd, const real *gamma, int B, int C, int HW) {
     double n = (double)B * HW;
+    #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         // with xhat = (x - mean) * rstd: dx = rstd * gamma * (dy - mean(dy) - xhat * mean(dy * xhat))
         double sdy = 0, sdyx = 0;
@@ -158,10 +160,12 @@ void F(batchnorm_inference)(real *out, const real *inp, const real *gamma, const
 }
 
 void F(silu_forward)(real *out, const real *inp, long n) {
+    #pragma omp parallel for schedule(static) if (n > 65536)
     for (long i = 0; i < n; i++) out[i] = inp[i] / (1 + EXP(-inp[i]));
 }
 
 void F(silu_backward)(real *dinp, const real *dout, const real *inp, long n) {
+    #pragma omp parallel for schedule(static) if (n > 65536)
     for (long i = 0; i < n; i++) {
         real s = 1 / (1 + EXP(-inp[i]));
         dinp[i] = dout[i] * s * (1 + inp[i] * (1 - s));

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "layers.h"
+#include <omp.h>
+#include <cblas.h>
 #include "rng.h"
 
 static const float BN_EPS = 1e-3f, BN_MOMENTUM = 0.03f;
@@ -202,8 +204,10 @@ int net_build(Net *n, const NetConfig *cfg, unsigned long long seed) {
 int net_set_batch(Net *n, int B) {
     free(n->arena);
     free(n->col);
+    free(n->wtmp);
     n->arena = NULL;
     n->col = NULL;
+    n->wtmp = NULL;
     size_t total = 0, max_act = 0, col = 1;
     for (int i = 0; i < n->n_nodes; i++) {
         const Node *d = &n->node[i];
@@ -219,9 +223,20 @@ int net_set_batch(Net *n, int B) {
         }
     }
     total += 2 * max_act;
+    size_t wmax = 1;
+    for (int i = 0; i < n->n_params; i++)
+        if (n->param[i].ndim == 4 && n->param[i].count > wmax) wmax = n->param[i].count;
+    // Each thread convolves its share of the batch with a single-threaded sgemm: small
+    // matrices gain nothing from OpenBLAS's own threads, which only spin.
+    openblas_set_num_threads(1);
+    n->threads = omp_get_max_threads();
+    if (n->threads > B) n->threads = B;
+    if (n->threads < 1) n->threads = 1;
     n->arena = calloc(total, sizeof(float));
-    n->col = malloc(sizeof(float) * col);
-    if (!n->arena || !n->col) return -1;
+    n->col = malloc(sizeof(float) * col * (size_t)n->threads);
+    n->wtmp = malloc(sizeof(float) * wmax * (size_t)n->threads);
+    n->wtmp_floats = wmax;
+    if (!n->arena || !n->col || !n->wtmp) return -1;
     float *p = n->arena;
     for (int i = 0; i < n->n_nodes; i++) {
         Node *d = &n->node[i];
@@ -250,6 +265,7 @@ void net_free(Net *n) {
     free(n->grads);
     free(n->arena);
     free(n->col);
+    free(n->wtmp);
     memset(n, 0, sizeof *n);
 }
 
@@ -270,6 +286,50 @@ double net_macs(const Net *n) {
 static float *P(Net *n, int i) { return n->params + n->param[i].offset; }
 static float *G(Net *n, int i) { return n->grads + n->param[i].offset; }
 
+// A convolution of the whole batch, the images split across the threads.
+static void conv_split(Net *n, float *out, const Node *a, const float *w, const float *bias, const Node *d) {
+    int B = n->batch, T = n->threads;
+    size_t in_img = (size_t)a->C * a->H * a->W, out_img = (size_t)d->C * d->H * d->W;
+    #pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
+        if (b1 > b0)
+            conv2d_forward_f32(out + b0 * out_img, n->col + (size_t)t * n->col_floats, a->out + b0 * in_img, w, bias, b1 - b0,
+                               a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+    }
+}
+
+// Its backward pass: input gradients into dinp (may be NULL), weight gradients summed over
+// the threads into dw, bias gradients (may be NULL) into db.
+static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const float *dy, const Node *a, const float *w, const Node *d) {
+    int B = n->batch, T = n->threads;
+    size_t in_img = (size_t)a->C * a->H * a->W, out_img = (size_t)d->C * d->H * d->W;
+    size_t wn = (size_t)d->C * a->C * d->k * d->k;
+    #pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
+        float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
+        memset(wt, 0, sizeof(float) * wn);
+        if (b1 > b0)
+            conv2d_backward_f32(dinp ? dinp + b0 * in_img : NULL, wt, NULL, n->col + (size_t)t * n->col_floats, dy + b0 * out_img,
+                                a->out + b0 * in_img, w, b1 - b0, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+    }
+    for (int t = 0; t < T; t++) {
+        const float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
+        for (size_t j = 0; j < wn; j++) dw[j] += wt[j];
+    }
+    if (db) {
+        long hw = (long)d->H * d->W;
+        for (int b = 0; b < B; b++)
+            for (int o = 0; o < d->C; o++) {
+                const float *g = dy + ((size_t)b * d->C + o) * hw;
+                float s = 0;
+                for (long i = 0; i < hw; i++) s += g[i];
+                db[o] += s;
+            }
+    }
+}
+
 void net_forward(Net *n, const float *x) {
     int B = n->batch;
     for (int i = 0; i < n->n_nodes; i++) {
@@ -281,7 +341,7 @@ void net_forward(Net *n, const float *x) {
             memcpy(d->out, x, sizeof(float) * (size_t)act);
             break;
         case NODE_CONV:
-            conv2d_forward_f32(d->pre_bn, n->col, a->out, P(n, d->w), NULL, B, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+            conv_split(n, d->pre_bn, a, P(n, d->w), NULL, d);
             if (n->training) {
                 batchnorm_forward_f32(d->pre_act, d->mean, d->rstd, d->pre_bn, P(n, d->g), P(n, d->g + 1), B, d->C, (int)hw, BN_EPS);
                 // running statistics, as PyTorch keeps them (unbiased variance)
@@ -299,7 +359,7 @@ void net_forward(Net *n, const float *x) {
             silu_forward_f32(d->out, d->pre_act, act);
             break;
         case NODE_DETECT:
-            conv2d_forward_f32(d->out, n->col, a->out, P(n, d->w), P(n, d->b), B, a->C, a->H, a->W, d->C, 1, 1, 0);
+            conv_split(n, d->out, a, P(n, d->w), P(n, d->b), d);
             break;
         case NODE_ADD: {
             const float *b = n->node[d->in[1]].out;
@@ -347,12 +407,11 @@ void net_backward(Net *n, const float *x) {
         case NODE_CONV:
             silu_backward_f32(t0, d->dout, d->pre_act, act);
             batchnorm_backward_f32(t1, G(n, d->g), G(n, d->g + 1), t0, d->pre_bn, d->mean, d->rstd, P(n, d->g), B, d->C, (int)hw);
-            conv2d_backward_f32(a->type == NODE_INPUT ? NULL : t0, G(n, d->w), NULL, n->col, t1, a->out, P(n, d->w), B, a->C, a->H,
-                                a->W, d->C, d->k, d->stride, d->pad);
+            conv_split_backward(n, a->type == NODE_INPUT ? NULL : t0, G(n, d->w), NULL, t1, a, P(n, d->w), d);
             if (a->type != NODE_INPUT) accumulate(a->dout, t0, in_act);
             break;
         case NODE_DETECT:
-            conv2d_backward_f32(t0, G(n, d->w), G(n, d->b), n->col, d->dout, a->out, P(n, d->w), B, a->C, a->H, a->W, d->C, 1, 1, 0);
+            conv_split_backward(n, t0, G(n, d->w), G(n, d->b), d->dout, a, P(n, d->w), d);
             accumulate(a->dout, t0, in_act);
             break;
         case NODE_ADD:

@@ -60,8 +60,11 @@ typedef struct {
     float anchors[NET_LEVELS][NET_ANCHORS][2];   // pixels
     int batch;                // activations are sized for this batch
     float *arena;             // activations and their gradients
-    float *col;               // im2col scratch
-    size_t col_floats;
+    float *col;               // im2col scratch, one per thread
+    size_t col_floats;        // per thread
+    float *wtmp;              // per-thread weight-gradient scratch
+    size_t wtmp_floats;       // per thread
+    int threads;              // images of a batch are split across this many threads
     float *tmp[2];            // two activation-sized scratch buffers for the backward pass
     size_t max_act;           // floats of the largest activation of the batch
     int training;             // batch norm: batch statistics (1) or running ones (0)
