@@ -74,6 +74,16 @@ static int scan_string(Scan *c) {
 
 static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
+int jtok_nonempty_string(const JTape *t, int k) { return k >= 0 && t->tok[k].type == JT_STRING && t->tok[k].len > 0; }
+
+int jtok_frame_size(const JTape *t, int k, int *out) {
+    if (k < 0 || t->tok[k].type != JT_NUMBER || !(t->tok[k].flags & JF_INTEGER)) return 0;
+    double v = t->tok[k].num;
+    if (v <= 0 || v > 1000000) return 0;
+    *out = (int)v;
+    return 1;
+}
+
 static const double POW10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
 

@@ -46,6 +46,11 @@ int jobj_get(const JTape *t, const char *s, int obj, const char *key);
 // The i-th element of the array at index arr is found by walking: first = arr + 1,
 // next = t->tok[elem].end.
 
+// Record-field checks on a strict tape: token k (-1 = absent) is a non-empty string; is an
+// integer in [1, 1000000] (a frame size), stored in *out.
+int jtok_nonempty_string(const JTape *t, int k);
+int jtok_frame_size(const JTape *t, int k, int *out);
+
 // Number text to double, exactly as strtod rounds it. Returns 0, or -1 when not finite.
 int jnum(const char *s, uint32_t len, double *out);
 // Appends |x| formatted as "%.15g" followed by jansson's touch-ups (".0" for integral

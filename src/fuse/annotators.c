@@ -58,24 +58,14 @@ static void set_input(View *v, int i, int label, int source, double score, Box b
 
 static Span tok_span(const JTape *t, const char *s, int k) { return (Span){ s + t->tok[k].start, (int)t->tok[k].len }; }
 
-static int tok_string(const JTape *t, int k) { return k >= 0 && t->tok[k].type == JT_STRING && t->tok[k].len > 0; }
-
-static int tok_size(const JTape *t, int k, int *out) {
-    if (k < 0 || t->tok[k].type != JT_NUMBER || !(t->tok[k].flags & JF_INTEGER)) return 0;
-    double v = t->tok[k].num;
-    if (v <= 0 || v > 1000000) return 0;
-    *out = (int)v;
-    return 1;
-}
-
 // Reads the record from a strict-mode tape. Returns 0 when anything is not exactly as the
 // record format wants it: the jansson path then decides, and words the error.
 static int read_fast(const JTape *t, const char *s, View *v) {
     int id = jobj_get(t, s, 0, "id");
     int ann = jobj_get(t, s, 0, "annotations"), who = jobj_get(t, s, 0, "annotators");
     int w, h;
-    if (!tok_string(t, id) || !tok_size(t, jobj_get(t, s, 0, "width"), &w) ||
-        !tok_size(t, jobj_get(t, s, 0, "height"), &h))
+    if (!jtok_nonempty_string(t, id) || !jtok_frame_size(t, jobj_get(t, s, 0, "width"), &w) ||
+        !jtok_frame_size(t, jobj_get(t, s, 0, "height"), &h))
         return 0;
     if (who < 0 || t->tok[who].type != JT_ARRAY || ann < 0 || t->tok[ann].type != JT_ARRAY) return 0;
     if (view_reserve(v, (int)t->tok[who].count, (int)t->tok[ann].count) != 0) return 0;
@@ -83,7 +73,7 @@ static int read_fast(const JTape *t, const char *s, View *v) {
     v->height = h;
     int k = who + 1;
     for (int i = 0; i < v->n_src; i++, k = (int)t->tok[k].end) {
-        if (!tok_string(t, k)) return 0;
+        if (!jtok_nonempty_string(t, k)) return 0;
         v->src_name[i] = v->src_json[i] = tok_span(t, s, k);
         for (int j = 0; j < i; j++)
             if (span_eq(v->src_name[j], v->src_name[i])) return 0;
@@ -93,7 +83,7 @@ static int read_fast(const JTape *t, const char *s, View *v) {
         if (t->tok[k].type != JT_OBJECT) return 0;
         int a = jobj_get(t, s, k, "annotator"), l = jobj_get(t, s, k, "label");
         int b = jobj_get(t, s, k, "box"), sc = jobj_get(t, s, k, "score");
-        if (!tok_string(t, a) || !tok_string(t, l) || b < 0 || t->tok[b].type != JT_ARRAY || t->tok[b].count != 4)
+        if (!jtok_nonempty_string(t, a) || !jtok_nonempty_string(t, l) || b < 0 || t->tok[b].type != JT_ARRAY || t->tok[b].count != 4)
             return 0;
         Span name = tok_span(t, s, a);
         int src = -1;

@@ -13,16 +13,6 @@ static int reserve(EvalBox **a, int *cap, int n) {
     return 0;
 }
 
-static int tok_string(const JTape *t, int k) { return k >= 0 && t->tok[k].type == JT_STRING && t->tok[k].len > 0; }
-
-static int tok_size(const JTape *t, int k, int *out) {
-    if (k < 0 || t->tok[k].type != JT_NUMBER || !(t->tok[k].flags & JF_INTEGER)) return 0;
-    double v = t->tok[k].num;
-    if (v <= 0 || v > 1000000) return 0;
-    *out = (int)v;
-    return 1;
-}
-
 // An array of {"label", "box"[, "score"]} objects, checked as the record format wants them
 // (strict boxes). Returns 0 when anything is off: the jansson path then words it.
 static int read_boxes(const JTape *t, const char *s, int arr, int need_score, int w, int h, EvalBox **out,
@@ -34,7 +24,7 @@ static int read_boxes(const JTape *t, const char *s, int arr, int need_score, in
     for (int i = 0; i < count; i++, k = (int)t->tok[k].end) {
         if (t->tok[k].type != JT_OBJECT) return 0;
         int l = jobj_get(t, s, k, "label"), b = jobj_get(t, s, k, "box"), sc = jobj_get(t, s, k, "score");
-        if (!tok_string(t, l) || b < 0 || t->tok[b].type != JT_ARRAY || t->tok[b].count != 4) return 0;
+        if (!jtok_nonempty_string(t, l) || b < 0 || t->tok[b].type != JT_ARRAY || t->tok[b].count != 4) return 0;
         double c[4], score = 1.0;
         for (int q = 0, e = b + 1; q < 4; q++, e = (int)t->tok[e].end) {
             if (t->tok[e].type != JT_NUMBER) return 0;
@@ -58,8 +48,8 @@ static int read_boxes(const JTape *t, const char *s, int arr, int need_score, in
 static int read_fast(ScoreLine *sl, const char *s, const char *truth_field) {
     const JTape *t = &sl->tape;
     int id = jobj_get(t, s, 0, "id"), w, h;
-    if (!tok_string(t, id) || !tok_size(t, jobj_get(t, s, 0, "width"), &w) ||
-        !tok_size(t, jobj_get(t, s, 0, "height"), &h))
+    if (!jtok_nonempty_string(t, id) || !jtok_frame_size(t, jobj_get(t, s, 0, "width"), &w) ||
+        !jtok_frame_size(t, jobj_get(t, s, 0, "height"), &h))
         return 0;
     sl->id = s + t->tok[id].start;
     sl->id_len = (int)t->tok[id].len;
