@@ -228,6 +228,13 @@ void record_free(Record *rec) {
     memset(rec, 0, sizeof *rec);
 }
 
+long record_id_seen(json_t *set, const char *id, size_t n, long line) {
+    json_t *first = json_object_getn(set, id, n);
+    if (first) return (long)json_integer_value(first);
+    json_object_setn_new(set, id, n, json_integer(line));
+    return 0;
+}
+
 int record_write(FILE *fp, const json_t *obj) {
     if (json_dumpf(obj, fp, RECORD_DUMP_FLAGS) != 0) return -1;
     return fputc('\n', fp) == EOF ? -1 : 0;

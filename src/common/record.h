@@ -83,6 +83,10 @@ int record_from_json(json_t *obj, long line, unsigned need, BoxPolicy boxes,
 
 void record_free(Record *rec);
 
+// Duplicate ids across a stream: records id (n bytes) at `line` in the set (a JSON object
+// owned by the caller). Returns 0 when the id is new, else the line it was first seen on.
+long record_id_seen(json_t *set, const char *id, size_t n, long line);
+
 // Writes one object as a compact line. Reals keep 15 significant digits, so any decimal
 // written with at most 15 significant digits passes through unchanged.
 int record_write(FILE *fp, const json_t *obj);

@@ -67,8 +67,8 @@ int main(int argc, char **argv) {
         int rc = record_read(&rd, &rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        if (json_object_get(ids, rec.id)) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\"", rec.line, rec.id);
-        json_object_set_new(ids, rec.id, json_true());
+        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
+        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
         // The field's boxes, checked as the record format wants them.
         if (!is_ann) {
             Record chk;

@@ -16,6 +16,7 @@ typedef struct {
     Stored *recs;
     long n;
     json_t *index;   // id -> position in recs
+    json_t *seen;    // id -> line, for duplicates
 } SourceFile;
 
 static int load_file(SourceFile *f, char *err, size_t errn) {
@@ -24,6 +25,7 @@ static int load_file(SourceFile *f, char *err, size_t errn) {
     RecordReader rd;
     record_reader_init(&rd, fp, REC_ID, BOX_LENIENT);
     f->index = json_object();
+    f->seen = json_object();
     long cap = 0;
     for (;;) {
         Record rec;
@@ -31,8 +33,9 @@ static int load_file(SourceFile *f, char *err, size_t errn) {
         int rc = record_read(&rd, &rec, e, sizeof e);
         if (rc == 0) break;
         if (rc < 0) { snprintf(err, errn, "%s: %s", f->path, e); fclose(fp); free(rd.buf); return -1; }
-        if (json_object_get(f->index, rec.id)) {
-            snprintf(err, errn, "%s: line %ld: duplicate id \"%s\"", f->path, rec.line, rec.id);
+        long first = record_id_seen(f->seen, rec.id, strlen(rec.id), rec.line);
+        if (first) {
+            snprintf(err, errn, "%s: line %ld: duplicate id \"%s\" (first on line %ld)", f->path, rec.line, rec.id, first);
             record_free(&rec);
             fclose(fp);
             free(rd.buf);
@@ -181,6 +184,7 @@ int fuse_ensemble(char **paths, int k, const FuseOptions *o, bool allow_missing,
         for (long r = 0; r < files[i].n; r++) json_decref(files[i].recs[r].json);
         free(files[i].recs);
         json_decref(files[i].index);
+        json_decref(files[i].seen);
     }
     wbf_free(&work);
     free(files);

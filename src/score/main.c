@@ -200,15 +200,10 @@ int main(int argc, char **argv) {
         } else {
             rc = score_read_line(&sl, line, (size_t)len, lineno, truth_field, err, sizeof err);
         }
-        if (rc == 0) {
-            json_t *first = json_object_getn(ids, sl.id, (size_t)sl.id_len);
-            if (first) {
-                snprintf(err, sizeof err, "line %ld: duplicate id \"%.*s\" (first on line %lld)", lineno, sl.id_len, sl.id,
-                         (long long)json_integer_value(first));
-                rc = -1;
-            } else {
-                json_object_setn_new(ids, sl.id, (size_t)sl.id_len, json_integer(lineno));
-            }
+        long first;
+        if (rc == 0 && (first = record_id_seen(ids, sl.id, (size_t)sl.id_len, lineno)) != 0) {
+            snprintf(err, sizeof err, "line %ld: duplicate id \"%.*s\" (first on line %ld)", lineno, sl.id_len, sl.id, first);
+            rc = -1;
         }
         if (rc == 0 && eval_add_image(&e, sl.truth, sl.n_truth, sl.dets, sl.n_dets) != 0)
             cli_die(TOOL, EXIT_DATA, "out of memory");

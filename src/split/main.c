@@ -183,10 +183,8 @@ int main(int argc, char **argv) {
         int rc = record_read(&rd, &rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        json_t *first = json_object_get(ids, rec.id);
-        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %lld)", rec.line, rec.id,
-                           (long long)json_integer_value(first));
-        json_object_set_new(ids, rec.id, json_integer(rec.line));
+        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
+        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
         if (annotator && !annotator_view(&rec, annotator)) { dropped++; record_free(&rec); continue; }
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;

@@ -104,15 +104,10 @@ int main(int argc, char **argv) {
             json_incref(raw.json);   // rec shares the object with raw
             rc = record_from_json(raw.json, raw.line, fields_to_check(raw.json, required), boxes,
                                   "truth", &rec, err, sizeof err) == 0 ? 1 : -1;
-            if (rc == 1) {
-                json_t *first = json_object_get(seen, rec.id);
-                if (first) {
-                    snprintf(err, sizeof err, "line %ld: duplicate id \"%s\" (first on line %lld)",
-                             rec.line, rec.id, (long long)json_integer_value(first));
-                    rc = -1;
-                } else {
-                    json_object_set_new(seen, rec.id, json_integer(rec.line));
-                }
+            long first;
+            if (rc == 1 && (first = record_id_seen(seen, rec.id, strlen(rec.id), rec.line)) != 0) {
+                snprintf(err, sizeof err, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
+                rc = -1;
             }
             if (rc == 1 && images) {
                 char *path = path_join(root, rec.image), ierr[600];
