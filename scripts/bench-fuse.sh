@@ -8,17 +8,8 @@ trap 'rm -rf "$out"' EXIT
 awk -v n=10000 -v seed=1 -f scripts/fuse-bench-records.awk > "$out/in.jsonl"
 boxes=$(( 10000 * 30 ))
 
-median5() {   # median wall time of five runs of a command reading $out/in.jsonl
-    local t=()
-    for i in 1 2 3 4 5; do
-        local s e
-        s=$(date +%s.%N)
-        "$@" < "$out/in.jsonl" > /dev/null
-        e=$(date +%s.%N)
-        t+=("$(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }')")
-    done
-    printf '%s\n' "${t[@]}" | sort -g | sed -n 3p
-}
+source "$(dirname "$0")/bench-lib.sh"
+median5() { median_of 5 "$out/in.jsonl" "$@"; }
 
 rate() { awk -v b="$boxes" -v t="$1" 'BEGIN { printf "%.0f", b / t }'; }
 row() {   # name, boxes/s, anchor boxes/s, anchor description

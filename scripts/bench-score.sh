@@ -10,17 +10,8 @@ awk -v n=5000 -v seed=1 -f scripts/score-bench-records.awk > "$out/in.jsonl"
 truth=$(jq -s '[.[].truth | length] | add' "$out/in.jsonl")
 dets=$(jq -s '[.[].detections | length] | add' "$out/in.jsonl")
 
-median5() {
-    local t=()
-    for i in 1 2 3 4 5; do
-        local s e
-        s=$(date +%s.%N)
-        "$@" < "$out/in.jsonl" > /dev/null
-        e=$(date +%s.%N)
-        t+=("$(awk -v a="$s" -v b="$e" 'BEGIN { print b - a }')")
-    done
-    printf '%s\n' "${t[@]}" | sort -g | sed -n 3p
-}
+source "$(dirname "$0")/bench-lib.sh"
+median5() { median_of 5 "$out/in.jsonl" "$@"; }
 row() {   # name, seconds, anchor seconds, anchor description
     awk -v n="$1" -v f="$2" -v a="$3" -v d="$4" \
         'BEGIN { printf "%-36s %7.3f s   anchor %7.3f s (%s)   ratio %.3f\n", n, f, a, d, f / a }'

@@ -6,17 +6,8 @@ cd "$(dirname "$0")/.."
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-median3() {   # median of three timings of a command, in seconds
-    local t=()
-    for i in 1 2 3; do
-        local s e
-        s=$(date +%s.%N)
-        "$@" > /dev/null
-        e=$(date +%s.%N)
-        t+=("$(echo "$e - $s" | awk '{print $1 - $3}')")
-    done
-    printf '%s\n' "${t[@]}" | sort -g | sed -n 2p
-}
+source "$(dirname "$0")/bench-lib.sh"
+median3() { median_of 3 /dev/null "$@"; }
 
 row() {   # name, figure (s), anchor (s), anchor description
     awk -v n="$1" -v f="$2" -v a="$3" -v d="$4" \

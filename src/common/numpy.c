@@ -43,32 +43,28 @@ static int np_less(double a, double b) { return a < b || (b != b && a == a); }
 
 static void swap_idx(int *a, int *b) { int t = *a; *a = *b; *b = t; }
 
+// Moves a[i]'s index down the 1-based heap a[1..n] until its children are not larger.
+static void np_sift_down(const double *v, int *a, int i, int n) {
+    int tmp = a[i], j = i << 1;
+    while (j <= n) {
+        if (j < n && np_less(v[a[j]], v[a[j + 1]])) j++;
+        if (!np_less(v[tmp], v[a[j]])) break;
+        a[i] = a[j];
+        i = j;
+        j += j;
+    }
+    a[i] = tmp;
+}
+
 // numpy's heapsort of indices, the introsort's fallback (1-based heap over idx[0..n)).
 static void np_aheapsort(const double *v, int *idx, int n) {
     int *a = idx - 1;
-    for (int l = n >> 1; l > 0; --l) {
-        int tmp = a[l], i = l, j = l << 1;
-        while (j <= n) {
-            if (j < n && np_less(v[a[j]], v[a[j + 1]])) j++;
-            if (!np_less(v[tmp], v[a[j]])) break;
-            a[i] = a[j];
-            i = j;
-            j += j;
-        }
-        a[i] = tmp;
-    }
+    for (int l = n >> 1; l > 0; --l) np_sift_down(v, a, l, n);
     while (n > 1) {
-        int tmp = a[n], i = 1, j = 2;
+        int tmp = a[n];
         a[n] = a[1];
-        n--;
-        while (j <= n) {
-            if (j < n && np_less(v[a[j]], v[a[j + 1]])) j++;
-            if (!np_less(v[tmp], v[a[j]])) break;
-            a[i] = a[j];
-            i = j;
-            j += j;
-        }
-        a[i] = tmp;
+        a[1] = tmp;
+        np_sift_down(v, a, 1, --n);
     }
 }
 

@@ -128,12 +128,10 @@ static void fuse_members(Cluster *c, const Entry *e, const int *next, ConfType c
     for (int k = 0; k < 4; k++) c->c[k] = (double)(acc[k] / fconf);
 }
 
-// Rescales a finished cluster's confidence, in float64.
-static double rescale(const Cluster *c, const Entry *e, const int *next, ConfType ct, const double *weights,
-                      int n_sources, double wsum, double wmax, unsigned char *seen, double *tmp) {
+// Rescales a finished cluster's confidence, in float64. seen[t] marks the cluster's sources.
+static double rescale(const Cluster *c, ConfType ct, const double *weights,
+                      int n_sources, double wsum, double wmax, const unsigned char *seen, double *tmp) {
     double s = c->s;
-    memset(seen, 0, (size_t)n_sources);
-    for (int m = c->head; m >= 0; m = next[m]) seen[e[m].source] = 1;
     int k = 0;
     switch (ct) {
     case CONF_BOX_AND_MODEL_AVG:
@@ -253,7 +251,7 @@ int wbf_fuse(const WbfInput *in, int n, const double *weights, int n_sources, co
             o->conf = (double)votes / n_sources;
             o->box = (Box){ mean[0] / cl->n, mean[1] / cl->n, mean[2] / cl->n, mean[3] / cl->n };
         } else {
-            o->conf = rescale(cl, e, next, p->conf_type, weights, n_sources, wsum, wmax, pv->seen, tmp);
+            o->conf = rescale(cl, p->conf_type, weights, n_sources, wsum, wmax, pv->seen, tmp);
             o->box = (Box){ cl->c[0], cl->c[1], cl->c[2], cl->c[3] };
         }
         used += cl->n;

@@ -234,7 +234,6 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
         float s = 1, tx = 0, ty = 0;
         if (aug) {
             s = (float)rng_range(r, 1 - aug->scale, 1 + aug->scale);
-            if (cw != S) s *= 1.0f;   // the mosaic canvas keeps pixel scale; its border is cropped
             tx = (float)(S * rng_range(r, 0.5 - aug->translate, 0.5 + aug->translate)) - s * cw / 2.0f;
             ty = (float)(S * rng_range(r, 0.5 - aug->translate, 0.5 + aug->translate)) - s * chh / 2.0f;
         }
