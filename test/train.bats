@@ -35,8 +35,7 @@ setup_file() {
     cmp "$BATS_TEST_TMPDIR/a.safetensors.ckpt" "$BATS_TEST_TMPDIR/b.safetensors.ckpt"
     # one epoch, then resume for the second
     "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/c.safetensors" --epochs 2 --batch 16 \
-        < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null &
-    wait
+        < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 1 --batch 16 \
         < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     "$BIN/train" --quiet --resume --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 2 --batch 16 \

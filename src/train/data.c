@@ -17,6 +17,7 @@ typedef struct {
 } RawBox;
 
 static int record_boxes(json_t *rec, const DataOptions *o, RawBox **out, char *err, size_t errn, long line) {
+    if (o->field == TARGETS_NONE) { *out = NULL; return 0; }
     const char *field = o->field == TARGETS_OBJECTS ? "objects" : o->field == TARGETS_TRUTH ? "truth" : "annotations";
     json_t *arr = json_object_get(rec, field);
     if (!json_is_array(arr)) { snprintf(err, errn, "line %ld: missing \"%s\" (see --targets)", line, field); return -1; }

@@ -9,7 +9,7 @@
 #include "record.h"
 #include "rng.h"
 
-typedef enum { TARGETS_OBJECTS, TARGETS_ANNOTATIONS, TARGETS_TRUTH } TargetField;
+typedef enum { TARGETS_OBJECTS, TARGETS_ANNOTATIONS, TARGETS_TRUTH, TARGETS_NONE } TargetField;   // NONE: images only
 typedef enum { WEIGHT_VOTES, WEIGHT_CONF, WEIGHT_NONE } WeightMode;
 
 typedef struct {

@@ -208,15 +208,9 @@ int main(int argc, char **argv) {
     FILE *vf = fopen(a.val, "r");
     if (!vf) cli_die(TOOL, EXIT_DATA, "cannot open %s", a.val);
     DataOptions vopt = dopt;
-    vopt.field = TARGETS_TRUTH;   // only the images are used; scoring reads --val-truth
+    vopt.field = TARGETS_NONE;   // only the images: scoring reads --val-truth from the records
     int nc = m.n_classes;
-    if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) {
-        // records without truth boxes still validate against --val-truth: retry without targets
-        rewind(vf);
-        vopt.field = TARGETS_OBJECTS;
-        vopt.weight = WEIGHT_NONE;
-        if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-    }
+    if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
     fclose(vf);
 
     NetConfig cfg = { wm, dm, a.ch, m.n_classes, a.size };

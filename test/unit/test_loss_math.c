@@ -30,39 +30,16 @@ int main(void) {
     for (int i = 0; i < 3000; i++) {
         double q[4] = { rng_range(&g, 0, 10), rng_range(&g, 0, 10), rng_range(&g, 0.5, 6), rng_range(&g, 0.5, 6) };
         double r[4] = { q[0] + rng_range(&g, -3, 3), q[1] + rng_range(&g, -3, 3), rng_range(&g, 0.5, 6), rng_range(&g, 0.5, 6) };
-        ciou_d(q, r, grad);
-        // alpha is a constant of the gradient: difference with alpha frozen at q
+        // alpha is a constant of the gradient: differences with alpha held at q's value
+        double alpha;
+        ciou_alpha_d(q, r, grad, -1, &alpha);
         for (int k = 0; k < 4; k++) {
             double qp[4], qm[4];
             for (int j = 0; j < 4; j++) qp[j] = qm[j] = q[j];
-            qp[k] += h; qm[k] -= h;
-            // recompute without alpha's dependence: ciou + alpha*v at the shifted point,
-            // minus alpha(q)*v(shifted)
-            double gq[4];
-            double base_alpha;
-            {
-                const double eps = 1e-7, kk = 4.0 / (M_PI * M_PI);
-                double da = atan(r[2] / r[3]) - atan(q[2] / q[3]), v = kk * da * da;
-                double px1 = q[0] - q[2] / 2, px2 = q[0] + q[2] / 2, py1 = q[1] - q[3] / 2, py2 = q[1] + q[3] / 2;
-                double tx1 = r[0] - r[2] / 2, tx2 = r[0] + r[2] / 2, ty1 = r[1] - r[3] / 2, ty2 = r[1] + r[3] / 2;
-                double iw = fmax(fmin(px2, tx2) - fmax(px1, tx1), 0), ih = fmax(fmin(py2, ty2) - fmax(py1, ty1), 0);
-                double inter = iw * ih, iou = inter / (q[2] * q[3] + r[2] * r[3] - inter + eps);
-                base_alpha = v / (v - iou + (1 + eps));
-            }
-            double f[2];
-            for (int s = 0; s < 2; s++) {
-                double *x = s ? qm : qp;
-                const double eps = 1e-7, kk = 4.0 / (M_PI * M_PI);
-                double c = ciou_d(x, r, gq);
-                double da = atan(r[2] / r[3]) - atan(x[2] / x[3]), v = kk * da * da;
-                double px1 = x[0] - x[2] / 2, px2 = x[0] + x[2] / 2, py1 = x[1] - x[3] / 2, py2 = x[1] + x[3] / 2;
-                double tx1 = r[0] - r[2] / 2, tx2 = r[0] + r[2] / 2, ty1 = r[1] - r[3] / 2, ty2 = r[1] + r[3] / 2;
-                double iw = fmax(fmin(px2, tx2) - fmax(px1, tx1), 0), ih = fmax(fmin(py2, ty2) - fmax(py1, ty1), 0);
-                double inter = iw * ih, iou = inter / (x[2] * x[3] + r[2] * r[3] - inter + eps);
-                double alpha = v / (v - iou + (1 + eps));
-                f[s] = c + v * alpha - v * base_alpha;   // the same function with alpha held at q's
-            }
-            double num = (f[0] - f[1]) / (2 * h), err = fabs(num - grad[k]) / fmax(1e-4, fabs(num));
+            qp[k] += h;
+            qm[k] -= h;
+            double num = (ciou_alpha_d(qp, r, NULL, alpha, NULL) - ciou_alpha_d(qm, r, NULL, alpha, NULL)) / (2 * h);
+            double err = fabs(num - grad[k]) / fmax(1e-4, fabs(num));
             if (err > gworst) gworst = err;
         }
     }
