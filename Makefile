@@ -9,6 +9,7 @@
 #   make test       unit tests + Bats suites
 #   make pipeline   run the main pipeline (pipelines/medmnist.mk)
 #   make bench      speed figures next to their anchors (bench-fuse: fuse alone)
+#   make crosscheck the C detector's outputs, loss and gradients against PyTorch
 #   make gpu-check  build, check the GPU path against the CPU, time it
 
 SHELL := /bin/bash
@@ -74,9 +75,9 @@ BINS := $(TOOLS:%=bin/%)
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
-TEST_HELPERS := $(BUILD)/test/imgcheck
+TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump
 
-.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score gpu-check clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score crosscheck gpu-check clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -118,7 +119,7 @@ $(BUILD)/test/%: test/unit/%.c $(LIB) $(SIM_LIB_OBJ) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Isrc/simulate $(LDFLAGS_ALL) -o $@ $< $(SIM_LIB_OBJ) $(LIB) $(KERNEL_OBJ) $(CUDA_LIBS) $(LDLIBS)
 
-$(BUILD)/test/imgcheck: test/helpers/imgcheck.c $(LIB)
+$(BUILD)/test/imgcheck $(BUILD)/test/nn_dump: $(BUILD)/test/%: test/helpers/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS)
 
@@ -128,7 +129,7 @@ $(BUILD)/test/imgcheck: test/helpers/imgcheck.c $(LIB)
 # Debian packages, each checked with dpkg; npm counts as present when the command exists
 # (Node.js may come from elsewhere than Debian).
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
-	libopenblas-dev bats jq dcmtk
+	libopenblas-dev bats jq dcmtk python3-numpy python3-torch
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
@@ -177,6 +178,11 @@ bench-score: deps
 bench-fuse: deps
 	@$(MAKE) --no-print-directory all
 	bash scripts/bench-fuse.sh
+
+# The C network, loss and gradients against PyTorch (python3-torch) on one batch.
+crosscheck: deps
+	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
+	BUILD=$(BUILD) bats --tap test/crosscheck.bats
 
 gpu-check:
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)

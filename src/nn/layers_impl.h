@@ -178,14 +178,16 @@ void F(maxpool_forward)(real *out, int *argmax, const real *inp, int B, int C, i
         const real *x = inp + (size_t)p * H * W;
         for (int y = 0; y < H; y++)
             for (int xx = 0; xx < W; xx++) {
-                int best = y * W + xx;
+                // the first maximum in scan order takes the gradient, as PyTorch routes it
+                // (ties are common: the second and third pools of SPPF repeat values)
+                int best = -1;
                 for (int dy = -r; dy <= r; dy++) {
                     int yy = y + dy;
                     if (yy < 0 || yy >= H) continue;
                     for (int dx = -r; dx <= r; dx++) {
                         int xq = xx + dx;
                         if (xq < 0 || xq >= W) continue;
-                        if (x[yy * W + xq] > x[best]) best = yy * W + xq;
+                        if (best < 0 || x[yy * W + xq] > x[best]) best = yy * W + xq;
                     }
                 }
                 out[(size_t)p * H * W + y * W + xx] = x[best];

@@ -179,6 +179,16 @@ int main(void) {
     double xs[3] = { 0, 20, -20 }, ys[3];
     silu_forward_f64(ys, xs, 3);
     CHECK(ys[0] == 0 && fabs(ys[1] - 20) < 1e-6 && fabs(ys[2]) < 1e-6);
+    // max pool ties: the first maximum in scan order takes the gradient (PyTorch's choice),
+    // not the centre, though the centre holds the same value
+    {
+        double x[9] = { 1, 5, 2, 5, 5, 0, 3, 5, 1 }, y[9], dy[9], dx[9];
+        int arg[9];
+        maxpool_forward_f64(y, arg, x, 1, 1, 3, 3, 5);
+        for (int i = 0; i < 9; i++) { CHECK(y[i] == 5); CHECK(arg[i] == 1); dy[i] = 1; }
+        maxpool_backward_f64(dx, dy, arg, 1, 1, 3, 3);
+        CHECK(dx[1] == 9 && dx[4] == 0 && dx[3] == 0);
+    }
     printf("largest relative gradient error: %.2e\n", worst);
     return check_report("layers");
 }
