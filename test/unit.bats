@@ -26,3 +26,4 @@ run_unit() {
 @test "unit: safetensors weights files" { run_unit test_safetensors; }
 @test "unit: the assembled YOLOv5-layout network: sizes and backward" { run_unit test_net; }
 @test "unit: YOLOv5 loss with EARL weights" { run_unit test_loss; }
+@test "unit: decoding detections: best class, boxes, scores, class-wise NMS" { run_unit test_detect; }

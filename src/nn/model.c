@@ -146,8 +146,8 @@ int detect_boxes(const Net *net, int b, float conf_thr, float iou_thr, int max_d
                     float obj = sigmoid_f(p[4 * hw + i]);
                     if (obj <= conf_thr) continue;
                     int best = 0;
-                    float bc = -1;
-                    for (int c = 0; c < nc; c++) {
+                    float bc = p[5 * hw + i];   // the largest class logit (they may all be negative)
+                    for (int c = 1; c < nc; c++) {
                         float v = p[(5 + c) * hw + i];
                         if (v > bc) { bc = v; best = c; }
                     }
