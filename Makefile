@@ -46,7 +46,7 @@ endif
 CFLAGS ?=
 WERROR ?= 0
 CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(if $(filter 1,$(WERROR)),-Werror,) $(CFLAGS) -MMD -MP
-LDLIBS := -ljansson -lturbojpeg -lpng -lz -lopenblas -lm
+LDLIBS := -ljansson -lturbojpeg -lpng -lz -lopenblas -lm -lpthread
 LDFLAGS ?=
 LDFLAGS_ALL := -fopenmp $(SAN_LD) $(LDFLAGS)
 
@@ -75,7 +75,7 @@ BINS := $(TOOLS:%=bin/%)
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
-TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump
+TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench
 
 .PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score crosscheck gpu-check clean distclean FORCE
 all: $(BINS)
@@ -95,7 +95,7 @@ $(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
 # bin/ always holds the tools of the configuration built last.
 bin/%: $(BUILD)/bin/% FORCE
 	@mkdir -p bin
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.new && mv -f $@.new $@; }   # a rename: a running copy keeps its file
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -119,7 +119,7 @@ $(BUILD)/test/%: test/unit/%.c $(LIB) $(SIM_LIB_OBJ) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Isrc/simulate $(LDFLAGS_ALL) -o $@ $< $(SIM_LIB_OBJ) $(LIB) $(KERNEL_OBJ) $(CUDA_LIBS) $(LDLIBS)
 
-$(BUILD)/test/imgcheck $(BUILD)/test/nn_dump: $(BUILD)/test/%: test/helpers/%.c $(LIB)
+$(TEST_HELPERS): $(BUILD)/test/%: test/helpers/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS)
 

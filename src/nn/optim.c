@@ -16,6 +16,7 @@ void optim_defaults(OptConfig *c) {
     c->epochs = 100;
     c->cos_lr = 0;
     c->nominal_batch = 64;
+    c->adamw = 0;
 }
 
 int optim_init(Optimizer *o, const Net *net, const OptConfig *c) {
@@ -23,7 +24,8 @@ int optim_init(Optimizer *o, const Net *net, const OptConfig *c) {
     o->cfg = *c;
     o->momentum_buf = calloc(net->n_floats, sizeof(float));
     o->ema = malloc(sizeof(float) * net->n_floats);
-    if (!o->momentum_buf || !o->ema) return -1;
+    if (c->adamw) o->second = calloc(net->n_floats, sizeof(float));
+    if (!o->momentum_buf || !o->ema || (c->adamw && !o->second)) return -1;
     memcpy(o->ema, net->params, sizeof(float) * net->n_floats);
     return 0;
 }
@@ -31,6 +33,7 @@ int optim_init(Optimizer *o, const Net *net, const OptConfig *c) {
 void optim_free(Optimizer *o) {
     free(o->momentum_buf);
     free(o->ema);
+    free(o->second);
     memset(o, 0, sizeof *o);
 }
 
@@ -46,13 +49,17 @@ static double interp(double x, double x0, double x1, double y0, double y1) {
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0);
 }
 
+long optim_warmup_iters(const OptConfig *c, long per_epoch) {
+    return c->warmup_epochs > 0 ? (long)fmax(round(c->warmup_epochs * per_epoch), 100) : 0;
+}
+
 void optim_schedule(const OptConfig *c, int epoch, long it, long per_epoch, double lr[3], double *momentum) {
     double f = optim_lr_factor(c, epoch);
-    long nw = (long)fmax(round(c->warmup_epochs * per_epoch), 100);
+    long nw = optim_warmup_iters(c, per_epoch);
     long ni = it + (long)epoch * per_epoch;
     for (int g = 0; g < 3; g++) lr[g] = c->lr0 * f;
     *momentum = c->momentum;
-    if (ni <= nw) {
+    if (ni <= nw && nw > 0) {
         for (int g = 0; g < 3; g++) lr[g] = interp((double)ni, 0, (double)nw, g == 2 ? c->warmup_bias_lr : 0.0, c->lr0 * f);
         *momentum = interp((double)ni, 0, (double)nw, c->warmup_momentum, c->momentum);
     }
@@ -86,8 +93,33 @@ static int group_of(const Param *p) {
     return strcmp(s, ".weight") == 0 ? 0 : 2;
 }
 
+// AdamW as PyTorch computes it: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+// w -= lr wd w (decoupled), w -= lr m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps).
+static void adamw_step(Optimizer *o, Net *net, const double lr[3], double wd) {
+    const double b1 = o->cfg.momentum, b2 = 0.999, eps = 1e-8;
+    double t = (double)o->updates + 1, c1 = 1 - pow(b1, t), c2 = 1 - pow(b2, t);
+    for (int i = 0; i < net->n_params; i++) {
+        const Param *p = &net->param[i];
+        if (!p->trainable) continue;
+        int g = group_of(p);
+        float *w = net->params + p->offset, *gr = net->grads + p->offset;
+        float *m = o->momentum_buf + p->offset, *v = o->second + p->offset;
+        float rate = (float)lr[g], decay = g == 1 ? (float)wd : 0.0f;
+        float fb1 = (float)b1, fb2 = (float)b2, step = (float)(lr[g] / c1), rc2 = (float)(1 / sqrt(c2));
+        for (size_t j = 0; j < p->count; j++) {
+            w[j] -= rate * decay * w[j];
+            m[j] = fb1 * m[j] + (1 - fb1) * gr[j];
+            v[j] = fb2 * v[j] + (1 - fb2) * gr[j] * gr[j];
+            w[j] -= step * m[j] / (sqrtf(v[j]) * rc2 + (float)eps);
+        }
+    }
+    o->has_momentum = 1;
+    o->updates++;
+}
+
 void optim_step(Optimizer *o, Net *net, const double lr[3], double momentum, int batch, int accumulate) {
     double wd = o->cfg.weight_decay * batch * accumulate / (double)o->cfg.nominal_batch;
+    if (o->cfg.adamw) { adamw_step(o, net, lr, wd); return; }
     for (int i = 0; i < net->n_params; i++) {
         const Param *p = &net->param[i];
         if (!p->trainable) continue;

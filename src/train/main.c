@@ -11,6 +11,7 @@
 #include "device.h"
 #include "evaluate.h"
 #include "fsutil.h"
+#include "loader.h"
 #include "model.h"
 #include "optim.h"
 #include "safetensors.h"
@@ -41,8 +42,13 @@ static void usage(void) {
         "  --size N              input side, a multiple of 32 [128]\n"
         "  --channels 1|3        input channels [1]\n"
         "Training\n"
-        "  --epochs N [30]  --batch N [32]  --lr0 X [0.01]  --cos-lr  --seed S [0]\n"
+        "  --epochs N [30]  --batch N [32]  --cos-lr  --seed S [0]\n"
+        "  --optimizer NAME      sgd (Nesterov, momentum 0.937) | adamw (betas 0.937, 0.999) [sgd]\n"
+        "  --lr0 X               initial learning rate [0.01 for sgd, 0.001 for adamw]\n"
+        "  --lrf X               final learning rate, a fraction of lr0 [0.01]\n"
+        "  --warmup-epochs X     warmup length (at least 100 iterations; 0: none) [3]\n"
         "  --nominal-batch N     gradients are accumulated over about N images per step [64]\n"
+        "  --box-gain X  --obj-gain X  --cls-gain X   loss gains before YOLOv5's rescaling [0.05, 1, 0.5]\n"
         "  --mosaic P [1.0]  --scale X [0.5]  --translate X [0.1]\n"
         "  --resume              continue from the checkpoint next to --out\n"
         "  --quiet               no progress on stderr\n"
@@ -53,16 +59,17 @@ typedef struct {
     const char *val, *val_truth, *out, *preset, *root, *annotator;
     TargetField targets;
     WeightMode weight;
-    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs;
-    float lr0, mosaic, scale, translate;
+    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs, adamw;
+    float lr0, lrf, warmup, mosaic, scale, translate, gain[3];
     uint64_t seed;
 } Args;
 
 static void parse_args(int argc, char **argv, Args *a) {
     *a = (Args){ .val_truth = "truth", .preset = "cpu", .targets = TARGETS_OBJECTS, .weight = WEIGHT_VOTES, .size = 128,
-                 .ch = 1, .epochs = 30, .batch = 32, .nbs = 64, .lr0 = 0.01f, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
+                 .ch = 1, .epochs = 30, .batch = 32, .nbs = 64, .lr0 = -1, .lrf = 0.01f, .warmup = 3.0f,
+                 .gain = { 0.05f, 1.0f, 0.5f }, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
     enum { O_VAL = 256, O_VALT, O_TARGETS, O_ANN, O_WEIGHT, O_WOBJ, O_ROOT, O_OUT, O_PRESET, O_SIZE, O_CH, O_EPOCHS, O_BATCH,
-           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS };
+           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS, O_OPT, O_LRF, O_WARM, O_BOXG, O_OBJG, O_CLSG };
     static const struct option opts[] = {
         { "val", required_argument, 0, O_VAL }, { "val-truth", required_argument, 0, O_VALT },
         { "targets", required_argument, 0, O_TARGETS }, { "annotator", required_argument, 0, O_ANN },
@@ -75,6 +82,9 @@ static void parse_args(int argc, char **argv, Args *a) {
         { "mosaic", required_argument, 0, O_MOSAIC }, { "scale", required_argument, 0, O_SCALE },
         { "translate", required_argument, 0, O_TRANSLATE }, { "resume", no_argument, 0, O_RESUME },
         { "quiet", no_argument, 0, O_QUIET }, { "nominal-batch", required_argument, 0, O_NBS },
+        { "optimizer", required_argument, 0, O_OPT }, { "lrf", required_argument, 0, O_LRF },
+        { "warmup-epochs", required_argument, 0, O_WARM }, { "box-gain", required_argument, 0, O_BOXG },
+        { "obj-gain", required_argument, 0, O_OBJG }, { "cls-gain", required_argument, 0, O_CLSG },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
     long v;
@@ -120,11 +130,23 @@ static void parse_args(int argc, char **argv, Args *a) {
         case O_RESUME: a->resume = 1; break;
         case O_NBS: if (cli_parse_long(optarg, 1, 4096, &v)) cli_usage_error(TOOL, "--nominal-batch needs a count"); a->nbs = (int)v; break;
         case O_QUIET: a->quiet = 1; break;
+        case O_OPT:
+            if (!strcmp(optarg, "sgd")) a->adamw = 0;
+            else if (!strcmp(optarg, "adamw")) a->adamw = 1;
+            else cli_usage_error(TOOL, "unknown --optimizer '%s' (sgd, adamw)", optarg);
+            break;
+        case O_LRF: if (cli_parse_double(optarg, 0, 1, &x)) cli_usage_error(TOOL, "--lrf needs 0..1"); a->lrf = (float)x; break;
+        case O_WARM: if (cli_parse_double(optarg, 0, 1000, &x)) cli_usage_error(TOOL, "--warmup-epochs needs a number >= 0"); a->warmup = (float)x; break;
+        case O_BOXG: case O_OBJG: case O_CLSG:
+            if (cli_parse_double(optarg, 0, 1000, &x)) cli_usage_error(TOOL, "--%s needs a number >= 0", c == O_BOXG ? "box-gain" : c == O_OBJG ? "obj-gain" : "cls-gain");
+            a->gain[c - O_BOXG] = (float)x;
+            break;
         case 'h': usage(); exit(0);
         default: fprintf(stderr, "Try '%s --help'.\n", TOOL); exit(EXIT_USAGE);
         }
     }
     if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
+    if (a->lr0 < 0) a->lr0 = a->adamw ? 0.001f : 0.01f;
     if (!a->out) cli_usage_error(TOOL, "--out FILE is required");
     if (!a->val) cli_usage_error(TOOL, "--val FILE is required");
     if (a->annotator && a->targets != TARGETS_ANNOTATIONS) cli_usage_error(TOOL, "--annotator needs --targets annotations");
@@ -229,16 +251,21 @@ int main(int argc, char **argv) {
     oc.epochs = a.epochs;
     oc.cos_lr = a.cos_lr;
     oc.nominal_batch = a.nbs;
+    oc.adamw = a.adamw;
+    oc.lrf = a.lrf;
+    oc.warmup_epochs = a.warmup;
     Optimizer opt;
     if (optim_init(&opt, &m.net, &oc) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     LossOptions lo;
     loss_defaults(&lo);
     lo.weight_obj = a.weight_obj;
+    lo.box_gain = a.gain[0];
+    lo.obj_gain = a.gain[1];
+    lo.cls_gain = a.gain[2];
     AugOptions aug = { a.mosaic, a.scale, a.translate };
-    size_t plane = (size_t)a.size * a.size;
-    float *x = malloc(sizeof(float) * (size_t)B * a.ch * plane);
     int tcap = 64 * B + 1024;
-    Target *t = malloc(sizeof *t * (size_t)tcap);
+    Loader loader;
+    if (loader_init(&loader, &train, &aug, &rng, B, tcap) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     int *order = malloc(sizeof *order * (size_t)train.n);
     int accumulate = (int)fmax(round((double)a.nbs / B), 1);
     long per_epoch = (train.n + B - 1) / B;
@@ -257,6 +284,11 @@ int main(int argc, char **argv) {
         memcpy(m.net.params, p, sizeof(float) * m.net.n_floats);
         memcpy(opt.momentum_buf, mb, sizeof(float) * m.net.n_floats);
         memcpy(opt.ema, em, sizeof(float) * m.net.n_floats);
+        if (opt.second) {
+            const float *sm = st_tensor(&f, "second_moment", &nd, shape);
+            if (!sm || (size_t)shape[0] != m.net.n_floats) cli_die(TOOL, EXIT_DATA, "--resume: %s was not written with --optimizer adamw", ckpt);
+            memcpy(opt.second, sm, sizeof(float) * m.net.n_floats);
+        }
         start_epoch = atoi(st_meta(&f, "epoch"));
         opt.updates = atol(st_meta(&f, "updates"));
         opt.has_momentum = 1;
@@ -273,25 +305,27 @@ int main(int argc, char **argv) {
     for (int epoch = start_epoch; epoch < a.epochs; epoch++) {
         for (int i = 0; i < train.n; i++) order[i] = i;
         rng_shuffle_int(&rng, order, train.n);
-        double sbox = 0, sobj = 0, scls = 0, t0 = cli_now(), lr[3] = { 0 }, mom;
-        long steps = 0;
+        double sbox = 0, sobj = 0, scls = 0, t0 = cli_now(), lr[3] = { 0 }, mom, snorm = 0;
+        long steps = 0, updates = 0;
         progress_start(&pr, TOOL, "batches", per_epoch, a.quiet);
         net_zero_grad(&m.net);
+        if (loader_start_epoch(&loader, order, per_epoch) != 0) cli_die(TOOL, EXIT_DATA, "cannot start the data loader thread");
         for (long it = 0; it < per_epoch; it++) {
-            int s = (int)(it * B), nb = train.n - s < B ? train.n - s : B;
+            const Batch *bt = loader_next(&loader);
+            int nb = bt->nb;
             if (nb != m.net.batch) net_set_batch(&m.net, nb);
-            int nt = dataset_batch(&train, order + s, nb, &aug, &rng, x, t, tcap);
-            net_forward(&m.net, x);
+            net_forward(&m.net, bt->x);
             LossParts lp;
-            yolo_loss(&m.net, t, nt, &lo, &lp, NULL);
-            net_backward(&m.net, x);
+            yolo_loss(&m.net, bt->t, bt->nt, &lo, &lp, NULL);
+            net_backward(&m.net, bt->x);
             sbox += lp.box / nb; sobj += lp.obj / nb; scls += lp.cls / nb;
             optim_schedule(&oc, epoch, it, per_epoch, lr, &mom);
             int acc = accumulate;
-            long ni = it + (long)epoch * per_epoch, nw = (long)fmax(round(oc.warmup_epochs * per_epoch), 100);
-            if (ni <= nw) acc = (int)fmax(1, round(1 + ((double)a.nbs / B - 1) * ni / nw));
+            long ni = it + (long)epoch * per_epoch, nw = optim_warmup_iters(&oc, per_epoch);
+            if (ni <= nw && nw > 0) acc = (int)fmax(1, round(1 + ((double)a.nbs / B - 1) * ni / nw));
             if ((it + 1) % acc == 0 || it == per_epoch - 1) {
-                optim_clip(&m.net, oc.clip);
+                snorm += optim_clip(&m.net, oc.clip);
+                updates++;
                 optim_step(&opt, &m.net, lr, mom, B, acc);
                 optim_ema_update(&opt, &m.net);
                 net_zero_grad(&m.net);
@@ -300,6 +334,7 @@ int main(int argc, char **argv) {
             progress_update(&pr, it + 1);
         }
         if (m.net.batch != B) net_set_batch(&m.net, B);
+        loader_end_epoch(&loader);
         progress_end(&pr);
         double secs = cli_now() - t0;
         // validation with the EMA weights
@@ -322,18 +357,20 @@ int main(int argc, char **argv) {
             snprintf(bs, sizeof bs, "%.17g", best);
             snprintf(rs, sizeof rs, "%lu %lu", (unsigned long)rng.state, (unsigned long)rng.inc);
             json_t *meta = json_pack("{s:s,s:s,s:s,s:s}", "epoch", ep, "updates", up, "best", bs, "rng", rs);
-            StTensor ts[4] = { { "params", m.net.params, 1, { (long)m.net.n_floats } }, { "momentum", opt.momentum_buf, 1, { (long)m.net.n_floats } },
-                               { "ema", opt.ema, 1, { (long)m.net.n_floats } }, { "anchors", &m.net.anchors[0][0][0], 1, { 18 } } };
-            if (st_write(ckpt, ts, 4, meta, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+            StTensor ts[5] = { { "params", m.net.params, 1, { (long)m.net.n_floats } }, { "momentum", opt.momentum_buf, 1, { (long)m.net.n_floats } },
+                               { "ema", opt.ema, 1, { (long)m.net.n_floats } }, { "anchors", &m.net.anchors[0][0][0], 1, { 18 } },
+                               { "second_moment", opt.second, 1, { (long)m.net.n_floats } } };
+            if (st_write(ckpt, ts, opt.second ? 5 : 4, meta, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
             json_decref(meta);
         }
-        printf("{\"epoch\":%d,\"box\":%.6g,\"obj\":%.6g,\"cls\":%.6g,\"loss\":%.6g,\"lr\":%.6g,\"images_per_s\":%.1f,\"val_map40\":%.6g,\"val_map50_95\":%.6g}\n",
-               epoch + 1, sbox / steps, sobj / steps, scls / steps, (sbox + sobj + scls) / steps, lr[1], train.n / secs,
+        printf("{\"epoch\":%d,\"box\":%.6g,\"obj\":%.6g,\"cls\":%.6g,\"loss\":%.6g,\"lr\":%.6g,\"grad_norm\":%.4g,\"images_per_s\":%.1f,\"val_map40\":%.6g,\"val_map50_95\":%.6g}\n",
+               epoch + 1, sbox / steps, sobj / steps, scls / steps, (sbox + sobj + scls) / steps, lr[1], snorm / (updates ? updates : 1), train.n / secs,
                m40 < 0 ? 0 : m40, m5095 < 0 ? 0 : m5095);
         fflush(stdout);
     }
     if (!a.quiet) fprintf(stderr, "%s: best validation mAP@0.4 %.4f -> %s\n", TOOL, best, a.out);
-    free(x); free(t); free(order); free(ckpt);
+    loader_free(&loader);
+    free(order); free(ckpt);
     optim_free(&opt);
     dataset_free(&train);
     dataset_free(&val);
