@@ -89,3 +89,82 @@ setup_file() {
     run "$BIN/predict"
     [ "$status" -eq 2 ]
 }
+
+# Bad training input: one case per kind. Each fails with the line number, exit 1, and
+# leaves no model or checkpoint behind.
+train_bad() {   # expected message, then the records (one per argument)
+    local want="$1"
+    shift
+    printf '%s\n' "$@" > "$BATS_TEST_TMPDIR/in.jsonl"
+    run bash -c "'$BIN/train' --quiet --val '$BATS_FILE_TMPDIR/val.jsonl' --out '$BATS_TEST_TMPDIR/m.safetensors' --epochs 1 < '$BATS_TEST_TMPDIR/in.jsonl'"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"$want"* ]]
+    [ ! -e "$BATS_TEST_TMPDIR/m.safetensors" ] && [ ! -e "$BATS_TEST_TMPDIR/m.safetensors.ckpt" ]
+}
+
+good_record() { head -n 1 "$BATS_FILE_TMPDIR/train.jsonl"; }
+with_box() { good_record | jq -c --argjson b "$1" '.objects = [{label: "1", box: $b, votes: 2, conf: 0.5, annotators: ["R1","R2"]}]'; }
+
+@test "train: malformed JSON names its line" {
+    train_bad "stdin: line 2: malformed JSON" "$(good_record)" '{"id": "x", "image":'
+}
+
+@test "train: a missing field names its line" {
+    train_bad "stdin: line 2: missing \"image\"" "$(good_record)" "$(good_record | jq -c 'del(.image) | .id = "y"')"
+    train_bad "line 1: missing \"objects\"" "$(good_record | jq -c 'del(.objects)')"
+}
+
+@test "train: a NaN, null or non-numeric box coordinate" {
+    train_bad "line 1: malformed JSON: invalid token near 'NaN'" "$(with_box '[1,2,30,40]' | sed 's/\[1,2,30,40\]/[1,NaN,30,40]/')"
+    train_bad "line 1: objects[0]: \"box\" must be 4 finite numbers" "$(with_box '[1,2,30,null]')"
+    train_bad "line 1: objects[0]: \"box\" must be 4 finite numbers" "$(with_box '[1,2,30,"40"]')"
+}
+
+@test "train: inverted and out-of-frame boxes" {
+    train_bad "line 1: objects[0]: \"box\" [30,2,1,40] is inverted" "$(with_box '[30,2,1,40]')"
+    train_bad "line 1: objects[0]: \"box\" [1,2,300,40] is outside the" "$(with_box '[1,2,300,40]')"
+}
+
+@test "train: an object without votes under --weight votes" {
+    train_bad "line 1: objects[0]: needs a positive \"votes\"" "$(good_record | jq -c '.objects = [.objects[0] | del(.votes)]' )"
+}
+
+@test "train: a missing or corrupt image names its line" {
+    train_bad "line 1: cannot open" "$(good_record | jq -c '.image = "/nonexistent/a.jpg"')"
+    echo "not a picture" > "$BATS_TEST_TMPDIR/bad.jpg"
+    train_bad "line 1: $BATS_TEST_TMPDIR/bad.jpg: not a JPEG or PNG image" "$(good_record | jq -c --arg p "$BATS_TEST_TMPDIR/bad.jpg" '.image = $p')"
+}
+
+@test "train: empty input, and validation records without truth" {
+    train_bad "stdin: no records" ""
+    good_record | jq -c 'del(.truth)' > "$BATS_TEST_TMPDIR/val.jsonl"
+    run bash -c "'$BIN/train' --quiet --val '$BATS_TEST_TMPDIR/val.jsonl' --out '$BATS_TEST_TMPDIR/m.safetensors' < '$BATS_FILE_TMPDIR/train.jsonl'"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"val.jsonl: line 1: missing \"truth\""* ]]
+}
+
+@test "train: a mosaic of one image with many boxes (four copies) stays in bounds" {
+    good_record | jq -c '.truth = [range(12) as $i | {label: "3", box: [($i * 10), 2, ($i * 10 + 9), 40]}]' > "$BATS_TEST_TMPDIR/one.jsonl"
+    run bash -c "'$BIN/train' --quiet --targets truth --val '$BATS_TEST_TMPDIR/one.jsonl' --out '$BATS_TEST_TMPDIR/m.safetensors' --epochs 2 --batch 2 < '$BATS_TEST_TMPDIR/one.jsonl'"
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "predict: malformed JSON, a missing field, a corrupt image, empty input" {
+    "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/m.safetensors" --epochs 1 --batch 16 \
+        < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    pbad() {
+        printf '%s\n' "$2" > "$BATS_TEST_TMPDIR/in.jsonl"
+        run bash -c "'$BIN/predict' --quiet --model '$BATS_TEST_TMPDIR/m.safetensors' < '$BATS_TEST_TMPDIR/in.jsonl' > '$BATS_TEST_TMPDIR/out.jsonl'"
+        echo "$output"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"$1"* ]]
+        [ ! -s "$BATS_TEST_TMPDIR/out.jsonl" ]   # nothing half-written
+    }
+    pbad "line 2: malformed JSON" "$(good_record)"$'\n''{"id": "x",'
+    pbad "line 1: missing \"image\"" "$(good_record | jq -c 'del(.image)')"
+    echo "not a picture" > "$BATS_TEST_TMPDIR/bad.jpg"
+    pbad "line 1: $BATS_TEST_TMPDIR/bad.jpg: not a JPEG or PNG image" "$(good_record | jq -c --arg p "$BATS_TEST_TMPDIR/bad.jpg" '.image = $p')"
+    pbad "no records" ""
+}

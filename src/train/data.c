@@ -58,8 +58,14 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     memset(d, 0, sizeof *d);
     d->size = o->size;
     d->ch = o->ch;
+    // the target boxes are validated as the record reader validates them (4 finite numbers,
+    // x1 < x2, y1 < y2, inside the frame), with the line number in any error
     RecordReader rd;
-    record_reader_init(&rd, fp, REC_ID | REC_IMAGE | REC_SIZE, BOX_STRICT);
+    unsigned need = REC_ID | REC_IMAGE | REC_SIZE;
+    if (o->field == TARGETS_ANNOTATIONS) need |= REC_ANNOTATIONS;
+    else if (o->field != TARGETS_NONE || o->check) need |= REC_TRUTH;
+    record_reader_init(&rd, fp, need, BOX_STRICT);
+    rd.truth_field = o->field == TARGETS_OBJECTS ? "objects" : o->field == TARGETS_NONE ? o->check : "truth";
     long cap = 0;
     char e2[1024];
     for (;;) {
@@ -155,6 +161,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
             d->n_boxes++;
             d->count[i]++;
         }
+        if (d->count[i] > d->max_count) d->max_count = d->count[i];
         free(raw[i]);
     }
     free(raw);
@@ -195,7 +202,7 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
     int S = d->size, C = d->ch, nt = 0;
     size_t plane = (size_t)S * S;
     uint8_t *canvas = malloc((size_t)C * 4 * plane);
-    BoxT *boxes = malloc(sizeof *boxes * (size_t)(d->n_boxes + 1));
+    BoxT *boxes = malloc(sizeof *boxes * (size_t)(4 * d->max_count + 1));   // a mosaic's four images
     for (int b = 0; b < B; b++) {
         float *xb = x + (size_t)b * C * plane;
         int nb = 0, cw = S, chh = S;

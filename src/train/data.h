@@ -24,6 +24,7 @@ typedef struct {
     int *start, *count;      // each image's boxes in `boxes`
     BoxT *boxes;
     long n_boxes;
+    int max_count;           // the most boxes of one image
     // the original frame of each image, for mapping detections back
     double *scale_x, *scale_y, *pad_x, *pad_y;
     json_t **records;        // the records (kept for predict-style output and truth)
@@ -35,6 +36,7 @@ typedef struct {
     const char *annotator;   // keep only this annotator's boxes (annotations)
     const char *root;        // image paths are relative to it
     int size, ch;
+    const char *check;       // TARGETS_NONE: a box field to validate all the same (val truth)
 } DataOptions;
 
 // Reads records from fp. classes: the class names (sorted); when *n_classes is 0 they are

@@ -222,7 +222,7 @@ int main(int argc, char **argv) {
     if (gpu_probe(desc, sizeof desc) == 0 && !a.quiet) fprintf(stderr, "%s: %s; training on the CPU\n", TOOL, desc);
     float wm, dm;
     preset_multiples(a.preset, &wm, &dm);
-    DataOptions dopt = { a.targets, a.weight, a.annotator, a.root, a.size, a.ch };
+    DataOptions dopt = { a.targets, a.weight, a.annotator, a.root, a.size, a.ch, NULL };
     Model m = { 0 };
     Dataset train, val;
     if (dataset_load(&train, stdin, "stdin", &dopt, &m.classes, &m.n_classes, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
@@ -231,6 +231,7 @@ int main(int argc, char **argv) {
     if (!vf) cli_die(TOOL, EXIT_DATA, "cannot open %s", a.val);
     DataOptions vopt = dopt;
     vopt.field = TARGETS_NONE;   // only the images: scoring reads --val-truth from the records
+    vopt.check = a.val_truth;
     int nc = m.n_classes;
     if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
     fclose(vf);
