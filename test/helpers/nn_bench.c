@@ -1,0 +1,99 @@
+// nn_bench: training and inference throughput of the C detector on synthetic batches, for
+// `make bench-train` (scripts/bench-train.sh runs scripts/bench_train.py beside it).
+//
+//   nn_bench [--width W] [--depth D] [--classes K] [--size S] [--batch B] [--steps N]
+//
+// A training step is what `train` does per batch: forward, the YOLOv5 loss with EARL
+// weights, backward, gradient clipping, an SGD step and the EMA update. Inference is an
+// eval-mode forward pass and the box decoding with NMS. Prints one JSON object:
+// {"train_images_per_s", "predict_images_per_s", "peak_rss_mib", "threads", ...}.
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "loss.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    NetConfig cfg = { 0.1875f, 0.33f, 1, 10, 128 };
+    int B = 32, steps = 10;
+    static const struct option opts[] = { { "width", 1, 0, 'w' }, { "depth", 1, 0, 'd' }, { "classes", 1, 0, 'k' },
+                                          { "size", 1, 0, 's' }, { "batch", 1, 0, 'b' }, { "steps", 1, 0, 'n' },
+                                          { 0, 0, 0, 0 } };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w': cfg.width = strtof(optarg, NULL); break;
+        case 'd': cfg.depth = strtof(optarg, NULL); break;
+        case 'k': cfg.classes = atoi(optarg); break;
+        case 's': cfg.size = atoi(optarg); break;
+        case 'b': B = atoi(optarg); break;
+        case 'n': steps = atoi(optarg); break;
+        default: fprintf(stderr, "nn_bench: bad option\n"); return 2;
+        }
+    }
+    Net n;
+    if (net_build(&n, &cfg, 1) != 0 || net_set_batch(&n, B) != 0) { fprintf(stderr, "nn_bench: cannot build\n"); return 1; }
+    Rng r;
+    rng_seed(&r, 1, 2);
+    size_t nx = (size_t)B * cfg.size * cfg.size;
+    float *x = malloc(sizeof(float) * nx);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)rng_uniform(&r);
+    // 2.5 targets per image, as in MED-MNIST
+    int nt = 0, cap = 3 * B;
+    Target *t = malloc(sizeof *t * (size_t)cap);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < 2 + (b % 2); k++) {
+            float w = (float)rng_range(&r, 0.08, 0.4), h = (float)rng_range(&r, 0.08, 0.4);
+            t[nt++] = (Target){ b, rng_int(&r, 0, cfg.classes - 1), (float)rng_range(&r, w / 2, 1 - w / 2),
+                                (float)rng_range(&r, h / 2, 1 - h / 2), w, h, (float)rng_range(&r, 1, 3) };
+        }
+    OptConfig oc;
+    optim_defaults(&oc);
+    Optimizer opt;
+    if (optim_init(&opt, &n, &oc) != 0) return 1;
+    LossOptions lo;
+    loss_defaults(&lo);
+    double lr[3] = { 0.01, 0.01, 0.01 };
+    double t0 = 0;
+    for (int s = 0; s < steps + 2; s++) {
+        if (s == 2) t0 = now();   // two warm-up steps
+        net_zero_grad(&n);
+        net_forward(&n, x);
+        LossParts lp;
+        yolo_loss(&n, t, nt, &lo, &lp, NULL);
+        net_backward(&n, x);
+        optim_clip(&n, oc.clip);
+        optim_step(&opt, &n, lr, 0.937, B, 1);
+        optim_ema_update(&opt, &n);
+    }
+    double train = steps * (double)B / (now() - t0);
+    n.training = 0;
+    Det *dets = malloc(sizeof *dets * 300);
+    for (int s = 0; s < steps + 2; s++) {
+        if (s == 2) t0 = now();
+        net_forward(&n, x);
+        for (int b = 0; b < B; b++) detect_boxes(&n, b, 0.001f, 0.6f, 300, dets, 300);
+    }
+    double pred = steps * (double)B / (now() - t0);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"impl\":\"c\",\"size\":%d,\"batch\":%d,\"width\":%g,\"depth\":%g,\"threads\":%d,\"steps\":%d,"
+           "\"train_images_per_s\":%.2f,\"predict_images_per_s\":%.2f,\"peak_rss_mib\":%.1f}\n",
+           cfg.size, B, (double)cfg.width, (double)cfg.depth, omp_get_max_threads(), steps, train, pred, ru.ru_maxrss / 1024.0);
+    free(x); free(t); free(dets);
+    optim_free(&opt);
+    net_free(&n);
+    return 0;
+}
