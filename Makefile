@@ -46,7 +46,7 @@ endif
 CFLAGS ?=
 WERROR ?= 0
 CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(if $(filter 1,$(WERROR)),-Werror,) $(CFLAGS) -MMD -MP
-LDLIBS := -ljansson -lturbojpeg -lpng -lz -lopenblas -lm -lpthread
+LDLIBS := -ljansson -lturbojpeg -lpng -lz -lopenblas -lmvec -lm -lpthread
 LDFLAGS ?=
 LDFLAGS_ALL := -fopenmp $(SAN_LD) $(LDFLAGS)
 

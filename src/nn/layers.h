@@ -26,6 +26,12 @@
     /* Inference-mode batch norm with running statistics. */                                     \
     void batchnorm_inference##S(real *out, const real *inp, const real *gamma, const real *beta,      \
                                 const real *run_mean, const real *run_var, int B, int C, int HW, real eps); \
+    /* Both fused: pre_act = BN(inp), out = silu(pre_act); backward with dpre as scratch. */        \
+    void batchnorm_silu_forward##S(real *out, real *pre_act, real *mean, real *rstd, const real *inp,    \
+                                   const real *gamma, const real *beta, int B, int C, int HW, real eps); \
+    void silu_batchnorm_backward##S(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, \
+                                    const real *pre_act, const real *inp, const real *mean,              \
+                                    const real *rstd, const real *gamma, int B, int C, int HW);          \
     /* SiLU: out = x * sigmoid(x); backward from the input. */                                    \
     void silu_forward##S(real *out, const real *inp, long n);                                        \
     void silu_backward##S(real *dinp, const real *dout, const real *inp, long n);                    \

@@ -10,18 +10,34 @@
 #define CAT(a, b) CAT_(a, b)
 #define F(name) CAT(name, S)
 
-// One image's (C,H,W) into columns (C*k*k, OH*OW).
+// The output columns [ox0, ox1) whose input column ox * stride - pad + kx lies in [0, W).
+static void F(valid_span)(int W, int OW, int kx, int stride, int pad, int *ox0, int *ox1) {
+    int lo = pad - kx, a = lo > 0 ? (lo + stride - 1) / stride : 0;     // first ox with x >= 0
+    int hi = W - 1 + pad - kx, b = hi >= 0 ? hi / stride + 1 : 0;      // one past the last with x < W
+    *ox0 = a < OW ? a : OW;
+    *ox1 = b < OW ? b : OW;
+    if (*ox1 < *ox0) *ox1 = *ox0;
+}
+
+// One image's (C,H,W) into columns (C*k*k, OH*OW): per output row, zeros outside the
+// image and a copy (stride 1) or a strided gather inside it.
 static void F(im2col)(real *col, const real *img, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
                 real *row = col + ((size_t)(c * k + ky) * k + kx) * OH * OW;
+                int ox0, ox1;
+                F(valid_span)(W, OW, kx, stride, pad, &ox0, &ox1);
                 for (int oy = 0; oy < OH; oy++) {
                     int y = oy * stride - pad + ky;
-                    for (int ox = 0; ox < OW; ox++) {
-                        int x = ox * stride - pad + kx;
-                        row[oy * OW + ox] = (y >= 0 && y < H && x >= 0 && x < W) ? img[((size_t)c * H + y) * W + x] : 0;
-                    }
+                    real *r = row + (size_t)oy * OW;
+                    if (y < 0 || y >= H) { memset(r, 0, sizeof(real) * (size_t)OW); continue; }
+                    const real *src = img + ((size_t)c * H + y) * W;   // x = ox * stride + kx - pad
+                    int off = kx - pad;
+                    for (int ox = 0; ox < ox0; ox++) r[ox] = 0;
+                    if (stride == 1) memcpy(r + ox0, src + ox0 + off, sizeof(real) * (size_t)(ox1 - ox0));
+                    else for (int ox = ox0; ox < ox1; ox++) r[ox] = src[ox * stride + off];
+                    for (int ox = ox1; ox < OW; ox++) r[ox] = 0;
                 }
             }
 }
@@ -33,13 +49,15 @@ static void F(col2im)(real *img, const real *col, int C, int H, int W, int k, in
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
                 const real *row = col + ((size_t)(c * k + ky) * k + kx) * OH * OW;
+                int ox0, ox1;
+                F(valid_span)(W, OW, kx, stride, pad, &ox0, &ox1);
                 for (int oy = 0; oy < OH; oy++) {
                     int y = oy * stride - pad + ky;
                     if (y < 0 || y >= H) continue;
-                    for (int ox = 0; ox < OW; ox++) {
-                        int x = ox * stride - pad + kx;
-                        if (x >= 0 && x < W) img[((size_t)c * H + y) * W + x] += row[oy * OW + ox];
-                    }
+                    real *dst = img + ((size_t)c * H + y) * W;
+                    const real *r = row + (size_t)oy * OW;
+                    int off = kx - pad;
+                    for (int ox = ox0; ox < ox1; ox++) dst[ox * stride + off] += r[ox];
                 }
             }
 }
@@ -149,6 +167,7 @@ void F(batchnorm_backward)(real *dinp, real *dgamma, real *dbeta, const real *do
 
 void F(batchnorm_inference)(real *out, const real *inp, const real *gamma, const real *beta, const real *run_mean,
                             const real *run_var, int B, int C, int HW, real eps) {
+    #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
         for (int b = 0; b < B; b++) {
@@ -160,15 +179,86 @@ void F(batchnorm_inference)(real *out, const real *inp, const real *gamma, const
 }
 
 void F(silu_forward)(real *out, const real *inp, long n) {
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (long i = 0; i < n; i++) out[i] = inp[i] / (1 + EXP(-inp[i]));
 }
 
 void F(silu_backward)(real *dinp, const real *dout, const real *inp, long n) {
-    #pragma omp parallel for schedule(static) if (n > 65536)
+    #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (long i = 0; i < n; i++) {
         real s = 1 / (1 + EXP(-inp[i]));
         dinp[i] = dout[i] * s * (1 + inp[i] * (1 - s));
+    }
+}
+
+// Batch norm (training) and SiLU in one pass over the output: pre_act = BN(inp),
+// out = silu(pre_act). The same arithmetic as batchnorm_forward then silu_forward.
+void F(batchnorm_silu_forward)(real *out, real *pre_act, real *mean, real *rstd, const real *inp, const real *gamma,
+                               const real *beta, int B, int C, int HW, real eps) {
+    double n = (double)B * HW;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double s = 0, s2 = 0;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) s += x[i];
+        }
+        double m = s / n;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) { double d = x[i] - m; s2 += d * d; }
+        }
+        real r = (real)(1.0 / sqrt(s2 / n + eps)), mr = (real)m, g = gamma[c], bt = beta[c];
+        mean[c] = mr;
+        rstd[c] = r;
+        for (int b = 0; b < B; b++) {
+            size_t o = ((size_t)b * C + c) * HW;
+            const real *x = inp + o;
+            real *p = pre_act + o, *y = out + o;
+            #pragma omp simd
+            for (int i = 0; i < HW; i++) {
+                real v = (x[i] - mr) * r * g + bt;
+                p[i] = v;
+                y[i] = v / (1 + EXP(-v));
+            }
+        }
+    }
+}
+
+// Their backward in two passes: SiLU's derivative and BN's sums together, then the input
+// gradient. dpre (B,C,HW) is scratch for SiLU's input gradient.
+void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout,
+                                const real *pre_act, const real *inp, const real *mean, const real *rstd,
+                                const real *gamma, int B, int C, int HW) {
+    double n = (double)B * HW;
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double sdy = 0, sdyx = 0;
+        real m = mean[c], r = rstd[c];
+        for (int b = 0; b < B; b++) {
+            size_t o = ((size_t)b * C + c) * HW;
+            const real *x = inp + o, *dy = dout + o, *p = pre_act + o;
+            real *dp = dpre + o;
+            #pragma omp simd
+            for (int i = 0; i < HW; i++) {
+                real sg = 1 / (1 + EXP(-p[i]));
+                dp[i] = dy[i] * sg * (1 + p[i] * (1 - sg));
+            }
+            for (int i = 0; i < HW; i++) {
+                sdy += dp[i];
+                sdyx += dp[i] * (x[i] - m) * r;
+            }
+        }
+        dgamma[c] += (real)sdyx;
+        dbeta[c] += (real)sdy;
+        real mdy = (real)(sdy / n), mdyx = (real)(sdyx / n), g = r * gamma[c];
+        for (int b = 0; b < B; b++) {
+            size_t o = ((size_t)b * C + c) * HW;
+            const real *x = inp + o, *dp = dpre + o;
+            real *dx = dinp + o;
+            #pragma omp simd
+            for (int i = 0; i < HW; i++) dx[i] = g * (dp[i] - mdy - (x[i] - m) * r * mdyx);
+        }
     }
 }
 

@@ -343,7 +343,8 @@ void net_forward(Net *n, const float *x) {
         case NODE_CONV:
             conv_split(n, d->pre_bn, a, P(n, d->w), NULL, d);
             if (n->training) {
-                batchnorm_forward_f32(d->pre_act, d->mean, d->rstd, d->pre_bn, P(n, d->g), P(n, d->g + 1), B, d->C, (int)hw, BN_EPS);
+                batchnorm_silu_forward_f32(d->out, d->pre_act, d->mean, d->rstd, d->pre_bn, P(n, d->g), P(n, d->g + 1), B, d->C,
+                                           (int)hw, BN_EPS);
                 // running statistics, as PyTorch keeps them (unbiased variance)
                 float *rm = P(n, d->rm), *rv = P(n, d->rm + 1);
                 double cnt = (double)B * hw;
@@ -355,8 +356,8 @@ void net_forward(Net *n, const float *x) {
             } else {
                 batchnorm_inference_f32(d->pre_act, d->pre_bn, P(n, d->g), P(n, d->g + 1), P(n, d->rm), P(n, d->rm + 1), B, d->C,
                                         (int)hw, BN_EPS);
+                silu_forward_f32(d->out, d->pre_act, act);
             }
-            silu_forward_f32(d->out, d->pre_act, act);
             break;
         case NODE_DETECT:
             conv_split(n, d->out, a, P(n, d->w), P(n, d->b), d);
@@ -405,8 +406,8 @@ void net_backward(Net *n, const float *x) {
         case NODE_INPUT:
             break;
         case NODE_CONV:
-            silu_backward_f32(t0, d->dout, d->pre_act, act);
-            batchnorm_backward_f32(t1, G(n, d->g), G(n, d->g + 1), t0, d->pre_bn, d->mean, d->rstd, P(n, d->g), B, d->C, (int)hw);
+            silu_batchnorm_backward_f32(t1, t0, G(n, d->g), G(n, d->g + 1), d->dout, d->pre_act, d->pre_bn, d->mean, d->rstd,
+                                        P(n, d->g), B, d->C, (int)hw);
             conv_split_backward(n, a->type == NODE_INPUT ? NULL : t0, G(n, d->w), NULL, t1, a, P(n, d->w), d);
             if (a->type != NODE_INPUT) accumulate(a->dout, t0, in_act);
             break;

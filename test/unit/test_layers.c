@@ -179,6 +179,28 @@ int main(void) {
     double xs[3] = { 0, 20, -20 }, ys[3];
     silu_forward_f64(ys, xs, 3);
     CHECK(ys[0] == 0 && fabs(ys[1] - 20) < 1e-6 && fabs(ys[2]) < 1e-6);
+    // batch norm and SiLU fused: the same numbers as the two layers one after the other
+    {
+        int B = 2, C = 3, HW = 10;
+        long n = (long)B * C * HW;
+        double *x = malloc(sizeof(double) * n), *dy = malloc(sizeof(double) * n), *p1 = malloc(sizeof(double) * n),
+               *p2 = malloc(sizeof(double) * n), *y1 = malloc(sizeof(double) * n), *y2 = malloc(sizeof(double) * n),
+               *t = malloc(sizeof(double) * n), *dx1 = malloc(sizeof(double) * n), *dx2 = malloc(sizeof(double) * n);
+        double gm[3] = { 0.5, 1.2, -0.7 }, bt[3] = { 0.1, -0.3, 0.2 }, m1[3], r1[3], m2[3], r2[3];
+        double dg1[3] = { 0 }, db1[3] = { 0 }, dg2[3] = { 0 }, db2[3] = { 0 };
+        for (long i = 0; i < n; i++) { x[i] = rng_normal(&g) * 2 + 0.3; dy[i] = rng_normal(&g); }
+        batchnorm_forward_f64(p1, m1, r1, x, gm, bt, B, C, HW, 1e-3);
+        silu_forward_f64(y1, p1, n);
+        batchnorm_silu_forward_f64(y2, p2, m2, r2, x, gm, bt, B, C, HW, 1e-3);
+        silu_backward_f64(t, dy, p1, n);
+        batchnorm_backward_f64(dx1, dg1, db1, t, x, m1, r1, gm, B, C, HW);
+        silu_batchnorm_backward_f64(dx2, t, dg2, db2, dy, p2, x, m2, r2, gm, B, C, HW);
+        double e = 0;
+        for (long i = 0; i < n; i++) e = fmax(e, fmax(fabs(y1[i] - y2[i]), fmax(fabs(p1[i] - p2[i]), fabs(dx1[i] - dx2[i]))));
+        for (int c = 0; c < C; c++) e = fmax(e, fmax(fabs(dg1[c] - dg2[c]), fabs(db1[c] - db2[c])));
+        CHECK(e < 1e-12);
+        free(x); free(dy); free(p1); free(p2); free(y1); free(y2); free(t); free(dx1); free(dx2);
+    }
     // max pool ties: the first maximum in scan order takes the gradient (PyTorch's choice),
     // not the centre, though the centre holds the same value
     {
