@@ -201,11 +201,13 @@ void F(batchnorm_silu_forward)(real *out, real *pre_act, real *mean, real *rstd,
         double s = 0, s2 = 0;
         for (int b = 0; b < B; b++) {
             const real *x = inp + ((size_t)b * C + c) * HW;
+            #pragma omp simd reduction(+ : s)
             for (int i = 0; i < HW; i++) s += x[i];
         }
         double m = s / n;
         for (int b = 0; b < B; b++) {
             const real *x = inp + ((size_t)b * C + c) * HW;
+            #pragma omp simd reduction(+ : s2)
             for (int i = 0; i < HW; i++) { double d = x[i] - m; s2 += d * d; }
         }
         real r = (real)(1.0 / sqrt(s2 / n + eps)), mr = (real)m, g = gamma[c], bt = beta[c];
@@ -244,6 +246,7 @@ void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbet
                 real sg = 1 / (1 + EXP(-p[i]));
                 dp[i] = dy[i] * sg * (1 + p[i] * (1 - sg));
             }
+            #pragma omp simd reduction(+ : sdy, sdyx)
             for (int i = 0; i < HW; i++) {
                 sdy += dp[i];
                 sdyx += dp[i] * (x[i] - m) * r;
@@ -264,6 +267,7 @@ void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbet
 
 void F(maxpool_forward)(real *out, int *argmax, const real *inp, int B, int C, int H, int W, int k) {
     int r = k / 2;
+    #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)B * C; p++) {
         const real *x = inp + (size_t)p * H * W;
         for (int y = 0; y < H; y++)
@@ -288,11 +292,13 @@ void F(maxpool_forward)(real *out, int *argmax, const real *inp, int B, int C, i
 
 void F(maxpool_backward)(real *dinp, const real *dout, const int *argmax, int B, int C, int H, int W) {
     memset(dinp, 0, sizeof(real) * (size_t)B * C * H * W);
+    #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)B * C; p++)
         for (int i = 0; i < H * W; i++) dinp[(size_t)p * H * W + argmax[(size_t)p * H * W + i]] += dout[(size_t)p * H * W + i];
 }
 
 void F(upsample2x_forward)(real *out, const real *inp, int B, int C, int H, int W) {
+    #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)B * C; p++)
         for (int y = 0; y < 2 * H; y++)
             for (int x = 0; x < 2 * W; x++)
@@ -301,6 +307,7 @@ void F(upsample2x_forward)(real *out, const real *inp, int B, int C, int H, int 
 
 void F(upsample2x_backward)(real *dinp, const real *dout, int B, int C, int H, int W) {
     memset(dinp, 0, sizeof(real) * (size_t)B * C * H * W);
+    #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)B * C; p++)
         for (int y = 0; y < 2 * H; y++)
             for (int x = 0; x < 2 * W; x++)

@@ -314,9 +314,11 @@ static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const
             conv2d_backward_f32(dinp ? dinp + b0 * in_img : NULL, wt, NULL, n->col + (size_t)t * n->col_floats, dy + b0 * out_img,
                                 a->out + b0 * in_img, w, b1 - b0, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
     }
-    for (int t = 0; t < T; t++) {
-        const float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
-        for (size_t j = 0; j < wn; j++) dw[j] += wt[j];
+    #pragma omp parallel for schedule(static)
+    for (size_t j = 0; j < wn; j++) {
+        float g = 0;
+        for (int t = 0; t < T; t++) g += n->wtmp[(size_t)t * n->wtmp_floats + j];
+        dw[j] += g;
     }
     if (db) {
         long hw = (long)d->H * d->W;
@@ -364,10 +366,12 @@ void net_forward(Net *n, const float *x) {
             break;
         case NODE_ADD: {
             const float *b = n->node[d->in[1]].out;
+            #pragma omp parallel for schedule(static)
             for (long j = 0; j < act; j++) d->out[j] = a->out[j] + b[j];
             break;
         }
         case NODE_CONCAT:
+            #pragma omp parallel for schedule(static)
             for (int im = 0; im < B; im++) {
                 float *o = d->out + (size_t)im * d->C * hw;
                 for (int k = 0; k < d->n_in; k++) {
@@ -388,6 +392,7 @@ void net_forward(Net *n, const float *x) {
 }
 
 static void accumulate(float *dst, const float *src, long n) {
+    #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++) dst[i] += src[i];
 }
 
@@ -420,6 +425,7 @@ void net_backward(Net *n, const float *x) {
             accumulate(n->node[d->in[1]].dout, d->dout, act);
             break;
         case NODE_CONCAT:
+            #pragma omp parallel for schedule(static)
             for (int im = 0; im < B; im++) {
                 const float *g = d->dout + (size_t)im * d->C * hw;
                 for (int k = 0; k < d->n_in; k++) {
