@@ -396,52 +396,87 @@ static void accumulate(float *dst, const float *src, long n) {
     for (long i = 0; i < n; i++) dst[i] += src[i];
 }
 
+// The gradient of node `to` receives src: copied where nothing reached it yet (fresh),
+// added otherwise. This saves zeroing every gradient before the pass.
+static void give(Net *n, unsigned char *fresh, int to, const float *src, long count) {
+    float *dst = n->node[to].dout;
+    if (fresh[to]) {
+        memcpy(dst, src, sizeof(float) * (size_t)count);
+        fresh[to] = 0;
+    } else {
+        accumulate(dst, src, count);
+    }
+}
+
 void net_backward(Net *n, const float *x) {
     (void)x;
     int B = n->batch;
-    // every dout but the Detect ones (set by the loss) starts at zero
-    for (int i = 0; i < n->n_nodes; i++)
-        if (n->node[i].type != NODE_DETECT) memset(n->node[i].dout, 0, sizeof(float) * (size_t)B * n->node[i].C * n->node[i].H * n->node[i].W);
+    // every gradient but the Detect ones (set by the loss) is fresh until a consumer writes it;
+    // nodes are visited in reverse creation order, so all consumers of a node come first
+    unsigned char fresh[NET_MAX_NODES];
+    for (int i = 0; i < n->n_nodes; i++) fresh[i] = n->node[i].type != NODE_DETECT;
     float *t0 = n->tmp[0], *t1 = n->tmp[1];
     for (int i = n->n_nodes - 1; i > 0; i--) {
         Node *d = &n->node[i];
-        Node *a = &n->node[d->in[0]];
+        int ai = d->in[0];
+        Node *a = &n->node[ai];
         long act = (long)B * d->C * d->H * d->W, hw = (long)d->H * d->W, in_act = (long)B * a->C * a->H * a->W;
+        if (d->type != NODE_INPUT && fresh[i]) {   // no consumer: a zero gradient
+            memset(d->dout, 0, sizeof(float) * (size_t)act);
+            fresh[i] = 0;
+        }
+        // where an input's gradient is still fresh, its producer's output goes straight into it
+        float *into = fresh[ai] ? a->dout : t0;
         switch (d->type) {
         case NODE_INPUT:
             break;
         case NODE_CONV:
             silu_batchnorm_backward_f32(t1, t0, G(n, d->g), G(n, d->g + 1), d->dout, d->pre_act, d->pre_bn, d->mean, d->rstd,
                                         P(n, d->g), B, d->C, (int)hw);
-            conv_split_backward(n, a->type == NODE_INPUT ? NULL : t0, G(n, d->w), NULL, t1, a, P(n, d->w), d);
-            if (a->type != NODE_INPUT) accumulate(a->dout, t0, in_act);
+            if (a->type == NODE_INPUT) {
+                conv_split_backward(n, NULL, G(n, d->w), NULL, t1, a, P(n, d->w), d);
+                break;
+            }
+            conv_split_backward(n, into, G(n, d->w), NULL, t1, a, P(n, d->w), d);
+            if (into == t0) accumulate(a->dout, t0, in_act);
+            fresh[ai] = 0;
             break;
         case NODE_DETECT:
-            conv_split_backward(n, t0, G(n, d->w), G(n, d->b), d->dout, a, P(n, d->w), d);
-            accumulate(a->dout, t0, in_act);
+            conv_split_backward(n, into, G(n, d->w), G(n, d->b), d->dout, a, P(n, d->w), d);
+            if (into == t0) accumulate(a->dout, t0, in_act);
+            fresh[ai] = 0;
             break;
         case NODE_ADD:
-            accumulate(a->dout, d->dout, act);
-            accumulate(n->node[d->in[1]].dout, d->dout, act);
+            give(n, fresh, ai, d->dout, act);
+            give(n, fresh, d->in[1], d->dout, act);
             break;
-        case NODE_CONCAT:
+        case NODE_CONCAT: {
+            unsigned char was[NET_MAX_INPUTS];
+            for (int k = 0; k < d->n_in; k++) was[k] = fresh[d->in[k]];
             #pragma omp parallel for schedule(static)
             for (int im = 0; im < B; im++) {
                 const float *g = d->dout + (size_t)im * d->C * hw;
                 for (int k = 0; k < d->n_in; k++) {
                     Node *s = &n->node[d->in[k]];
-                    accumulate(s->dout + (size_t)im * s->C * hw, g, (long)s->C * hw);
-                    g += (size_t)s->C * hw;
+                    float *dst = s->dout + (size_t)im * s->C * hw;
+                    size_t m = (size_t)s->C * hw;
+                    if (was[k]) memcpy(dst, g, sizeof(float) * m);
+                    else for (size_t j = 0; j < m; j++) dst[j] += g[j];
+                    g += m;
                 }
             }
+            for (int k = 0; k < d->n_in; k++) fresh[d->in[k]] = 0;
             break;
+        }
         case NODE_UPSAMPLE:
-            upsample2x_backward_f32(t0, d->dout, B, a->C, a->H, a->W);
-            accumulate(a->dout, t0, in_act);
+            upsample2x_backward_f32(into, d->dout, B, a->C, a->H, a->W);
+            if (into == t0) accumulate(a->dout, t0, in_act);
+            fresh[ai] = 0;
             break;
         case NODE_MAXPOOL:
-            maxpool_backward_f32(t0, d->dout, d->argmax, B, d->C, d->H, d->W);
-            accumulate(a->dout, t0, in_act);
+            maxpool_backward_f32(into, d->dout, d->argmax, B, d->C, d->H, d->W);
+            if (into == t0) accumulate(a->dout, t0, in_act);
+            fresh[ai] = 0;
             break;
         }
     }
