@@ -77,7 +77,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench
 
-.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score bench-train crosscheck gpu-check clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -180,6 +180,11 @@ bench-train: deps
 bench-score: deps
 	@$(MAKE) --no-print-directory all
 	bash scripts/bench-score.sh
+
+# The learning target (about 15 minutes on 2 cores): MED-MNIST, fused boxes with EARL.
+bench-learn: deps
+	@$(MAKE) --no-print-directory all data
+	bash scripts/bench-learn.sh
 
 bench-fuse: deps
 	@$(MAKE) --no-print-directory all
