@@ -20,7 +20,7 @@ setup_file() {
 @test "one epoch: a log line, a model file and a checkpoint" {
     run bash -c "'$BIN/train' --quiet --val '$BATS_FILE_TMPDIR/val.jsonl' --out '$BATS_TEST_TMPDIR/m.safetensors' --epochs 1 --batch 16 < '$BATS_FILE_TMPDIR/train.jsonl'"
     [ "$status" -eq 0 ]
-    echo "$output" | jq -e 'keys == ["box","cls","epoch","images_per_s","loss","lr","obj","val_map40","val_map50_95"] and .epoch == 1 and .loss > 0' >/dev/null
+    echo "$output" | jq -e 'keys == ["box","cls","epoch","grad_norm","images_per_s","loss","lr","obj","val_map40","val_map50_95"] and .epoch == 1 and .loss > 0' >/dev/null
     [ -s "$BATS_TEST_TMPDIR/m.safetensors" ] && [ -s "$BATS_TEST_TMPDIR/m.safetensors.ckpt" ]
     # the model file names its classes (the sorted labels) and its layout
     hl=$(od -An -tu8 -N8 "$BATS_TEST_TMPDIR/m.safetensors" | tr -d ' ')
@@ -42,6 +42,16 @@ setup_file() {
         < "$BATS_FILE_TMPDIR/train.jsonl" > "$BATS_TEST_TMPDIR/d.log"
     [ "$(jq -c .epoch "$BATS_TEST_TMPDIR/d.log")" = "2" ]
     cmp "$BATS_TEST_TMPDIR/c.safetensors.ckpt" "$BATS_TEST_TMPDIR/d.safetensors.ckpt"
+    # AdamW keeps its second moment in the checkpoint
+    o="--quiet --optimizer adamw --val $BATS_FILE_TMPDIR/val.jsonl --batch 16"
+    "$BIN/train" $o --out "$BATS_TEST_TMPDIR/e.safetensors" --epochs 2 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    "$BIN/train" $o --out "$BATS_TEST_TMPDIR/f.safetensors" --epochs 1 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    "$BIN/train" $o --resume --out "$BATS_TEST_TMPDIR/f.safetensors" --epochs 2 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    cmp "$BATS_TEST_TMPDIR/e.safetensors.ckpt" "$BATS_TEST_TMPDIR/f.safetensors.ckpt"
+    # a checkpoint written by SGD cannot resume AdamW
+    run "$BIN/train" $o --resume --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 3 < "$BATS_FILE_TMPDIR/train.jsonl"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"was not written with --optimizer adamw"* ]]
 }
 
 @test "predict writes detections in the record's frame and passes the rest through" {
@@ -68,18 +78,19 @@ setup_file() {
     "$BIN/predict" --quiet --model "$BATS_TEST_TMPDIR/o.safetensors" < "$BATS_TEST_TMPDIR/8.jsonl" | "$BIN/score" | jq -e '.map40 > 0.9' >/dev/null
 }
 
-@test "learning: 400 MED-MNIST images, fused targets with EARL, 8 epochs reach val mAP@0.4 above 0.1" {
-    # A fixed seed makes the run deterministic for a given thread count; the bound sits far
-    # below what the run reaches here (see the echo) and far above an untrained model (0).
+@test "learning: 400 MED-MNIST images, fused targets with EARL, 12 epochs reach val mAP@0.4 above 0.15" {
+    # A fixed seed makes the run deterministic for a given thread count. Measured on the
+    # 2-core development machine: 0.34 with 2 threads, 0.29 with 1; an untrained model
+    # scores 0.
     d="$BATS_TEST_TMPDIR"
     "$BIN/simulate" --quiet --n 400 --seed 7 --digits 0:7000 --out "$d/img" | "$BIN/fuse" --quiet > "$d/train.jsonl"
     "$BIN/simulate" --quiet --n 100 --first 400 --seed 7 --digits 7000:8500 --out "$d/img" | "$BIN/fuse" --quiet > "$d/val.jsonl"
-    "$BIN/train" --quiet --val "$d/val.jsonl" --out "$d/m.safetensors" --epochs 8 --batch 16 --nominal-batch 16 \
-        --optimizer adamw --lr0 0.002 --cls-gain 4 --warmup-epochs 1 --mosaic 0.5 --seed 3 < "$d/train.jsonl" > "$d/log.jsonl"
+    "$BIN/train" --quiet --val "$d/val.jsonl" --out "$d/m.safetensors" --epochs 12 --batch 16 --nominal-batch 16 \
+        --optimizer adamw --lr0 0.002 --cls-gain 4 --warmup-epochs 0 --mosaic 0.5 --seed 3 < "$d/train.jsonl" > "$d/log.jsonl"
     cat "$d/log.jsonl"
     best=$(jq -s 'map(.val_map40) | max' "$d/log.jsonl")
     echo "best val mAP@0.4: $best"
-    jq -e -n --argjson b "$best" '$b > 0.1' >/dev/null
+    jq -e -n --argjson b "$best" '$b > 0.15' >/dev/null
     # the losses fell
     jq -e -s '.[-1].box < .[0].box and .[-1].cls < .[0].cls' "$d/log.jsonl" >/dev/null
 }
