@@ -65,17 +65,25 @@ void optim_schedule(const OptConfig *c, int epoch, long it, long per_epoch, doub
     }
 }
 
+// The optimiser's loops run over parameters on all threads (dynamic: sizes differ by 10^4);
+// each element is computed on its own, and the norm's per-parameter sums are added in
+// order afterwards, so results do not depend on the thread count.
 double optim_clip(Net *net, float clip) {
-    double s = 0;
+    double part[NET_MAX_PARAMS] = { 0 }, s = 0;
+    #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < net->n_params; i++) {
         const Param *p = &net->param[i];
         if (!p->trainable) continue;
         const float *g = net->grads + p->offset;
-        for (size_t j = 0; j < p->count; j++) s += (double)g[j] * g[j];
+        double q = 0;
+        for (size_t j = 0; j < p->count; j++) q += (double)g[j] * g[j];
+        part[i] = q;
     }
+    for (int i = 0; i < net->n_params; i++) s += part[i];
     double norm = sqrt(s);
     if (norm > clip) {
         float k = (float)(clip / (norm + 1e-6));
+        #pragma omp parallel for schedule(dynamic)
         for (int i = 0; i < net->n_params; i++) {
             const Param *p = &net->param[i];
             if (!p->trainable) continue;
@@ -98,6 +106,7 @@ static int group_of(const Param *p) {
 static void adamw_step(Optimizer *o, Net *net, const double lr[3], double wd) {
     const double b1 = o->cfg.momentum, b2 = 0.999, eps = 1e-8;
     double t = (double)o->updates + 1, c1 = 1 - pow(b1, t), c2 = 1 - pow(b2, t);
+    #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < net->n_params; i++) {
         const Param *p = &net->param[i];
         if (!p->trainable) continue;
@@ -120,6 +129,7 @@ static void adamw_step(Optimizer *o, Net *net, const double lr[3], double wd) {
 void optim_step(Optimizer *o, Net *net, const double lr[3], double momentum, int batch, int accumulate) {
     double wd = o->cfg.weight_decay * batch * accumulate / (double)o->cfg.nominal_batch;
     if (o->cfg.adamw) { adamw_step(o, net, lr, wd); return; }
+    #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < net->n_params; i++) {
         const Param *p = &net->param[i];
         if (!p->trainable) continue;
@@ -139,5 +149,6 @@ void optim_step(Optimizer *o, Net *net, const double lr[3], double momentum, int
 
 void optim_ema_update(Optimizer *o, const Net *net) {
     float d = (float)(0.9999 * (1 - exp(-(double)o->updates / 2000.0)));
+    #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < net->n_floats; j++) o->ema[j] = d * o->ema[j] + (1 - d) * net->params[j];
 }

@@ -66,17 +66,23 @@ int main(int argc, char **argv) {
     LossOptions lo;
     loss_defaults(&lo);
     double lr[3] = { 0.01, 0.01, 0.01 };
-    double t0 = 0;
+    double t0 = 0, ph[4] = { 0 };   // seconds in forward, loss, backward, optimiser
     for (int s = 0; s < steps + 2; s++) {
-        if (s == 2) t0 = now();   // two warm-up steps
+        if (s == 2) { t0 = now(); ph[0] = ph[1] = ph[2] = ph[3] = 0; }   // two warm-up steps
+        double a = now();
         net_zero_grad(&n);
         net_forward(&n, x);
+        double b = now();
         LossParts lp;
         yolo_loss(&n, t, nt, &lo, &lp, NULL);
+        double c2 = now();
         net_backward(&n, x);
+        double d = now();
         optim_clip(&n, oc.clip);
         optim_step(&opt, &n, lr, 0.937, B, 1);
         optim_ema_update(&opt, &n);
+        double e = now();
+        ph[0] += b - a; ph[1] += c2 - b; ph[2] += d - c2; ph[3] += e - d;
     }
     double train = steps * (double)B / (now() - t0);
     n.training = 0;
@@ -90,8 +96,10 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"impl\":\"c\",\"size\":%d,\"batch\":%d,\"width\":%g,\"depth\":%g,\"threads\":%d,\"steps\":%d,"
-           "\"train_images_per_s\":%.2f,\"predict_images_per_s\":%.2f,\"peak_rss_mib\":%.1f}\n",
-           cfg.size, B, (double)cfg.width, (double)cfg.depth, omp_get_max_threads(), steps, train, pred, ru.ru_maxrss / 1024.0);
+           "\"train_images_per_s\":%.2f,\"predict_images_per_s\":%.2f,\"peak_rss_mib\":%.1f,"
+           "\"step_ms\":{\"forward\":%.1f,\"loss\":%.1f,\"backward\":%.1f,\"optimiser\":%.1f}}\n",
+           cfg.size, B, (double)cfg.width, (double)cfg.depth, omp_get_max_threads(), steps, train, pred, ru.ru_maxrss / 1024.0,
+           1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps);
     free(x); free(t); free(dets);
     optim_free(&opt);
     net_free(&n);
