@@ -8,15 +8,19 @@
 #ifndef NN_LAYERS_H
 #define NN_LAYERS_H
 
+#include <stddef.h>
+
 #define NN_DECLARE(real, S)                                                                          \
     /* out (B,OC,OH,OW) = conv(inp (B,C,H,W), weight (OC, C*k*k)) + bias (OC, or NULL).         \
-       col: scratch of C*k*k * OH*OW (unused, may be NULL, for 1x1 stride-1 unpadded). */         \
-    void conv2d_forward##S(real *out, real *col, const real *inp, const real *weight, const real *bias, \
-                           int B, int C, int H, int W, int OC, int k, int stride, int pad);            \
-    /* dinp (B,C,H,W) (may be NULL), dweight (OC, C*k*k) +=, dbias (OC) += (may be NULL). */       \
-    void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, const real *dout,       \
-                            const real *inp, const real *weight, int B, int C, int H, int W, int OC,  \
-                            int k, int stride, int pad);                                              \
+       col: scratch of C*k*k * OH*OW (unused, may be NULL, for 1x1 stride-1 unpadded); with       \
+       col_stride > 0, image b's columns are kept at col + b * col_stride for the backward. */   \
+    void conv2d_forward##S(real *out, real *col, size_t col_stride, const real *inp, const real *weight, \
+                           const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad); \
+    /* dinp (B,C,H,W) (may be NULL), dweight (OC, C*k*k) +=, dbias (OC) += (may be NULL).         \
+       cached (may be NULL): the columns the forward pass kept, image b's at b * cached_stride. */ \
+    void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, const real *cached,     \
+                            size_t cached_stride, const real *dout, const real *inp, const real *weight, \
+                            int B, int C, int H, int W, int OC, int k, int stride, int pad);          \
     /* Training-mode batch norm over (B, HW) per channel: out = (x - mean) * rstd * gamma + beta;   \
        mean, rstd (C) are saved for the backward pass. */                                         \
     void batchnorm_forward##S(real *out, real *mean, real *rstd, const real *inp, const real *gamma,  \

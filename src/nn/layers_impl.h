@@ -64,7 +64,7 @@ static void F(col2im)(real *img, const real *col, int C, int H, int W, int k, in
 
 static int F(is_pointwise)(int k, int stride, int pad) { return k == 1 && stride == 1 && pad == 0; }
 
-void F(conv2d_forward)(real *out, real *col, const real *inp, const real *weight, const real *bias,
+void F(conv2d_forward)(real *out, real *col, size_t col_stride, const real *inp, const real *weight, const real *bias,
                        int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
     for (int b = 0; b < B; b++) {
@@ -72,8 +72,9 @@ void F(conv2d_forward)(real *out, real *col, const real *inp, const real *weight
         real *y = out + (size_t)b * OC * N;
         const real *cols = x;   // a 1x1 stride-1 convolution reads the image as its columns
         if (!F(is_pointwise)(k, stride, pad)) {
-            F(im2col)(col, x, C, H, W, k, stride, pad, OH, OW);
-            cols = col;
+            real *c = col + (size_t)b * col_stride;   // kept per image when col_stride > 0
+            F(im2col)(c, x, C, H, W, k, stride, pad, OH, OW);
+            cols = c;
         }
         // y (OC, N) = weight (OC, K) @ cols (K, N)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, N, K, 1, weight, K, cols, N, 0, y, N);
@@ -83,14 +84,17 @@ void F(conv2d_forward)(real *out, real *col, const real *inp, const real *weight
     }
 }
 
-void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, const real *dout, const real *inp,
-                        const real *weight, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
+void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, const real *cached, size_t cached_stride,
+                        const real *dout, const real *inp, const real *weight, int B, int C, int H, int W, int OC, int k,
+                        int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
     int pw = F(is_pointwise)(k, stride, pad);
     for (int b = 0; b < B; b++) {
         const real *x = inp + (size_t)b * C * H * W, *dy = dout + (size_t)b * OC * N;
         const real *cols = x;
-        if (!pw) {
+        if (!pw && cached) {
+            cols = cached + (size_t)b * cached_stride;   // the forward pass's columns
+        } else if (!pw) {
             F(im2col)(col, x, C, H, W, k, stride, pad, OH, OW);
             cols = col;
         }

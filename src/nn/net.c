@@ -204,9 +204,11 @@ int net_build(Net *n, const NetConfig *cfg, unsigned long long seed) {
 int net_set_batch(Net *n, int B) {
     free(n->arena);
     free(n->col);
+    free(n->colcache);
     free(n->wtmp);
     n->arena = NULL;
     n->col = NULL;
+    n->colcache = NULL;
     n->wtmp = NULL;
     size_t total = 0, max_act = 0, col = 1;
     for (int i = 0; i < n->n_nodes; i++) {
@@ -251,6 +253,23 @@ int net_set_batch(Net *n, int B) {
         }
         if (d->type == NODE_MAXPOOL) { d->argmax = (int *)p; p += act; }
     }
+    // the im2col columns of every k > 1 or strided convolution, kept from forward to backward
+    size_t cached = 0;
+    for (int i = 0; i < n->n_nodes; i++) {
+        const Node *d = &n->node[i];
+        if ((d->type == NODE_CONV || d->type == NODE_DETECT) && !(d->k == 1 && d->stride == 1 && d->pad == 0))
+            cached += (size_t)B * n->node[d->in[0]].C * d->k * d->k * d->H * d->W;
+    }
+    if (cached * sizeof(float) <= NET_COLCACHE_MAX) n->colcache = malloc(sizeof(float) * (cached ? cached : 1));
+    float *cc = n->colcache;
+    for (int i = 0; i < n->n_nodes; i++) {
+        Node *d = &n->node[i];
+        d->cols = NULL;
+        if (cc && (d->type == NODE_CONV || d->type == NODE_DETECT) && !(d->k == 1 && d->stride == 1 && d->pad == 0)) {
+            d->cols = cc;
+            cc += (size_t)B * n->node[d->in[0]].C * d->k * d->k * d->H * d->W;
+        }
+    }
     n->tmp[0] = p; p += max_act;
     n->tmp[1] = p;
     n->max_act = max_act;
@@ -265,6 +284,7 @@ void net_free(Net *n) {
     free(n->grads);
     free(n->arena);
     free(n->col);
+    free(n->colcache);
     free(n->wtmp);
     memset(n, 0, sizeof *n);
 }
@@ -293,9 +313,11 @@ static void conv_split(Net *n, float *out, const Node *a, const float *w, const 
     #pragma omp parallel num_threads(T)
     {
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
+        size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;   // one image's columns
+        int keep = n->training && d->cols;
         if (b1 > b0)
-            conv2d_forward_f32(out + b0 * out_img, n->col + (size_t)t * n->col_floats, a->out + b0 * in_img, w, bias, b1 - b0,
-                               a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+            conv2d_forward_f32(out + b0 * out_img, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats, keep ? ck : 0,
+                               a->out + b0 * in_img, w, bias, b1 - b0, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
     }
 }
 
@@ -310,9 +332,11 @@ static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
         float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
         memset(wt, 0, sizeof(float) * wn);
+        size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;
         if (b1 > b0)
-            conv2d_backward_f32(dinp ? dinp + b0 * in_img : NULL, wt, NULL, n->col + (size_t)t * n->col_floats, dy + b0 * out_img,
-                                a->out + b0 * in_img, w, b1 - b0, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+            conv2d_backward_f32(dinp ? dinp + b0 * in_img : NULL, wt, NULL, n->col + (size_t)t * n->col_floats,
+                                d->cols ? d->cols + b0 * ck : NULL, ck, dy + b0 * out_img, a->out + b0 * in_img, w, b1 - b0,
+                                a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
     }
     #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < wn; j++) {

@@ -52,7 +52,7 @@ typedef struct {
 
 static double conv_loss(void *ctx) {
     Conv *c = ctx;
-    conv2d_forward_f64(c->out, c->col, c->x, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s, c->p);
+    conv2d_forward_f64(c->out, c->col, 0, c->x, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s, c->p);
     return dot(c->out, c->r, (long)c->B * c->OC * c->OH * c->OW);
 }
 
@@ -65,7 +65,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     c.col = malloc(sizeof(double) * (size_t)C * k * k * c.OH * c.OW);
     double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
     conv_loss(&c);
-    conv2d_backward_f64(dx, dw, db, c.col, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx, dw, db, c.col, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
     char what[64];
     snprintf(what, sizeof what, "conv k%d s%d p%d dinp", k, s, p);
     check_grad(what, c.x, dx, nx, conv_loss, &c);
@@ -80,12 +80,25 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     for (long i = 0; i < nx; i++) xf[i] = (float)c.x[i];
     for (long i = 0; i < nw; i++) wf[i] = (float)c.w[i];
     for (int i = 0; i < OC; i++) bf[i] = (float)c.b[i];
-    conv2d_forward_f32(of, colf, xf, wf, bf, B, C, H, W, OC, k, s, p);
+    conv2d_forward_f32(of, colf, 0, xf, wf, bf, B, C, H, W, OC, k, s, p);
     conv_loss(&c);
     double e = 0, n2 = 0;
     for (long i = 0; i < no; i++) { e += (of[i] - c.out[i]) * (of[i] - c.out[i]); n2 += c.out[i] * c.out[i]; }
     CHECK(sqrt(e / n2) < 1e-6);
     free(xf); free(wf); free(bf); free(of); free(colf);
+
+    // columns kept by the forward pass and reused by the backward: the same gradients
+    size_t K = (size_t)C * k * k * c.OH * c.OW;
+    double *keep = malloc(sizeof(double) * K * B), *dx2 = malloc(sizeof(double) * (size_t)nx);
+    double *dw2 = calloc((size_t)nw, sizeof *dw2), *dw1 = calloc((size_t)nw, sizeof *dw1);
+    conv2d_forward_f64(c.out, keep, K, c.x, c.w, c.b, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx2, dw2, NULL, c.col, keep, K, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx, dw1, NULL, c.col, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    double ek = 0;
+    for (long i = 0; i < nx; i++) ek = fmax(ek, fabs(dx2[i] - dx[i]));
+    for (long i = 0; i < nw; i++) ek = fmax(ek, fabs(dw2[i] - dw1[i]));
+    CHECK(ek == 0);
+    free(keep); free(dx2); free(dw2); free(dw1);
     free(c.x); free(c.w); free(c.b); free(c.r); free(c.out); free(c.col); free(dx); free(dw); free(db);
 }
 
