@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The library and simulate under AddressSanitizer and UBSan (make SANITIZE=1).
+# The library and the tools under AddressSanitizer and UBSan (make SANITIZE=1).
 
 load helpers/common
 
@@ -9,7 +9,7 @@ setup_file() {
     export SAN
     # Build only into the sanitizer's own folder, so bin/ keeps the tested build.
     make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" "$SAN/bin/fuse" "$SAN/bin/validate" "$SAN/bin/score" \
-        "$SAN/bin/ingest" "$SAN/bin/export" "$SAN/bin/split" \
+        "$SAN/bin/ingest" "$SAN/bin/export" "$SAN/bin/split" "$SAN/bin/train" "$SAN/bin/predict" \
         $(cd "$ROOT" && ls test/unit/test_*.c | sed "s|test/unit/\(.*\)\.c|$SAN/test/\1|") >/dev/null
 }
 
@@ -90,4 +90,29 @@ setup_file() {
     run "$ROOT/$SAN/bin/ingest" vindr --csv "$BATS_TEST_TMPDIR/b.csv" --images "$F/images"
     [ "$status" -eq 1 ]
     [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
+}
+
+@test "sanitized train and predict run clean: mosaic, the loader thread, resume, bad input" {
+    d="$BATS_TEST_TMPDIR"
+    "$ROOT/$SAN/bin/simulate" --quiet --n 20 --seed 3 --out "$d/s" --mnist "$MNIST" | "$ROOT/$SAN/bin/fuse" --quiet > "$d/t.jsonl"
+    head -n 6 "$d/t.jsonl" > "$d/v.jsonl"
+    run bash -c "'$ROOT/$SAN/bin/train' --quiet --val '$d/v.jsonl' --out '$d/m.safetensors' --epochs 1 --batch 6 --optimizer adamw < '$d/t.jsonl'"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
+    run bash -c "'$ROOT/$SAN/bin/train' --quiet --resume --val '$d/v.jsonl' --out '$d/m.safetensors' --epochs 2 --batch 6 --optimizer adamw < '$d/t.jsonl'"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
+    run bash -c "'$ROOT/$SAN/bin/predict' --model '$d/m.safetensors' < '$d/v.jsonl' > '$d/p.jsonl'"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
+    [ "$(wc -l < "$d/p.jsonl")" -eq 6 ]
+    # one image with many boxes, drawn four times into a mosaic
+    head -n 1 "$d/t.jsonl" | jq -c '.truth = [range(12) as $i | {label: "3", box: [($i * 10), 2, ($i * 10 + 9), 40]}]' > "$d/one.jsonl"
+    run bash -c "'$ROOT/$SAN/bin/train' --quiet --targets truth --val '$d/one.jsonl' --out '$d/o.safetensors' --epochs 1 --batch 2 < '$d/one.jsonl'"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
+    run bash -c "head -c 300 '$d/t.jsonl' | '$ROOT/$SAN/bin/train' --quiet --val '$d/v.jsonl' --out '$d/x.safetensors'"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
 }
