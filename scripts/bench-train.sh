@@ -3,7 +3,7 @@
 # (Debian's python3-torch, CPU) on the same network, batch and image size, with the same
 # number of threads, measured in the same run; and each one's peak memory.
 #
-#   PRESETS="cpu n" SIZE=128 BATCH=32 STEPS=10 THREADS=$(nproc) bash scripts/bench-train.sh
+#   PRESETS="cpu n" SIZE=128 BATCH=32 STEPS=10 ROUNDS=3 THREADS=$(nproc) bash scripts/bench-train.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-$(ls -dt build/rel-*/test/nn_bench | head -n1 | sed 's#/test/nn_bench##')}"
@@ -11,6 +11,7 @@ PRESETS="${PRESETS:-cpu}"
 SIZE="${SIZE:-128}"
 BATCH="${BATCH:-32}"
 STEPS="${STEPS:-10}"
+ROUNDS="${ROUNDS:-3}"
 THREADS="${THREADS:-$(nproc)}"
 PY=/usr/bin/python3
 
@@ -20,12 +21,22 @@ echo "bench-train: $(nproc) cores, $THREADS threads, ${SIZE} px, batch $BATCH, 1
 echo "  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 for p in $PRESETS; do
     w=$(width_of "$p")
-    c=$(OMP_NUM_THREADS=$THREADS "$BUILD/test/nn_bench" --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$STEPS")
-    t=$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_train.py --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$STEPS" --threads "$THREADS")
-    jq -rn --argjson c "$c" --argjson t "$t" --arg p "$p" '
-        def row(name; a; b; unit): "\(name)  C \(a) \(unit)   PyTorch \($t.version) \(b) \(unit)   ratio \((a / b * 100 | round) / 100)";
-        "preset \($p):",
-        "  " + row("train  "; $c.train_images_per_s; $t.train_images_per_s; "img/s") + "   (target: ratio >= 1.5)",
-        "  " + row("predict"; $c.predict_images_per_s; $t.predict_images_per_s; "img/s") + "   (PyTorch without NMS)",
-        "  peak memory  C \($c.peak_rss_mib) MiB   PyTorch \($t.peak_rss_mib) MiB"'
+    # C and PyTorch alternate, ROUNDS times: the machine's speed drifts, so each ratio is
+    # taken within a round and the median of the rounds is reported
+    rows="[]"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        c=$(OMP_NUM_THREADS=$THREADS "$BUILD/test/nn_bench" --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$STEPS")
+        t=$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_train.py --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$STEPS" --threads "$THREADS")
+        rows=$(jq -c --argjson c "$c" --argjson t "$t" '. + [{c: $c, t: $t}]' <<< "$rows")
+    done
+    jq -rn --argjson rows "$rows" --arg p "$p" '
+        def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        def r2: . * 1000 | round / 1000;
+        def fig(f): ($rows | map(.c[f]) | median) as $a | ($rows | map(.t[f]) | median) as $b
+            | ($rows | map(.c[f] / .t[f]) | median) as $q
+            | "C \($a | r2) img/s   PyTorch \($rows[0].t.version) \($b | r2) img/s   ratio \($q | r2) (rounds: \($rows | map(.c[f] / .t[f] | r2) | map(tostring) | join(", ")))";
+        "preset \($p), medians of \($rows | length) alternating rounds:",
+        "  train    " + fig("train_images_per_s") + "   (target: ratio >= 1.5)",
+        "  predict  " + fig("predict_images_per_s") + "   (PyTorch without NMS)",
+        "  peak memory  C \($rows | map(.c.peak_rss_mib) | max) MiB   PyTorch \($rows | map(.t.peak_rss_mib) | max) MiB"'
 done
