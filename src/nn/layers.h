@@ -36,6 +36,10 @@
     void silu_batchnorm_backward##S(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, \
                                     const real *pre_act, const real *inp, const real *mean,              \
                                     const real *rstd, const real *gamma, int B, int C, int HW);          \
+    /* Inference batch norm and SiLU fused: out = silu(BN(inp)). */                              \
+    void batchnorm_silu_inference##S(real *out, const real *inp, const real *gamma, const real *beta,   \
+                                     const real *run_mean, const real *run_var, int B, int C, int HW,  \
+                                     real eps);                                                        \
     /* SiLU: out = x * sigmoid(x); backward from the input. */                                    \
     void silu_forward##S(real *out, const real *inp, long n);                                        \
     void silu_backward##S(real *dinp, const real *dout, const real *inp, long n);                    \

@@ -182,6 +182,24 @@ void F(batchnorm_inference)(real *out, const real *inp, const real *gamma, const
     }
 }
 
+// Inference batch norm and SiLU in one pass: out = silu(BN(inp)) with running statistics.
+void F(batchnorm_silu_inference)(real *out, const real *inp, const real *gamma, const real *beta, const real *run_mean,
+                                 const real *run_var, int B, int C, int HW, real eps) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
+        for (int b = 0; b < B; b++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            real *y = out + ((size_t)b * C + c) * HW;
+            #pragma omp simd
+            for (int i = 0; i < HW; i++) {
+                real v = x[i] * s + t;
+                y[i] = v / (1 + EXP(-v));
+            }
+        }
+    }
+}
+
 void F(silu_forward)(real *out, const real *inp, long n) {
     #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (long i = 0; i < n; i++) out[i] = inp[i] / (1 + EXP(-inp[i]));

@@ -380,9 +380,8 @@ void net_forward(Net *n, const float *x) {
                     rv[c] = (float)((1 - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * var * cnt / (cnt > 1 ? cnt - 1 : 1));
                 }
             } else {
-                batchnorm_inference_f32(d->pre_act, d->pre_bn, P(n, d->g), P(n, d->g + 1), P(n, d->rm), P(n, d->rm + 1), B, d->C,
-                                        (int)hw, BN_EPS);
-                silu_forward_f32(d->out, d->pre_act, act);
+                batchnorm_silu_inference_f32(d->out, d->pre_bn, P(n, d->g), P(n, d->g + 1), P(n, d->rm), P(n, d->rm + 1), B,
+                                             d->C, (int)hw, BN_EPS);
             }
             break;
         case NODE_DETECT:

@@ -212,6 +212,14 @@ int main(void) {
         for (long i = 0; i < n; i++) e = fmax(e, fmax(fabs(y1[i] - y2[i]), fmax(fabs(p1[i] - p2[i]), fabs(dx1[i] - dx2[i]))));
         for (int c = 0; c < C; c++) e = fmax(e, fmax(fabs(dg1[c] - dg2[c]), fabs(db1[c] - db2[c])));
         CHECK(e < 1e-12);
+        // and in inference, with running statistics
+        double rm[3] = { 0.2, -0.1, 0.4 }, rv[3] = { 1.5, 0.7, 2.2 };
+        batchnorm_inference_f64(p1, x, gm, bt, rm, rv, B, C, HW, 1e-3);
+        silu_forward_f64(y1, p1, n);
+        batchnorm_silu_inference_f64(y2, x, gm, bt, rm, rv, B, C, HW, 1e-3);
+        double ei = 0;
+        for (long i = 0; i < n; i++) ei = fmax(ei, fabs(y1[i] - y2[i]));
+        CHECK(ei < 1e-12);
         free(x); free(dy); free(p1); free(p2); free(y1); free(y2); free(t); free(dx1); free(dx2);
     }
     // max pool ties: the first maximum in scan order takes the gradient (PyTorch's choice),
