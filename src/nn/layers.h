@@ -21,38 +21,25 @@
     void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, const real *cached,     \
                             size_t cached_stride, const real *dout, const real *inp, const real *weight, \
                             int B, int C, int H, int W, int OC, int k, int stride, int pad);          \
-    /* Training-mode batch norm over (B, HW) per channel: out = (x - mean) * rstd * gamma + beta;   \
-       mean, rstd (C) are saved for the backward pass. */                                         \
-    void batchnorm_forward##S(real *out, real *mean, real *rstd, const real *inp, const real *gamma,  \
-                              const real *beta, int B, int C, int HW, real eps);                     \
-    void batchnorm_backward##S(real *dinp, real *dgamma, real *dbeta, const real *dout, const real *inp, \
-                               const real *mean, const real *rstd, const real *gamma, int B, int C, int HW); \
-    /* Inference-mode batch norm with running statistics. */                                     \
-    void batchnorm_inference##S(real *out, const real *inp, const real *gamma, const real *beta,      \
-                                const real *run_mean, const real *run_var, int B, int C, int HW, real eps); \
-    /* Both fused: pre_act = BN(inp), out = silu(pre_act); backward with dpre as scratch. */        \
+    /* Training-mode batch norm over (B, HW) per channel fused with SiLU: pre_act = (x - mean) *  \
+       rstd * gamma + beta, out = silu(pre_act); mean, rstd (C) are saved for the backward pass,  \
+       which uses dpre (B,C,HW) as scratch. */                                                   \
     void batchnorm_silu_forward##S(real *out, real *pre_act, real *mean, real *rstd, const real *inp,    \
                                    const real *gamma, const real *beta, int B, int C, int HW, real eps); \
     void silu_batchnorm_backward##S(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, \
                                     const real *pre_act, const real *inp, const real *mean,              \
                                     const real *rstd, const real *gamma, int B, int C, int HW);          \
-    /* Inference batch norm and SiLU fused: out = silu(BN(inp)). */                              \
+    /* Inference: out = silu(BN(inp)) with the running statistics. */                           \
     void batchnorm_silu_inference##S(real *out, const real *inp, const real *gamma, const real *beta,   \
                                      const real *run_mean, const real *run_var, int B, int C, int HW,  \
                                      real eps);                                                        \
-    /* SiLU: out = x * sigmoid(x); backward from the input. */                                    \
-    void silu_forward##S(real *out, const real *inp, long n);                                        \
-    void silu_backward##S(real *dinp, const real *dout, const real *inp, long n);                    \
     /* Max pooling, kernel k (odd), stride 1, padding k/2 (padding never wins): SPPF's pool.     \
        argmax (B,C,H,W) remembers the winning input index. */                                     \
     void maxpool_forward##S(real *out, int *argmax, const real *inp, int B, int C, int H, int W, int k); \
     void maxpool_backward##S(real *dinp, const real *dout, const int *argmax, int B, int C, int H, int W); \
     /* Nearest upsampling by 2: (B,C,H,W) -> (B,C,2H,2W). */                                       \
     void upsample2x_forward##S(real *out, const real *inp, int B, int C, int H, int W);              \
-    void upsample2x_backward##S(real *dinp, const real *dout, int B, int C, int H, int W);           \
-    /* Channel concatenation of a (B,Ca,HW) and b (B,Cb,HW) into out (B,Ca+Cb,HW), and back. */     \
-    void concat_forward##S(real *out, const real *a, const real *b, int B, int Ca, int Cb, int HW);   \
-    void concat_backward##S(real *da, real *db, const real *dout, int B, int Ca, int Cb, int HW);
+    void upsample2x_backward##S(real *dinp, const real *dout, int B, int C, int H, int W);
 
 NN_DECLARE(float, _f32)
 NN_DECLARE(double, _f64)

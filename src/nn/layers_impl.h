@@ -118,70 +118,6 @@ void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, const
     }
 }
 
-void F(batchnorm_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
-                          int B, int C, int HW, real eps) {
-    double n = (double)B * HW;
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double s = 0, s2 = 0;
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) s += x[i];
-        }
-        double m = s / n;
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) { double d = x[i] - m; s2 += d * d; }
-        }
-        real r = (real)(1.0 / sqrt(s2 / n + eps));   // biased variance, as batch norm normalises
-        mean[c] = (real)m;
-        rstd[c] = r;
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            real *y = out + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) y[i] = (x[i] - (real)m) * r * gamma[c] + beta[c];
-        }
-    }
-}
-
-void F(batchnorm_backward)(real *dinp, real *dgamma, real *dbeta, const real *dout, const real *inp, const real *mean,
-                           const real *rstd, const real *gamma, int B, int C, int HW) {
-    double n = (double)B * HW;
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        // with xhat = (x - mean) * rstd: dx = rstd * gamma * (dy - mean(dy) - xhat * mean(dy * xhat))
-        double sdy = 0, sdyx = 0;
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW, *dy = dout + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) {
-                sdy += dy[i];
-                sdyx += dy[i] * (x[i] - mean[c]) * rstd[c];
-            }
-        }
-        dgamma[c] += (real)sdyx;
-        dbeta[c] += (real)sdy;
-        real mdy = (real)(sdy / n), mdyx = (real)(sdyx / n), g = rstd[c] * gamma[c];
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW, *dy = dout + ((size_t)b * C + c) * HW;
-            real *dx = dinp + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) dx[i] = g * (dy[i] - mdy - (x[i] - mean[c]) * rstd[c] * mdyx);
-        }
-    }
-}
-
-void F(batchnorm_inference)(real *out, const real *inp, const real *gamma, const real *beta, const real *run_mean,
-                            const real *run_var, int B, int C, int HW, real eps) {
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            real *y = out + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) y[i] = x[i] * s + t;
-        }
-    }
-}
-
 // Inference batch norm and SiLU in one pass: out = silu(BN(inp)) with running statistics.
 void F(batchnorm_silu_inference)(real *out, const real *inp, const real *gamma, const real *beta, const real *run_mean,
                                  const real *run_var, int B, int C, int HW, real eps) {
@@ -200,21 +136,9 @@ void F(batchnorm_silu_inference)(real *out, const real *inp, const real *gamma, 
     }
 }
 
-void F(silu_forward)(real *out, const real *inp, long n) {
-    #pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (long i = 0; i < n; i++) out[i] = inp[i] / (1 + EXP(-inp[i]));
-}
-
-void F(silu_backward)(real *dinp, const real *dout, const real *inp, long n) {
-    #pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (long i = 0; i < n; i++) {
-        real s = 1 / (1 + EXP(-inp[i]));
-        dinp[i] = dout[i] * s * (1 + inp[i] * (1 - s));
-    }
-}
-
-// Batch norm (training) and SiLU in one pass over the output: pre_act = BN(inp),
-// out = silu(pre_act). The same arithmetic as batchnorm_forward then silu_forward.
+// Batch norm (training, biased variance over (B, HW) per channel) and SiLU in one pass over
+// the output: pre_act = (inp - mean) * rstd * gamma + beta, out = pre_act * sigmoid(pre_act);
+// mean and rstd (C) are kept for the backward pass.
 void F(batchnorm_silu_forward)(real *out, real *pre_act, real *mean, real *rstd, const real *inp, const real *gamma,
                                const real *beta, int B, int C, int HW, real eps) {
     double n = (double)B * HW;
@@ -250,7 +174,8 @@ void F(batchnorm_silu_forward)(real *out, real *pre_act, real *mean, real *rstd,
 }
 
 // Their backward in two passes: SiLU's derivative and BN's sums together, then the input
-// gradient. dpre (B,C,HW) is scratch for SiLU's input gradient.
+// gradient; with xhat = (x - mean) * rstd and d the gradient at pre_act,
+// dx = rstd * gamma * (d - mean(d) - xhat * mean(d * xhat)). dpre (B,C,HW) is scratch for d.
 void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout,
                                 const real *pre_act, const real *inp, const real *mean, const real *rstd,
                                 const real *gamma, int B, int C, int HW) {
@@ -334,20 +259,6 @@ void F(upsample2x_backward)(real *dinp, const real *dout, int B, int C, int H, i
         for (int y = 0; y < 2 * H; y++)
             for (int x = 0; x < 2 * W; x++)
                 dinp[((size_t)p * H + y / 2) * W + x / 2] += dout[((size_t)p * 2 * H + y) * 2 * W + x];
-}
-
-void F(concat_forward)(real *out, const real *a, const real *b, int B, int Ca, int Cb, int HW) {
-    for (int n = 0; n < B; n++) {
-        memcpy(out + (size_t)n * (Ca + Cb) * HW, a + (size_t)n * Ca * HW, sizeof(real) * (size_t)Ca * HW);
-        memcpy(out + ((size_t)n * (Ca + Cb) + Ca) * HW, b + (size_t)n * Cb * HW, sizeof(real) * (size_t)Cb * HW);
-    }
-}
-
-void F(concat_backward)(real *da, real *db, const real *dout, int B, int Ca, int Cb, int HW) {
-    for (int n = 0; n < B; n++) {
-        memcpy(da + (size_t)n * Ca * HW, dout + (size_t)n * (Ca + Cb) * HW, sizeof(real) * (size_t)Ca * HW);
-        memcpy(db + (size_t)n * Cb * HW, dout + ((size_t)n * (Ca + Cb) + Ca) * HW, sizeof(real) * (size_t)Cb * HW);
-    }
 }
 
 #undef F

@@ -1,5 +1,6 @@
 // Every layer's backward pass against central finite differences, in double precision, on
-// the same code the network runs in float; and float against double forward.
+// the same code the network runs in float; and float against double forward. (Concatenation
+// and residual additions live in net.c and are checked through the whole network.)
 #include <stdlib.h>
 
 #include "check.h"
@@ -102,79 +103,100 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     free(c.x); free(c.w); free(c.b); free(c.r); free(c.out); free(c.col); free(dx); free(dw); free(db);
 }
 
-// ---- batch norm ----------------------------------------------------------------------
+// ---- batch norm with SiLU (the fused layer the network runs) ---------------------------
 
 typedef struct {
     int B, C, HW;
-    double *x, *gamma, *beta, *r, *out, *mean, *rstd;
+    double *x, *gamma, *beta, *r, *pre, *out, *mean, *rstd;
 } Bn;
 
 static double bn_loss(void *ctx) {
     Bn *b = ctx;
-    batchnorm_forward_f64(b->out, b->mean, b->rstd, b->x, b->gamma, b->beta, b->B, b->C, b->HW, 1e-3);
+    batchnorm_silu_forward_f64(b->out, b->pre, b->mean, b->rstd, b->x, b->gamma, b->beta, b->B, b->C, b->HW, 1e-3);
     return dot(b->out, b->r, (long)b->B * b->C * b->HW);
 }
 
-static void test_batchnorm(void) {
+static double silu(double v) { return v / (1 + exp(-v)); }
+
+static void test_batchnorm_silu(void) {
     Bn b = { .B = 3, .C = 4, .HW = 10 };
     long n = (long)b.B * b.C * b.HW;
     b.x = randn(n); b.gamma = randn(b.C); b.beta = randn(b.C); b.r = randn(n);
-    b.out = malloc(sizeof(double) * (size_t)n); b.mean = malloc(sizeof(double) * 4); b.rstd = malloc(sizeof(double) * 4);
-    double *dx = calloc((size_t)n, sizeof *dx), *dg = calloc(4, sizeof *dg), *dbt = calloc(4, sizeof *dbt);
+    for (long i = 0; i < n; i++) b.x[i] = 2 * b.x[i] + 0.3;
+    b.out = malloc(sizeof(double) * (size_t)n); b.pre = malloc(sizeof(double) * (size_t)n);
+    b.mean = malloc(sizeof(double) * 4); b.rstd = malloc(sizeof(double) * 4);
+    double *dx = calloc((size_t)n, sizeof *dx), *dpre = calloc((size_t)n, sizeof *dpre);
+    double *dg = calloc(4, sizeof *dg), *dbt = calloc(4, sizeof *dbt);
     bn_loss(&b);
-    // the output of each channel has mean beta and variance gamma^2 * var / (var + eps)
+    // before SiLU each channel has mean beta; after it, out = silu(pre)
+    double e = 0;
     for (int c = 0; c < b.C; c++) {
         double s = 0;
         for (int i = 0; i < b.B; i++)
-            for (int j = 0; j < b.HW; j++) s += b.out[((size_t)i * b.C + c) * b.HW + j];
+            for (int j = 0; j < b.HW; j++) {
+                size_t k = ((size_t)i * b.C + c) * b.HW + j;
+                s += b.pre[k];
+                e = fmax(e, fabs(b.out[k] - silu(b.pre[k])));
+            }
         CHECK_NEAR(s / (b.B * b.HW), b.beta[c], 1e-12);
     }
-    batchnorm_backward_f64(dx, dg, dbt, b.r, b.x, b.mean, b.rstd, b.gamma, b.B, b.C, b.HW);
-    check_grad("batchnorm dinp", b.x, dx, n, bn_loss, &b);
-    check_grad("batchnorm dgamma", b.gamma, dg, b.C, bn_loss, &b);
-    check_grad("batchnorm dbeta", b.beta, dbt, b.C, bn_loss, &b);
-    free(b.x); free(b.gamma); free(b.beta); free(b.r); free(b.out); free(b.mean); free(b.rstd);
-    free(dx); free(dg); free(dbt);
+    CHECK(e < 1e-15);
+    silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.pre, b.x, b.mean, b.rstd, b.gamma, b.B, b.C, b.HW);
+    check_grad("batchnorm+silu dinp", b.x, dx, n, bn_loss, &b);
+    check_grad("batchnorm+silu dgamma", b.gamma, dg, b.C, bn_loss, &b);
+    check_grad("batchnorm+silu dbeta", b.beta, dbt, b.C, bn_loss, &b);
+    // inference: silu((x - running mean) / sqrt(running var + eps) * gamma + beta)
+    double rm[4] = { 0.2, -0.1, 0.4, 0 }, rv[4] = { 1.5, 0.7, 2.2, 1 };
+    batchnorm_silu_inference_f64(b.out, b.x, b.gamma, b.beta, rm, rv, b.B, b.C, b.HW, 1e-3);
+    double ei = 0;
+    for (int i = 0; i < b.B; i++)
+        for (int c = 0; c < b.C; c++)
+            for (int j = 0; j < b.HW; j++) {
+                size_t k = ((size_t)i * b.C + c) * b.HW + j;
+                double v = (b.x[k] - rm[c]) / sqrt(rv[c] + 1e-3) * b.gamma[c] + b.beta[c];
+                ei = fmax(ei, fabs(b.out[k] - silu(v)));
+            }
+    CHECK(ei < 1e-12);
+    // SiLU's values: silu(0) = 0, silu(x) -> x for large x (identity batch norm)
+    double xs[3] = { 0, 20, -20 }, ys[3], one = 1, zero = 0;
+    batchnorm_silu_inference_f64(ys, xs, &one, &zero, &zero, &one, 1, 1, 3, 0);
+    CHECK(ys[0] == 0 && fabs(ys[1] - 20) < 1e-6 && fabs(ys[2]) < 1e-6);
+    free(b.x); free(b.gamma); free(b.beta); free(b.r); free(b.out); free(b.pre); free(b.mean); free(b.rstd);
+    free(dx); free(dpre); free(dg); free(dbt);
 }
 
-// ---- element-wise and shape layers -----------------------------------------------------
+// ---- max pool and upsampling -------------------------------------------------------------
 
 typedef struct {
-    int kind;   // 0 silu, 1 maxpool, 2 upsample, 3 concat
+    int kind;   // 1 maxpool, 2 upsample
     int B, C, H, W, k;
-    double *x, *y, *r, *out;
+    double *x, *r, *out;
     int *arg;
 } Simple;
 
 static double simple_loss(void *ctx) {
     Simple *s = ctx;
     long n = (long)s->B * s->C * s->H * s->W;
-    switch (s->kind) {
-    case 0: silu_forward_f64(s->out, s->x, n); return dot(s->out, s->r, n);
-    case 1: maxpool_forward_f64(s->out, s->arg, s->x, s->B, s->C, s->H, s->W, s->k); return dot(s->out, s->r, n);
-    case 2: upsample2x_forward_f64(s->out, s->x, s->B, s->C, s->H, s->W); return dot(s->out, s->r, 4 * n);
-    default: concat_forward_f64(s->out, s->x, s->y, s->B, s->C, 2, s->H * s->W);
-             return dot(s->out, s->r, (long)s->B * (s->C + 2) * s->H * s->W);
+    if (s->kind == 1) {
+        maxpool_forward_f64(s->out, s->arg, s->x, s->B, s->C, s->H, s->W, s->k);
+        return dot(s->out, s->r, n);
     }
+    upsample2x_forward_f64(s->out, s->x, s->B, s->C, s->H, s->W);
+    return dot(s->out, s->r, 4 * n);
 }
 
 static void test_simple(int kind, const char *name) {
     Simple s = { .kind = kind, .B = 2, .C = 3, .H = 6, .W = 5, .k = 5 };
-    long n = (long)s.B * s.C * s.H * s.W, ny = (long)s.B * 2 * s.H * s.W, no = 4 * n + ny;
-    s.x = randn(n); s.y = randn(ny); s.r = randn(no);
+    long n = (long)s.B * s.C * s.H * s.W, no = 4 * n;
+    s.x = randn(n); s.r = randn(no);
     s.out = malloc(sizeof(double) * (size_t)no);
     s.arg = malloc(sizeof(int) * (size_t)n);
-    double *dx = calloc((size_t)n, sizeof *dx), *dy = calloc((size_t)ny, sizeof *dy);
+    double *dx = calloc((size_t)n, sizeof *dx);
     simple_loss(&s);
-    switch (kind) {
-    case 0: silu_backward_f64(dx, s.r, s.x, n); break;
-    case 1: maxpool_backward_f64(dx, s.r, s.arg, s.B, s.C, s.H, s.W); break;
-    case 2: upsample2x_backward_f64(dx, s.r, s.B, s.C, s.H, s.W); break;
-    default: concat_backward_f64(dx, dy, s.r, s.B, s.C, 2, s.H * s.W);
-    }
+    if (kind == 1) maxpool_backward_f64(dx, s.r, s.arg, s.B, s.C, s.H, s.W);
+    else upsample2x_backward_f64(dx, s.r, s.B, s.C, s.H, s.W);
     check_grad(name, s.x, dx, n, simple_loss, &s);
-    if (kind == 3) check_grad("concat (second input)", s.y, dy, ny, simple_loss, &s);
-    free(s.x); free(s.y); free(s.r); free(s.out); free(s.arg); free(dx); free(dy);
+    free(s.x); free(s.r); free(s.out); free(s.arg); free(dx);
 }
 
 int main(void) {
@@ -183,45 +205,9 @@ int main(void) {
     test_conv(2, 3, 8, 7, 5, 3, 2, 1);    // 3x3, stride 2 (downsampling)
     test_conv(2, 4, 5, 5, 3, 1, 1, 0);    // 1x1: no im2col
     test_conv(1, 1, 12, 10, 4, 6, 2, 2);  // the 6x6 stride-2 stem, 1 input channel
-    test_batchnorm();
-    test_simple(0, "silu");
+    test_batchnorm_silu();
     test_simple(1, "maxpool k5");
     test_simple(2, "upsample2x");
-    test_simple(3, "concat");
-    // SiLU's values: silu(0) = 0, silu(x) -> x for large x
-    double xs[3] = { 0, 20, -20 }, ys[3];
-    silu_forward_f64(ys, xs, 3);
-    CHECK(ys[0] == 0 && fabs(ys[1] - 20) < 1e-6 && fabs(ys[2]) < 1e-6);
-    // batch norm and SiLU fused: the same numbers as the two layers one after the other
-    {
-        int B = 2, C = 3, HW = 10;
-        long n = (long)B * C * HW;
-        double *x = malloc(sizeof(double) * n), *dy = malloc(sizeof(double) * n), *p1 = malloc(sizeof(double) * n),
-               *p2 = malloc(sizeof(double) * n), *y1 = malloc(sizeof(double) * n), *y2 = malloc(sizeof(double) * n),
-               *t = malloc(sizeof(double) * n), *dx1 = malloc(sizeof(double) * n), *dx2 = malloc(sizeof(double) * n);
-        double gm[3] = { 0.5, 1.2, -0.7 }, bt[3] = { 0.1, -0.3, 0.2 }, m1[3], r1[3], m2[3], r2[3];
-        double dg1[3] = { 0 }, db1[3] = { 0 }, dg2[3] = { 0 }, db2[3] = { 0 };
-        for (long i = 0; i < n; i++) { x[i] = rng_normal(&g) * 2 + 0.3; dy[i] = rng_normal(&g); }
-        batchnorm_forward_f64(p1, m1, r1, x, gm, bt, B, C, HW, 1e-3);
-        silu_forward_f64(y1, p1, n);
-        batchnorm_silu_forward_f64(y2, p2, m2, r2, x, gm, bt, B, C, HW, 1e-3);
-        silu_backward_f64(t, dy, p1, n);
-        batchnorm_backward_f64(dx1, dg1, db1, t, x, m1, r1, gm, B, C, HW);
-        silu_batchnorm_backward_f64(dx2, t, dg2, db2, dy, p2, x, m2, r2, gm, B, C, HW);
-        double e = 0;
-        for (long i = 0; i < n; i++) e = fmax(e, fmax(fabs(y1[i] - y2[i]), fmax(fabs(p1[i] - p2[i]), fabs(dx1[i] - dx2[i]))));
-        for (int c = 0; c < C; c++) e = fmax(e, fmax(fabs(dg1[c] - dg2[c]), fabs(db1[c] - db2[c])));
-        CHECK(e < 1e-12);
-        // and in inference, with running statistics
-        double rm[3] = { 0.2, -0.1, 0.4 }, rv[3] = { 1.5, 0.7, 2.2 };
-        batchnorm_inference_f64(p1, x, gm, bt, rm, rv, B, C, HW, 1e-3);
-        silu_forward_f64(y1, p1, n);
-        batchnorm_silu_inference_f64(y2, x, gm, bt, rm, rv, B, C, HW, 1e-3);
-        double ei = 0;
-        for (long i = 0; i < n; i++) ei = fmax(ei, fabs(y1[i] - y2[i]));
-        CHECK(ei < 1e-12);
-        free(x); free(dy); free(p1); free(p2); free(y1); free(y2); free(t); free(dx1); free(dx2);
-    }
     // max pool ties: the first maximum in scan order takes the gradient (PyTorch's choice),
     // not the centre, though the centre holds the same value
     {
