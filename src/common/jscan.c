@@ -148,6 +148,15 @@ static int keys_equal(const Scan *c, int a, int b) {
     return x->len == y->len && memcmp(c->s + x->start, c->s + y->start, x->len) == 0;
 }
 
+// Completes container token k, now that the scan is past its closing bracket.
+static int close_container(Scan *c, int k, uint32_t count) {
+    JTok *t = &c->t->tok[k];
+    t->len = (uint32_t)(c->i - t->start);
+    t->count = count;
+    t->end = (uint32_t)c->t->n;
+    return k;
+}
+
 static int scan_object(Scan *c, int depth) {
     int k = push(c, JT_OBJECT);
     if (k < 0) return k;
@@ -182,11 +191,7 @@ static int scan_object(Scan *c, int depth) {
             return JSCAN_REFUSED;
         }
     }
-    JTok *t = &c->t->tok[k];
-    t->len = (uint32_t)(c->i - t->start);
-    t->count = count;
-    t->end = (uint32_t)c->t->n;
-    return k;
+    return close_container(c, k, count);
 }
 
 static int scan_array(Scan *c, int depth) {
@@ -209,11 +214,7 @@ static int scan_array(Scan *c, int depth) {
             return JSCAN_REFUSED;
         }
     }
-    JTok *t = &c->t->tok[k];
-    t->len = (uint32_t)(c->i - t->start);
-    t->count = count;
-    t->end = (uint32_t)c->t->n;
-    return k;
+    return close_container(c, k, count);
 }
 
 static int scan_literal(Scan *c, const char *word, JType type) {
