@@ -11,6 +11,8 @@
 #   make bench      speed figures next to their anchors (bench-fuse, bench-score, bench-train alone)
 #   make crosscheck the C detector's outputs, loss and gradients against PyTorch
 #   make gpu-check  build, check the GPU path against the CPU, time it
+#   make gpu-pack   the same, packed for a GPU machine without the build dependencies
+#   make bench-gpu  GPU training and predict images/s against PyTorch
 
 SHELL := /bin/bash
 CC ?= cc
@@ -55,13 +57,13 @@ CFLAGS_ALL += -DHAVE_CUDA=1
 NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -Wall,-Wextra \
 	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
 	-gencode arch=compute_90,code=compute_90
-CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart_static -ldl -lrt -lpthread -lstdc++
 KERNEL_SRC := $(wildcard kernels/*.cu)
 KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
 else
 CUDA_LIBS :=
 KERNEL_SRC :=
-KERNEL_OBJ := $(BUILD)/kernels/device_stub.o
+KERNEL_OBJ := $(BUILD)/kernels/device_stub.o $(BUILD)/kernels/gpu_stub.o
 endif
 
 # The shared library: every .c in src/common and src/nn (the detector's layers).
@@ -75,9 +77,9 @@ BINS := $(TOOLS:%=bin/%)
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
-TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench
+TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench $(BUILD)/test/gpu_parity
 
-.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -88,7 +90,7 @@ $(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/%.o)
 $(1)_GPU := $$(if $$(filter $(1),$$(GPU_TOOLS)),$$(KERNEL_OBJ) $$(CUDA_LIBS),)
 $$(BUILD)/bin/$(1): $$($(1)_OBJ) $$(LIB) $$(if $$(filter $(1),$$(GPU_TOOLS)),$$(KERNEL_OBJ),)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $$(LIB) $$($(1)_GPU) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $$(LIB) $$($(1)_GPU) $$(LIB) $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
 
@@ -103,9 +105,9 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/kernels/%.o: kernels/%.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -Isrc/common -Ikernels -c -o $@ $<
+	$(NVCC) $(NVCCFLAGS) -Isrc/common -Isrc/nn -Ikernels -MMD -MP -c -o $@ $<
 
-$(BUILD)/kernels/device_stub.o: kernels/device_stub.c
+$(BUILD)/kernels/%_stub.o: kernels/%_stub.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -117,11 +119,11 @@ $(LIB): $(COMMON_OBJ)
 SIM_LIB_OBJ := $(filter-out %/main.o,$(simulate_OBJ))
 $(BUILD)/test/%: test/unit/%.c $(LIB) $(SIM_LIB_OBJ) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/simulate $(LDFLAGS_ALL) -o $@ $< $(SIM_LIB_OBJ) $(LIB) $(KERNEL_OBJ) $(CUDA_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) -Isrc/simulate $(LDFLAGS_ALL) -o $@ $< $(SIM_LIB_OBJ) $(LIB) $(KERNEL_OBJ) $(LIB) $(CUDA_LIBS) $(LDLIBS)
 
-$(TEST_HELPERS): $(BUILD)/test/%: test/helpers/%.c $(LIB)
+$(TEST_HELPERS): $(BUILD)/test/%: test/helpers/%.c $(LIB) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(LIB) $(KERNEL_OBJ) $(LIB) $(CUDA_LIBS) $(LDLIBS)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
@@ -195,9 +197,21 @@ crosscheck: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
 	BUILD=$(BUILD) bats --tap test/crosscheck.bats
 
+# The GPU path against the CPU, loss curves and bench-gpu, on a machine with a GPU.
 gpu-check:
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
 	bash scripts/gpu-check.sh $(BUILD)
+
+# The same on a GPU machine without this project's build dependencies: pack here, carry
+# the archive, unpack there and run scripts/gpu-check.sh with GPU_PACK (see the script).
+gpu-pack:
+	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
+	bash scripts/gpu-pack.sh $(BUILD)
+
+# Training and predict images/s on the GPU against PyTorch, -n and -s at 320 and 640 px.
+bench-gpu:
+	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
+	BUILD=$(BUILD) bash scripts/bench-gpu.sh
 
 clean:
 	rm -rf build bin

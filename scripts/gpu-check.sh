@@ -1,20 +1,116 @@
 #!/usr/bin/env bash
-# make gpu-check: one prepared script for a lent GPU machine. It builds, reports the device,
-# runs the device probe test, and (as the CUDA training and inference paths land) checks the
-# GPU against the CPU reference on the same weights and times both. Results go to stdout and,
-# when $OUT is set, to $OUT/gpu-check.log.
+# make gpu-check: one prepared script for a lent GPU machine (about 6 minutes on an H100).
+#
+#   1. the device, the driver, and whether every library the tools need is found;
+#   2. parity: gpu_parity runs the same weights and batch through the CPU reference and the
+#      CUDA path (FP32 and TF32 convolutions, SGD and AdamW, 1 and 3 channels, the -n and -s
+#      widths) and compares outputs, loss, every gradient, the running statistics and the
+#      optimiser's updates;
+#   3. loss curves: train on simulated MED-MNIST at 320 px, a few hundred steps, on the CPU
+#      and on the GPU (FP32 and TF32) with the same seed, and compare the epochs' losses;
+#   4. the benchmark (scripts/bench-gpu.sh): training and predict images/s against PyTorch.
+# A short table comes last. Logs go to $OUT (or /tmp/gpu-check): gpu-check.log, the
+# training logs and bench-gpu.jsonl.
+#
+#   bash scripts/gpu-check.sh [BUILD]              tools in bin/, helpers in BUILD/test
+#   GPU_PACK=DIR bash scripts/gpu-check.sh         everything from an unpacked scripts/gpu-pack.sh
+#   (TRAIN_N=512 VAL_N=128 EPOCHS=6 SIZE=320 size the loss-curve runs; bench-gpu.sh's own
+#   variables, PRESETS SIZES BATCH STEPS, pass through)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build/rel-cuda}"
-log="${OUT:-/tmp}/gpu-check.log"
-{
-    echo "== gpu-check $(date -u +%FT%TZ)"
-    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-    echo "== devices"
-    bin/devices
-    echo "== device probe test"
-    "$BUILD/test/test_device"
-    echo "== GPU vs CPU checks"
-    echo "none yet: the CUDA detector path (train/predict) has not landed"
-} 2>&1 | tee "$log"
-exit "${PIPESTATUS[0]}"
+LOGDIR="${OUT:-/tmp/gpu-check}"
+mkdir -p "$LOGDIR"
+log="$LOGDIR/gpu-check.log"
+: > "$log"
+if [ -n "${GPU_PACK:-}" ]; then
+    BIN="$GPU_PACK/bin"; HELP="$GPU_PACK/test"; MNIST="$GPU_PACK/mnist/images-idx3-ubyte.gz"
+    export LD_LIBRARY_PATH="$GPU_PACK/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+    BIN=bin; HELP="$BUILD/test"; MNIST=data/mnist/images-idx3-ubyte
+fi
+PY="${PY:-python3}"
+TRAIN_N="${TRAIN_N:-512}"; VAL_N="${VAL_N:-128}"; EPOCHS="${EPOCHS:-6}"; SIZE="${SIZE:-320}"
+# cuDNN: the system's, else the one that PyTorch's wheels bring
+if ! ldconfig -p 2>/dev/null | grep -q 'libcudnn\.so\.9' && ! [ -e /usr/local/cuda/lib64/libcudnn.so.9 ]; then
+    d=$("$PY" -c 'import os, nvidia.cudnn as c; print(os.path.join(list(c.__path__)[0], "lib"))' 2>/dev/null)
+    [ -n "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
+fi
+summary=()
+say() { echo "$*" | tee -a "$log"; }
+# stage NAME SECONDS CMD...: runs with a time limit, output to the log; remembers the result
+stage() {
+    local name=$1 limit=$2; shift 2
+    local t0=$(date +%s.%N)
+    say "== $name: $*"
+    timeout "$limit" "$@" >> "$log" 2>&1
+    local rc=$?
+    local dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    say "-- $name: exit $rc in $dt s"
+    return $rc
+}
+
+say "gpu-check $(date -u +%FT%TZ) on $(hostname)"
+stage device 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+stage devices 30 "$BIN/devices"
+missing=$(ldd "$BIN/train" "$HELP/gpu_parity" 2>&1 | grep 'not found' | sort -u)
+[ -n "$missing" ] && say "missing libraries: $missing"
+
+# ---- 2. parity --------------------------------------------------------------------------
+par() {
+    local name=$1 from; shift
+    from=$(($(wc -l < "$log") + 1))
+    stage "$name" 120 "$HELP/gpu_parity" "$@"
+    local line=$(tail -n +"$from" "$log" | grep '^parity:' | tail -n 1)
+    summary+=("${line:-parity: FAIL ($name: no result)}")
+}
+par parity-n-fp32-sgd --width 0.25 --size 128 --batch 8 --gpu-math fp32 --steps 3
+par parity-n-fp32-adamw --width 0.25 --size 128 --batch 8 --gpu-math fp32 --optimizer adamw --steps 3
+par parity-n-tf32-sgd --width 0.25 --size 128 --batch 8 --gpu-math tf32 --steps 3
+par parity-s-fp32-rgb --width 0.5 --size 320 --batch 4 --channels 3 --classes 1 --gpu-math fp32 --steps 2
+par parity-s-tf32 --width 0.5 --size 320 --batch 4 --gpu-math tf32 --steps 2
+"$HELP/gpu_parity" --width 0.25 --size 128 --batch 8 --gpu-math fp32 --steps 0 --all > "$LOGDIR/parity-tensors.txt" 2>&1
+
+# ---- 3. loss curves ---------------------------------------------------------------------
+data=$(mktemp -d)
+sim() { "$BIN/simulate" --quiet --mnist "$MNIST" --preset paper --seed 1 "$@"; }
+if stage simulate 120 bash -c "$(declare -f sim); BIN='$BIN' MNIST='$MNIST'; set -e
+        sim --digits 0:7000 --first 0 --n $TRAIN_N --out '$data/img' | '$BIN/fuse' --quiet --iou-thr 0.4 > '$data/train.jsonl'
+        sim --digits 7000:8500 --first $TRAIN_N --n $VAL_N --out '$data/img' | '$BIN/fuse' --quiet --iou-thr 0.4 > '$data/val.jsonl'"; then
+    common=(--quiet --val "$data/val.jsonl" --size $SIZE --batch 16 --epochs $EPOCHS --seed 3 --optimizer adamw --lr0 0.002 --warmup-epochs 1)
+    stage train-cpu 240 bash -c "'$BIN/train' ${common[*]} --device cpu --out '$data/cpu.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-cpu.jsonl'"
+    stage train-gpu-fp32 120 bash -c "'$BIN/train' ${common[*]} --device cuda --gpu-math fp32 --out '$data/fp32.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-gpu-fp32.jsonl'"
+    stage train-gpu-tf32 120 bash -c "'$BIN/train' ${common[*]} --device cuda --out '$data/tf32.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-gpu-tf32.jsonl'"
+    stage predict-gpu 60 bash -c "'$BIN/predict' --device cuda --model '$data/tf32.safetensors' < '$data/val.jsonl' | '$BIN/score' > '$LOGDIR/val-score-gpu.json'"
+    curves=$("$PY" - "$LOGDIR" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+def load(n):
+    p = os.path.join(d, n)
+    return [json.loads(l) for l in open(p)] if os.path.exists(p) else []
+cpu = load("train-cpu.jsonl")
+for name in ("train-gpu-fp32.jsonl", "train-gpu-tf32.jsonl"):
+    gpu = load(name)
+    if not cpu or not gpu:
+        print(f"loss curves {name[6:-6]}: no result"); continue
+    rel = [abs(g["loss"] - c["loss"]) / abs(c["loss"]) for c, g in zip(cpu, gpu)]
+    print(f"loss curves {name[6:-6]} vs cpu over {len(rel)} epochs: largest relative difference {max(rel):.2e} "
+          f"(epoch 1 {rel[0]:.2e}); final loss cpu {cpu[-1]['loss']:.5g} gpu {gpu[-1]['loss']:.5g}; "
+          f"val mAP@0.4 cpu {cpu[-1]['val_map40']:.4f} gpu {gpu[-1]['val_map40']:.4f}; "
+          f"images/s cpu {cpu[-1]['images_per_s']:.0f} gpu {gpu[-1]['images_per_s']:.0f}")
+PY
+)
+    say "$curves"
+    while IFS= read -r l; do summary+=("$l"); done <<< "$curves"
+fi
+rm -rf "$data"
+
+# ---- 4. benchmark -----------------------------------------------------------------------
+OUT_DIR="$LOGDIR" BUILD="${GPU_PACK:-$BUILD}" PY="$PY" stage bench-gpu 300 bash scripts/bench-gpu.sh
+bench=$(sed -n '/^preset /,$p' "$log" | tail -n 8)
+
+echo
+echo "================ gpu-check summary ================"
+for l in "${summary[@]}"; do echo "$l"; done
+grep -E '^-- .*exit [^0]' "$log" | sed 's/^/failed stage: /'
+echo "$bench"

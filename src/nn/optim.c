@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pointwise.h"
+
 void optim_defaults(OptConfig *c) {
     c->lr0 = 0.01f;
     c->lrf = 0.01f;
@@ -115,12 +117,7 @@ static void adamw_step(Optimizer *o, Net *net, const double lr[3], double wd) {
         float *m = o->momentum_buf + p->offset, *v = o->second + p->offset;
         float rate = (float)lr[g], decay = g == 1 ? (float)wd : 0.0f;
         float fb1 = (float)b1, fb2 = (float)b2, step = (float)(lr[g] / c1), rc2 = (float)(1 / sqrt(c2));
-        for (size_t j = 0; j < p->count; j++) {
-            w[j] -= rate * decay * w[j];
-            m[j] = fb1 * m[j] + (1 - fb1) * gr[j];
-            v[j] = fb2 * v[j] + (1 - fb2) * gr[j] * gr[j];
-            w[j] -= step * m[j] / (sqrtf(v[j]) * rc2 + (float)eps);
-        }
+        for (size_t j = 0; j < p->count; j++) adamw_f(&w[j], &m[j], &v[j], gr[j], rate, decay, fb1, fb2, step, rc2, (float)eps);
     }
     o->has_momentum = 1;
     o->updates++;
@@ -136,19 +133,19 @@ void optim_step(Optimizer *o, Net *net, const double lr[3], double momentum, int
         int g = group_of(p);
         float *w = net->params + p->offset, *gr = net->grads + p->offset, *buf = o->momentum_buf + p->offset;
         float rate = (float)lr[g], mom = (float)momentum, decay = g == 1 ? (float)wd : 0.0f;
-        for (size_t j = 0; j < p->count; j++) {
-            // PyTorch's SGD with Nesterov: d = g + wd w; buf = mom buf + d; w -= lr (d + mom buf)
-            float d = gr[j] + decay * w[j];
-            buf[j] = o->has_momentum ? mom * buf[j] + d : d;
-            w[j] -= rate * (d + mom * buf[j]);
-        }
+        int hm = o->has_momentum;
+        for (size_t j = 0; j < p->count; j++) sgd_nesterov_f(&w[j], &buf[j], gr[j], rate, mom, decay, hm);
     }
     o->has_momentum = 1;
     o->updates++;
 }
 
+float optim_ema_decay(const Optimizer *o) { return (float)(0.9999 * (1 - exp(-(double)o->updates / 2000.0))); }
+
 void optim_ema_update(Optimizer *o, const Net *net) {
-    float d = (float)(0.9999 * (1 - exp(-(double)o->updates / 2000.0)));
+    float d = optim_ema_decay(o);
     #pragma omp parallel for schedule(static)
-    for (size_t j = 0; j < net->n_floats; j++) o->ema[j] = d * o->ema[j] + (1 - d) * net->params[j];
+    for (size_t j = 0; j < net->n_floats; j++) o->ema[j] = ema_f(o->ema[j], net->params[j], d);
 }
+
+int optim_group(const Param *p) { return group_of(p); }

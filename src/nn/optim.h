@@ -42,5 +42,8 @@ double optim_clip(Net *net, float clip);
 void optim_step(Optimizer *o, Net *net, const double lr[3], double momentum, int batch, int accumulate);
 // Updates the EMA after a step: decay 0.9999 * (1 - exp(-updates / 2000)).
 void optim_ema_update(Optimizer *o, const Net *net);
+float optim_ema_decay(const Optimizer *o);
+// A parameter's group: 0 batch-norm weights, 1 conv weights (decayed), 2 biases.
+int optim_group(const Param *p);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "device.h"
+#include "engine.h"
 #include "fsutil.h"
 #include "image.h"
 #include "model.h"
@@ -28,6 +28,8 @@ static void usage(void) {
         "  --max-det N      at most N detections per image [300]\n"
         "  --batch N        images per forward pass [16]\n"
         "  --root DIR       image paths are relative to DIR [.]\n"
+        "  --device NAME    auto (a GPU when there is one) | cuda | cpu [auto]\n"
+        "  --gpu-math NAME  tf32 | fp32 convolutions on the GPU [tf32]\n"
         "  --quiet          no summary line\n"
         "  -h, --help       show this help\n");
 }
@@ -36,13 +38,15 @@ int main(int argc, char **argv) {
     const char *model_path = NULL, *root = NULL;
     double conf = 0.001, iou = 0.6;
     long max_det = 300, batch = 16;
-    int quiet = 0;
-    enum { O_MODEL = 256, O_CONF, O_IOU, O_MAX, O_BATCH, O_ROOT, O_QUIET };
+    int quiet = 0, math = GPU_MATH_TF32;
+    DeviceChoice device = DEVICE_AUTO;
+    enum { O_MODEL = 256, O_CONF, O_IOU, O_MAX, O_BATCH, O_ROOT, O_QUIET, O_DEVICE, O_MATH };
     static const struct option opts[] = {
         { "model", required_argument, 0, O_MODEL }, { "conf", required_argument, 0, O_CONF },
         { "iou", required_argument, 0, O_IOU }, { "max-det", required_argument, 0, O_MAX },
         { "batch", required_argument, 0, O_BATCH }, { "root", required_argument, 0, O_ROOT },
-        { "quiet", no_argument, 0, O_QUIET }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "quiet", no_argument, 0, O_QUIET }, { "device", required_argument, 0, O_DEVICE },
+        { "gpu-math", required_argument, 0, O_MATH }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -54,18 +58,26 @@ int main(int argc, char **argv) {
         case O_BATCH: if (cli_parse_long(optarg, 1, 1024, &batch)) cli_usage_error(TOOL, "--batch needs a count"); break;
         case O_ROOT: root = optarg; break;
         case O_QUIET: quiet = 1; break;
+        case O_DEVICE:
+            if (engine_parse_device(optarg, &device)) cli_usage_error(TOOL, "unknown --device '%s' (auto, cuda, cpu)", optarg);
+            break;
+        case O_MATH:
+            if (engine_parse_math(optarg, &math)) cli_usage_error(TOOL, "unknown --gpu-math '%s' (tf32, fp32)", optarg);
+            break;
         case 'h': usage(); return 0;
         default: fprintf(stderr, "Try '%s --help'.\n", TOOL); return EXIT_USAGE;
         }
     }
     if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
     if (!model_path) cli_usage_error(TOOL, "--model FILE is required");
-    char err[2048], desc[256];
-    if (gpu_probe(desc, sizeof desc) == 0 && !quiet) fprintf(stderr, "%s: %s; predicting on the CPU\n", TOOL, desc);
+    char err[2048], desc[512];
     Model m;
     if (model_load(model_path, &m, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
     Net *n = &m.net;
     n->training = 0;
+    Engine eng;
+    if (engine_init(&eng, n, NULL, device, math, (int)batch, desc, sizeof desc) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+    if (!quiet) fprintf(stderr, "%s: %s\n", TOOL, desc);
     int S = n->cfg.size, C = n->cfg.in_ch;
     size_t plane = (size_t)S * S;
     float *x = malloc(sizeof(float) * (size_t)batch * C * plane);
@@ -98,8 +110,7 @@ int main(int argc, char **argv) {
             B++;
         }
         if (B == 0) break;
-        if (n->batch != B && net_set_batch(n, B) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
-        net_forward(n, x);
+        if ((n->batch != B && engine_set_batch(&eng, B) != 0) || engine_forward(&eng, x, 0) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
         for (int b = 0; b < B; b++) {
             int nd = detect_boxes(n, b, (float)conf, (float)iou, (int)max_det, dets, (int)max_det);
             json_t *arr = json_array();
@@ -123,6 +134,7 @@ int main(int argc, char **argv) {
     if (images == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
     if (!quiet) fprintf(stderr, "%s: %ld images, %ld detections, %.1f images/s\n", TOOL, images, total, images / (cli_now() - t0));
     free(rd.buf); free(x); free(recs); free(lb); free(fx); free(fy); free(dets);
+    engine_free(&eng);
     model_free(&m);
     return 0;
 }

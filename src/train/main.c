@@ -1,4 +1,4 @@
-// train: fits the detector to records' targets with the EARL loss, on the CPU.
+// train: fits the detector to records' targets with the EARL loss, on the GPU or the CPU.
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "data.h"
-#include "device.h"
+#include "engine.h"
 #include "evaluate.h"
 #include "fsutil.h"
 #include "loader.h"
@@ -41,6 +41,9 @@ static void usage(void) {
         "  --preset NAME         cpu (width 0.1875, ~1.0 M parameters) | n | s [cpu]\n"
         "  --size N              input side, a multiple of 32 [128]\n"
         "  --channels 1|3        input channels [1]\n"
+        "Device\n"
+        "  --device NAME         auto (a GPU when there is one) | cuda | cpu [auto]\n"
+        "  --gpu-math NAME       tf32 (Tensor Cores) | fp32 convolutions on the GPU [tf32]\n"
         "Training\n"
         "  --epochs N [30]  --batch N [32]  --cos-lr  --seed S [0]\n"
         "  --optimizer NAME      sgd (Nesterov, momentum 0.937) | adamw (betas 0.937, 0.999) [sgd]\n"
@@ -59,7 +62,8 @@ typedef struct {
     const char *val, *val_truth, *out, *preset, *root, *annotator;
     TargetField targets;
     WeightMode weight;
-    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs, adamw;
+    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs, adamw, math;
+    DeviceChoice device;
     float lr0, lrf, warmup, mosaic, scale, translate, gain[3];
     uint64_t seed;
 } Args;
@@ -69,7 +73,7 @@ static void parse_args(int argc, char **argv, Args *a) {
                  .ch = 1, .epochs = 30, .batch = 32, .nbs = 64, .lr0 = -1, .lrf = 0.01f, .warmup = 3.0f,
                  .gain = { 0.05f, 1.0f, 0.5f }, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
     enum { O_VAL = 256, O_VALT, O_TARGETS, O_ANN, O_WEIGHT, O_WOBJ, O_ROOT, O_OUT, O_PRESET, O_SIZE, O_CH, O_EPOCHS, O_BATCH,
-           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS, O_OPT, O_LRF, O_WARM, O_BOXG, O_OBJG, O_CLSG };
+           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS, O_OPT, O_LRF, O_WARM, O_BOXG, O_OBJG, O_CLSG, O_DEVICE, O_MATH };
     static const struct option opts[] = {
         { "val", required_argument, 0, O_VAL }, { "val-truth", required_argument, 0, O_VALT },
         { "targets", required_argument, 0, O_TARGETS }, { "annotator", required_argument, 0, O_ANN },
@@ -85,6 +89,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         { "optimizer", required_argument, 0, O_OPT }, { "lrf", required_argument, 0, O_LRF },
         { "warmup-epochs", required_argument, 0, O_WARM }, { "box-gain", required_argument, 0, O_BOXG },
         { "obj-gain", required_argument, 0, O_OBJG }, { "cls-gain", required_argument, 0, O_CLSG },
+        { "device", required_argument, 0, O_DEVICE }, { "gpu-math", required_argument, 0, O_MATH },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
     long v;
@@ -141,6 +146,12 @@ static void parse_args(int argc, char **argv, Args *a) {
             if (cli_parse_double(optarg, 0, 1000, &x)) cli_usage_error(TOOL, "--%s needs a number >= 0", c == O_BOXG ? "box-gain" : c == O_OBJG ? "obj-gain" : "cls-gain");
             a->gain[c - O_BOXG] = (float)x;
             break;
+        case O_DEVICE:
+            if (engine_parse_device(optarg, &a->device)) cli_usage_error(TOOL, "unknown --device '%s' (auto, cuda, cpu)", optarg);
+            break;
+        case O_MATH:
+            if (engine_parse_math(optarg, &a->math)) cli_usage_error(TOOL, "unknown --gpu-math '%s' (tf32, fp32)", optarg);
+            break;
         case 'h': usage(); exit(0);
         default: fprintf(stderr, "Try '%s --help'.\n", TOOL); exit(EXIT_USAGE);
         }
@@ -160,10 +171,8 @@ static void preset_multiples(const char *name, float *w, float *d) {
 }
 
 // Validation mAP@0.4 and mAP@[.5:.95] of the current parameters (eval mode) on val.
-static void validate_map(Model *m, const Dataset *val, const char *truth_field, int batch, double *m40, double *m5095) {
+static void validate_map(Model *m, Engine *eng, const Dataset *val, const char *truth_field, int batch, double *m40, double *m5095) {
     Net *n = &m->net;
-    int training = n->training;
-    n->training = 0;
     double thr[11];
     thr[0] = 0.4;
     eval_coco_thresholds(thr + 1);
@@ -179,8 +188,7 @@ static void validate_map(Model *m, const Dataset *val, const char *truth_field, 
         for (int b = 0; b < B; b++) idx[b] = s + b;
         dataset_batch(val, idx, B, NULL, NULL, x, NULL, 0);
         int keep = n->batch;
-        if (B != keep) net_set_batch(n, B);
-        net_forward(n, x);
+        if ((B != keep && engine_set_batch(eng, B) != 0) || engine_forward(eng, x, 0) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng->err);
         for (int b = 0; b < B; b++) {
             int i = s + b, nd = detect_boxes(n, b, 0.001f, 0.6f, 300, dets, 300);
             for (int k = 0; k < nd; k++) {
@@ -205,21 +213,19 @@ static void validate_map(Model *m, const Dataset *val, const char *truth_field, 
             eval_add_image(&e, tb, (int)nt, eb, nd);
             free(tb);
         }
-        if (B != keep) net_set_batch(n, keep);
+        if (B != keep && engine_set_batch(eng, keep) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng->err);
     }
     eval_sort_classes(&e);
     *m40 = eval_mean_ap(&e, 0, 1, AP_COCO, NULL, -1);
     *m5095 = eval_mean_ap(&e, 1, 11, AP_COCO, NULL, -1);
     eval_free(&e);
     free(x); free(idx); free(dets); free(eb);
-    n->training = training;
 }
 
 int main(int argc, char **argv) {
     Args a;
     parse_args(argc, argv, &a);
-    char desc[256], err[2048];
-    if (gpu_probe(desc, sizeof desc) == 0 && !a.quiet) fprintf(stderr, "%s: %s; training on the CPU\n", TOOL, desc);
+    char desc[512], err[2048];
     float wm, dm;
     preset_multiples(a.preset, &wm, &dm);
     DataOptions dopt = { a.targets, a.weight, a.annotator, a.root, a.size, a.ch, NULL };
@@ -242,7 +248,6 @@ int main(int argc, char **argv) {
     rng_seed(&rng, a.seed, 0x747261696eULL);
     if (fit_anchors(&train, m.net.anchors, &rng) != 0 && !a.quiet) cli_warn(TOOL, "fewer than 9 boxes: YOLOv5's default anchors kept");
     int B = a.batch < train.n ? a.batch : train.n;
-    if (net_set_batch(&m.net, B) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     m.args = json_pack("{s:s,s:i,s:i,s:i,s:f,s:I}", "preset", a.preset, "size", a.size, "epochs", a.epochs, "batch", B, "lr0",
                        (double)a.lr0, "seed", (json_int_t)a.seed);
 
@@ -257,6 +262,9 @@ int main(int argc, char **argv) {
     oc.warmup_epochs = a.warmup;
     Optimizer opt;
     if (optim_init(&opt, &m.net, &oc) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+    Engine eng;
+    if (engine_init(&eng, &m.net, &opt, a.device, a.math, B, desc, sizeof desc) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+    if (!a.quiet) fprintf(stderr, "%s: %s\n", TOOL, desc);
     LossOptions lo;
     loss_defaults(&lo);
     lo.weight_obj = a.weight_obj;
@@ -298,6 +306,7 @@ int main(int argc, char **argv) {
         const float *an = st_tensor(&f, "anchors", &nd, shape);
         if (an) memcpy(m.net.anchors, an, sizeof m.net.anchors);
         st_close(&f);
+        if (engine_upload(&eng) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
     }
     if (!a.quiet)
         fprintf(stderr, "%s: %d training images (%ld targets), %d validation images, %d classes, preset %s (%.1f M multiply-adds per image)\n",
@@ -309,47 +318,44 @@ int main(int argc, char **argv) {
         double sbox = 0, sobj = 0, scls = 0, t0 = cli_now(), lr[3] = { 0 }, mom, snorm = 0;
         long steps = 0, updates = 0;
         progress_start(&pr, TOOL, "batches", per_epoch, a.quiet);
-        net_zero_grad(&m.net);
+        if (engine_zero_grad(&eng) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
         if (loader_start_epoch(&loader, order, per_epoch) != 0) cli_die(TOOL, EXIT_DATA, "cannot start the data loader thread");
         for (long it = 0; it < per_epoch; it++) {
             const Batch *bt = loader_next(&loader);
             int nb = bt->nb;
-            if (nb != m.net.batch) net_set_batch(&m.net, nb);
-            net_forward(&m.net, bt->x);
+            if ((nb != m.net.batch && engine_set_batch(&eng, nb) != 0) || engine_forward(&eng, bt->x, 1) != 0)
+                cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             LossParts lp;
-            yolo_loss(&m.net, bt->t, bt->nt, &lo, &lp, NULL);
-            net_backward(&m.net, bt->x);
+            if (yolo_loss(&m.net, bt->t, bt->nt, &lo, &lp, NULL) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+            if (engine_backward(&eng, bt->x) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             sbox += lp.box / nb; sobj += lp.obj / nb; scls += lp.cls / nb;
             optim_schedule(&oc, epoch, it, per_epoch, lr, &mom);
             int acc = accumulate;
             long ni = it + (long)epoch * per_epoch, nw = optim_warmup_iters(&oc, per_epoch);
             if (ni <= nw && nw > 0) acc = (int)fmax(1, round(1 + ((double)a.nbs / B - 1) * ni / nw));
             if ((it + 1) % acc == 0 || it == per_epoch - 1) {
-                snorm += optim_clip(&m.net, oc.clip);
+                double norm;
+                if (engine_step(&eng, lr, mom, B, acc, oc.clip, &norm) != 0 || engine_zero_grad(&eng) != 0)
+                    cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+                snorm += norm;
                 updates++;
-                optim_step(&opt, &m.net, lr, mom, B, acc);
-                optim_ema_update(&opt, &m.net);
-                net_zero_grad(&m.net);
             }
             steps++;
             progress_update(&pr, it + 1);
         }
-        if (m.net.batch != B) net_set_batch(&m.net, B);
+        if (m.net.batch != B && engine_set_batch(&eng, B) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
         loader_end_epoch(&loader);
         progress_end(&pr);
         double secs = cli_now() - t0;
-        // validation with the EMA weights
-        float *keep = malloc(sizeof(float) * m.net.n_floats);
-        memcpy(keep, m.net.params, sizeof(float) * m.net.n_floats);
-        memcpy(m.net.params, opt.ema, sizeof(float) * m.net.n_floats);
+        // validation with the EMA weights; the device's state comes back to the host for saving
         double m40, m5095;
-        validate_map(&m, &val, a.val_truth, B, &m40, &m5095);
+        if (engine_use_ema(&eng, 1) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+        validate_map(&m, &eng, &val, a.val_truth, B, &m40, &m5095);
+        if (engine_use_ema(&eng, 0) != 0 || engine_download(&eng) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
         if (m40 > best) {
             best = m40;
             if (model_save(a.out, &m, opt.ema, a.preset, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
         }
-        memcpy(m.net.params, keep, sizeof(float) * m.net.n_floats);
-        free(keep);
         // the checkpoint: parameters, momentum, EMA, anchors, and where we are
         {
             char ep[16], up[32], bs[32], rs[64];
@@ -371,6 +377,7 @@ int main(int argc, char **argv) {
     }
     if (!a.quiet) fprintf(stderr, "%s: best validation mAP@0.4 %.4f -> %s\n", TOOL, best, a.out);
     loader_free(&loader);
+    engine_free(&eng);
     free(order); free(ckpt);
     optim_free(&opt);
     dataset_free(&train);

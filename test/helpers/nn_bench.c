@@ -2,11 +2,13 @@
 // `make bench-train` (scripts/bench-train.sh runs scripts/bench_train.py beside it).
 //
 //   nn_bench [--width W] [--depth D] [--classes K] [--size S] [--batch B] [--steps N]
+//            [--device cpu|cuda|auto] [--gpu-math tf32|fp32]
 //
 // A training step is what `train` does per batch: forward, the YOLOv5 loss with EARL
 // weights, backward, gradient clipping, an SGD step and the EMA update. Inference is an
 // eval-mode forward pass and the box decoding with NMS. Prints one JSON object:
-// {"train_images_per_s", "predict_images_per_s", "peak_rss_mib", "threads", ...}.
+// {"train_images_per_s", "predict_images_per_s", "peak_rss_mib", "threads", ...}; on the GPU
+// also "device", "gpu_mem_mib" (the network's device memory) and "macs_per_image".
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "engine.h"
 #include "loss.h"
 #include "model.h"
 #include "optim.h"
@@ -27,9 +30,11 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     NetConfig cfg = { 0.1875f, 0.33f, 1, 10, 128 };
-    int B = 32, steps = 10;
+    int B = 32, steps = 10, math = GPU_MATH_TF32;
+    DeviceChoice dev = DEVICE_CPU;
     static const struct option opts[] = { { "width", 1, 0, 'w' }, { "depth", 1, 0, 'd' }, { "classes", 1, 0, 'k' },
                                           { "size", 1, 0, 's' }, { "batch", 1, 0, 'b' }, { "steps", 1, 0, 'n' },
+                                          { "device", 1, 0, 'D' }, { "gpu-math", 1, 0, 'M' },
                                           { 0, 0, 0, 0 } };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -40,15 +45,18 @@ int main(int argc, char **argv) {
         case 's': cfg.size = atoi(optarg); break;
         case 'b': B = atoi(optarg); break;
         case 'n': steps = atoi(optarg); break;
+        case 'D': if (engine_parse_device(optarg, &dev)) { fprintf(stderr, "nn_bench: bad --device\n"); return 2; } break;
+        case 'M': if (engine_parse_math(optarg, &math)) { fprintf(stderr, "nn_bench: bad --gpu-math\n"); return 2; } break;
         default: fprintf(stderr, "nn_bench: bad option\n"); return 2;
         }
     }
     Net n;
-    if (net_build(&n, &cfg, 1) != 0 || net_set_batch(&n, B) != 0) { fprintf(stderr, "nn_bench: cannot build\n"); return 1; }
+    if (net_build(&n, &cfg, 1) != 0) { fprintf(stderr, "nn_bench: cannot build\n"); return 1; }
     Rng r;
     rng_seed(&r, 1, 2);
     size_t nx = (size_t)B * cfg.size * cfg.size;
-    float *x = malloc(sizeof(float) * nx);
+    float *x = gpu_host_alloc(sizeof(float) * nx);   // page-locked where CUDA is built in
+    if (!x) x = malloc(sizeof(float) * nx);
     for (size_t i = 0; i < nx; i++) x[i] = (float)rng_uniform(&r);
     // 2.5 targets per image, as in MED-MNIST
     int nt = 0, cap = 3 * B;
@@ -63,6 +71,11 @@ int main(int argc, char **argv) {
     optim_defaults(&oc);
     Optimizer opt;
     if (optim_init(&opt, &n, &oc) != 0) return 1;
+    Engine eng;
+    char desc[512];
+    if (engine_init(&eng, &n, &opt, dev, math, B, desc, sizeof desc) != 0) { fprintf(stderr, "nn_bench: %s\n", eng.err); return 1; }
+    fprintf(stderr, "nn_bench: %s\n", desc);
+    int ok = 1;
     LossOptions lo;
     loss_defaults(&lo);
     double lr[3] = { 0.01, 0.01, 0.01 };
@@ -70,37 +83,39 @@ int main(int argc, char **argv) {
     for (int s = 0; s < steps + 2; s++) {
         if (s == 2) { t0 = now(); ph[0] = ph[1] = ph[2] = ph[3] = 0; }   // two warm-up steps
         double a = now();
-        net_zero_grad(&n);
-        net_forward(&n, x);
+        ok &= engine_zero_grad(&eng) == 0 && engine_forward(&eng, x, 1) == 0;
         double b = now();
         LossParts lp;
         yolo_loss(&n, t, nt, &lo, &lp, NULL);
         double c2 = now();
-        net_backward(&n, x);
+        ok &= engine_backward(&eng, x) == 0;
         double d = now();
-        optim_clip(&n, oc.clip);
-        optim_step(&opt, &n, lr, 0.937, B, 1);
-        optim_ema_update(&opt, &n);
+        double norm;
+        ok &= engine_step(&eng, lr, 0.937, B, 1, oc.clip, &norm) == 0;
+        if (eng.gpu) ok &= gpu_net_sync(eng.gpu) == 0;
         double e = now();
         ph[0] += b - a; ph[1] += c2 - b; ph[2] += d - c2; ph[3] += e - d;
     }
     double train = steps * (double)B / (now() - t0);
-    n.training = 0;
     Det *dets = malloc(sizeof *dets * 300);
     for (int s = 0; s < steps + 2; s++) {
         if (s == 2) t0 = now();
-        net_forward(&n, x);
+        ok &= engine_forward(&eng, x, 0) == 0;
         for (int b = 0; b < B; b++) detect_boxes(&n, b, 0.001f, 0.6f, 300, dets, 300);
     }
     double pred = steps * (double)B / (now() - t0);
+    if (!ok) { fprintf(stderr, "nn_bench: %s\n", eng.err); return 1; }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"impl\":\"c\",\"size\":%d,\"batch\":%d,\"width\":%g,\"depth\":%g,\"threads\":%d,\"steps\":%d,"
            "\"train_images_per_s\":%.2f,\"predict_images_per_s\":%.2f,\"peak_rss_mib\":%.1f,"
-           "\"step_ms\":{\"forward\":%.1f,\"loss\":%.1f,\"backward\":%.1f,\"optimiser\":%.1f}}\n",
+           "\"step_ms\":{\"forward\":%.1f,\"loss\":%.1f,\"backward\":%.1f,\"optimiser\":%.1f},"
+           "\"device\":\"%s\",\"gpu_mem_mib\":%.1f,\"macs_per_image\":%.0f}\n",
            cfg.size, B, (double)cfg.width, (double)cfg.depth, omp_get_max_threads(), steps, train, pred, ru.ru_maxrss / 1024.0,
-           1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps);
-    free(x); free(t); free(dets);
+           1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps, eng.gpu ? "cuda" : "cpu",
+           eng.gpu ? gpu_net_memory(eng.gpu) / 1048576.0 : 0.0, net_macs(&n));
+    engine_free(&eng);
+    free(t); free(dets);
     optim_free(&opt);
     net_free(&n);
     return 0;
