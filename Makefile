@@ -54,7 +54,7 @@ LDFLAGS_ALL := -fopenmp $(SAN_LD) $(LDFLAGS)
 
 ifeq ($(CUDA),1)
 CFLAGS_ALL += -DHAVE_CUDA=1
-NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -Wall,-Wextra \
+NVCCFLAGS ?= -O2 -std=c++17 -fmad=false -Xcompiler -Wall,-Wextra \
 	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
 	-gencode arch=compute_90,code=compute_90
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart_static -ldl -lrt -lpthread -lstdc++

@@ -91,6 +91,8 @@ static float *P(GpuNet *g, int i) { return g->params + g->net->param[i].offset; 
 static float *G(GpuNet *g, int i) { return g->grads + g->net->param[i].offset; }
 static int is_conv(const Node *d) { return d->type == NODE_CONV || d->type == NODE_DETECT; }
 static size_t act_of(const Node *d, int B) { return (size_t)B * d->C * d->H * d->W; }
+// Buffers carved from one allocation start on 256-byte boundaries, as cuDNN's kernels expect.
+static size_t padded(size_t floats) { return (floats + 63) / 64 * 64; }
 
 // ---- building ----------------------------------------------------------------------------
 
@@ -123,10 +125,10 @@ static int alloc_activations(GpuNet *g, int cap) {
     size_t total = 0, max_act = 0;
     for (int i = 0; i < n->n_nodes; i++) {
         const Node *d = &n->node[i];
-        size_t act = act_of(d, cap);
+        size_t act = padded(act_of(d, cap));
         if (act > max_act) max_act = act;
         total += 2 * act;
-        if (d->type == NODE_CONV) total += 2 * act + 2 * (size_t)d->C;
+        if (d->type == NODE_CONV) total += 2 * act + 2 * padded(d->C);
         if (d->type == NODE_MAXPOOL) total += act;
     }
     total += 2 * max_act;
@@ -137,7 +139,7 @@ static int alloc_activations(GpuNet *g, int cap) {
     for (int i = 0; i < n->n_nodes; i++) {
         const Node *d = &n->node[i];
         GNode *e = &g->node[i];
-        size_t act = act_of(d, cap);
+        size_t act = padded(act_of(d, cap));
         e->out = p; p += act;
         e->dout = p; p += act;
         e->pre_bn = e->pre_act = e->mean = e->rstd = NULL;
@@ -145,8 +147,8 @@ static int alloc_activations(GpuNet *g, int cap) {
         if (d->type == NODE_CONV) {
             e->pre_bn = p; p += act;
             e->pre_act = p; p += act;
-            e->mean = p; p += d->C;
-            e->rstd = p; p += d->C;
+            e->mean = p; p += padded(d->C);
+            e->rstd = p; p += padded(d->C);
         }
         if (d->type == NODE_MAXPOOL) { e->argmax = (int *)p; p += act; }
     }
@@ -160,13 +162,18 @@ static int alloc_activations(GpuNet *g, int cap) {
 // cuDNN on the real buffers (the weight-gradient search writes into scratch, not grads).
 static int find_algorithms(GpuNet *g, AlgoSet *s) {
     const Net *n = g->net;
+    int fp32 = g->math == GPU_MATH_FP32, rc = 0;
+    // every algorithm of the configured math is a candidate again (use_algorithms narrowed
+    // each descriptor to the math of the algorithm chosen for another batch size)
+    for (int i = 0; i < n->n_nodes; i++)
+        if (is_conv(&n->node[i]))
+            for (int k = 0; k < 3; k++) DNN(cudnnSetConvolutionMathType(g->node[i].conv[k], fp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
     void *ws = NULL;
     size_t wsb = FIND_WORKSPACE, fr = 0, tot = 0;
     if (cudaMemGetInfo(&fr, &tot) == cudaSuccess && wsb > fr / 4) wsb = fr / 4;
     CU(cudaMalloc(&ws, wsb));
     s->batch = g->B;
     s->workspace = 0;
-    int fp32 = g->math == GPU_MATH_FP32, rc = 0;
     for (int i = 0; i < n->n_nodes && rc == 0; i++) {
         const Node *d = &n->node[i];
         if (!is_conv(d)) continue;
@@ -246,8 +253,12 @@ extern "C" int gpu_net_set_batch(GpuNet *g, int B) {
     while (k < g->n_algos && g->algos[k].batch != B) k++;
     if (k == g->n_algos) {
         if (k == MAX_BATCH_SIZES) k = MAX_BATCH_SIZES - 1;   // forget the last one found
-        else g->n_algos++;
-        if (find_algorithms(g, &g->algos[k])) return -1;
+        g->algos[k].batch = 0;
+        if (find_algorithms(g, &g->algos[k])) {
+            g->algos[k].batch = 0;   // not a usable entry
+            return -1;
+        }
+        if (k == g->n_algos) g->n_algos++;
         CU(cudaDeviceSynchronize());
     }
     g->cur = k;
@@ -413,6 +424,8 @@ extern "C" int gpu_net_forward(GpuNet *g, const float *x, int training, float *c
             CU(cudaMemcpyAsync(e->out, x, sizeof(float) * act, cudaMemcpyHostToDevice, s));
             break;
         case NODE_CONV:
+            if (training && (size_t)B * hw < 2)   // as PyTorch: the variance needs two values
+                return fail(g, "gpu_net_forward", "batch norm needs more than one value per channel in training (a larger batch or input size)");
             if (conv_forward(g, i, e->pre_bn)) return -1;
             if (training)
                 DNN(cudnnBatchNormalizationForwardTraining(g->dnn, CUDNN_BATCHNORM_SPATIAL, &ONE, &ZERO, e->y, e->pre_bn, e->y,

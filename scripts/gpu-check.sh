@@ -53,6 +53,7 @@ stage() {
 say "gpu-check $(date -u +%FT%TZ) on $(hostname)"
 stage device 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
 stage devices 30 "$BIN/devices"
+ldd "$BIN/train" | grep -E 'cudnn|openblas' >> "$log"
 missing=$(ldd "$BIN/train" "$HELP/gpu_parity" 2>&1 | grep 'not found' | sort -u)
 [ -n "$missing" ] && say "missing libraries: $missing"
 

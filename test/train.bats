@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# train and predict on the CPU.
+# train and predict on the CPU (--device cpu: the determinism and resume checks compare bytes).
 
 load helpers/common
 
@@ -11,9 +11,9 @@ setup_file() {
 }
 
 @test "train --help and predict --help print usage" {
-    run "$BIN/train" --help
+    run "$BIN/train" --device cpu --help
     [ "$status" -eq 0 ] && [[ "$output" == Usage:* ]]
-    run "$BIN/predict" --help
+    run "$BIN/predict" --device cpu --help
     [ "$status" -eq 0 ] && [[ "$output" == Usage:* ]]
 }
 
@@ -29,33 +29,33 @@ setup_file() {
 
 @test "the same seed gives the same weights; --resume continues exactly" {
     for r in a b; do
-        "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/$r.safetensors" --epochs 2 --batch 16 \
+        "$BIN/train" --device cpu --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/$r.safetensors" --epochs 2 --batch 16 \
             < "$BATS_FILE_TMPDIR/train.jsonl" > "$BATS_TEST_TMPDIR/$r.log"
     done
     cmp "$BATS_TEST_TMPDIR/a.safetensors.ckpt" "$BATS_TEST_TMPDIR/b.safetensors.ckpt"
     # one epoch, then resume for the second
-    "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/c.safetensors" --epochs 2 --batch 16 \
+    "$BIN/train" --device cpu --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/c.safetensors" --epochs 2 --batch 16 \
         < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
-    "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 1 --batch 16 \
+    "$BIN/train" --device cpu --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 1 --batch 16 \
         < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
-    "$BIN/train" --quiet --resume --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 2 --batch 16 \
+    "$BIN/train" --device cpu --quiet --resume --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 2 --batch 16 \
         < "$BATS_FILE_TMPDIR/train.jsonl" > "$BATS_TEST_TMPDIR/d.log"
     [ "$(jq -c .epoch "$BATS_TEST_TMPDIR/d.log")" = "2" ]
     cmp "$BATS_TEST_TMPDIR/c.safetensors.ckpt" "$BATS_TEST_TMPDIR/d.safetensors.ckpt"
     # AdamW keeps its second moment in the checkpoint
     o="--quiet --optimizer adamw --val $BATS_FILE_TMPDIR/val.jsonl --batch 16"
-    "$BIN/train" $o --out "$BATS_TEST_TMPDIR/e.safetensors" --epochs 2 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
-    "$BIN/train" $o --out "$BATS_TEST_TMPDIR/f.safetensors" --epochs 1 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
-    "$BIN/train" $o --resume --out "$BATS_TEST_TMPDIR/f.safetensors" --epochs 2 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    "$BIN/train" --device cpu $o --out "$BATS_TEST_TMPDIR/e.safetensors" --epochs 2 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    "$BIN/train" --device cpu $o --out "$BATS_TEST_TMPDIR/f.safetensors" --epochs 1 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    "$BIN/train" --device cpu $o --resume --out "$BATS_TEST_TMPDIR/f.safetensors" --epochs 2 < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     cmp "$BATS_TEST_TMPDIR/e.safetensors.ckpt" "$BATS_TEST_TMPDIR/f.safetensors.ckpt"
     # a checkpoint written by SGD cannot resume AdamW
-    run "$BIN/train" $o --resume --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 3 < "$BATS_FILE_TMPDIR/train.jsonl"
+    run "$BIN/train" --device cpu $o --resume --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 3 < "$BATS_FILE_TMPDIR/train.jsonl"
     [ "$status" -eq 1 ]
     [[ "$output" == *"was not written with --optimizer adamw"* ]]
 }
 
 @test "predict writes detections in the record's frame and passes the rest through" {
-    "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/m.safetensors" --epochs 1 --batch 16 \
+    "$BIN/train" --device cpu --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/m.safetensors" --epochs 1 --batch 16 \
         < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     run bash -c "'$BIN/predict' --quiet --model '$BATS_TEST_TMPDIR/m.safetensors' --max-det 50 < '$BATS_FILE_TMPDIR/val.jsonl'"
     [ "$status" -eq 0 ]
@@ -70,12 +70,12 @@ setup_file() {
 @test "a tiny run memorises 8 images (train mAP@0.4 above 0.9)" {
     # trained and scored on the gold boxes, so that a mislabelled fused target cannot cap it
     head -n 8 "$BATS_FILE_TMPDIR/train.jsonl" > "$BATS_TEST_TMPDIR/8.jsonl"
-    "$BIN/train" --quiet --val "$BATS_TEST_TMPDIR/8.jsonl" --out "$BATS_TEST_TMPDIR/o.safetensors" --epochs 300 --batch 8 \
+    "$BIN/train" --device cpu --quiet --val "$BATS_TEST_TMPDIR/8.jsonl" --out "$BATS_TEST_TMPDIR/o.safetensors" --epochs 300 --batch 8 \
         --nominal-batch 8 --mosaic 0 --scale 0 --translate 0 --targets truth < "$BATS_TEST_TMPDIR/8.jsonl" > "$BATS_TEST_TMPDIR/o.log"
     best=$(jq -s 'map(.val_map40) | max' "$BATS_TEST_TMPDIR/o.log")
     echo "best mAP@0.4 on the 8 training images: $best"
     jq -e -n --argjson b "$best" '$b > 0.9' >/dev/null
-    "$BIN/predict" --quiet --model "$BATS_TEST_TMPDIR/o.safetensors" < "$BATS_TEST_TMPDIR/8.jsonl" | "$BIN/score" | jq -e '.map40 > 0.9' >/dev/null
+    "$BIN/predict" --device cpu --quiet --model "$BATS_TEST_TMPDIR/o.safetensors" < "$BATS_TEST_TMPDIR/8.jsonl" | "$BIN/score" | jq -e '.map40 > 0.9' >/dev/null
 }
 
 @test "learning: 400 MED-MNIST images, fused targets with EARL, 12 epochs reach val mAP@0.4 above 0.15" {
@@ -85,7 +85,7 @@ setup_file() {
     d="$BATS_TEST_TMPDIR"
     "$BIN/simulate" --quiet --n 400 --seed 7 --digits 0:7000 --out "$d/img" | "$BIN/fuse" --quiet > "$d/train.jsonl"
     "$BIN/simulate" --quiet --n 100 --first 400 --seed 7 --digits 7000:8500 --out "$d/img" | "$BIN/fuse" --quiet > "$d/val.jsonl"
-    "$BIN/train" --quiet --val "$d/val.jsonl" --out "$d/m.safetensors" --epochs 12 --batch 16 --nominal-batch 16 \
+    "$BIN/train" --device cpu --quiet --val "$d/val.jsonl" --out "$d/m.safetensors" --epochs 12 --batch 16 --nominal-batch 16 \
         --optimizer adamw --lr0 0.002 --cls-gain 4 --warmup-epochs 0 --mosaic 0.5 --seed 3 < "$d/train.jsonl" > "$d/log.jsonl"
     cat "$d/log.jsonl"
     best=$(jq -s 'map(.val_map40) | max' "$d/log.jsonl")
@@ -179,7 +179,7 @@ with_box() { good_record | jq -c --argjson b "$1" '.objects = [{label: "1", box:
 }
 
 @test "predict: malformed JSON, a missing field, a corrupt image, empty input" {
-    "$BIN/train" --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/m.safetensors" --epochs 1 --batch 16 \
+    "$BIN/train" --device cpu --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/m.safetensors" --epochs 1 --batch 16 \
         < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     pbad() {
         printf '%s\n' "$2" > "$BATS_TEST_TMPDIR/in.jsonl"

@@ -43,12 +43,17 @@ int engine_init(Engine *e, Net *net, Optimizer *opt, DeviceChoice dev, int math,
     } else {
         char err[240];
         e->gpu = gpu_net_create(net, batch, math, err, sizeof err);
-        if (!e->gpu) {
-            snprintf(e->err, sizeof e->err, "GPU (%s): %s", probe, err);
+        if (e->gpu && opt && gpu_net_optim_init(e->gpu, opt->cfg.adamw) != 0) {
+            snprintf(err, sizeof err, "%s", gpu_net_error(e->gpu));
+            gpu_net_free(e->gpu);
+            e->gpu = NULL;
+        }
+        if (!e->gpu && dev == DEVICE_CUDA) {
+            snprintf(e->err, sizeof e->err, "GPU (%.200s): %s", probe, err);
             return -1;
         }
-        if (opt && gpu_net_optim_init(e->gpu, opt->cfg.adamw) != 0) return gpu_fail(e);
-        snprintf(desc, n, "running on the GPU: %s, %s convolutions", probe, math == GPU_MATH_FP32 ? "FP32" : "TF32");
+        if (e->gpu) snprintf(desc, n, "running on the GPU: %s, %s convolutions", probe, math == GPU_MATH_FP32 ? "FP32" : "TF32");
+        else snprintf(desc, n, "the GPU (%.200s) cannot be used: %.200s; running on the CPU", probe, err);
     }
     return engine_set_batch(e, batch);
 }
@@ -74,17 +79,23 @@ int engine_set_batch(Engine *e, int B) {
     }
     if (gpu_net_batch(e->gpu) != B && gpu_net_set_batch(e->gpu, B) != 0) return gpu_fail(e);
     if (n->batch == B && e->detect_buf) return 0;
-    // the host holds only the Detect outputs and their gradients, page-locked
-    size_t total = 0;
-    for (int l = 0; l < NET_LEVELS; l++) {
-        const Node *d = &n->node[n->detect[l]];
-        total += 2 * (size_t)B * d->C * d->H * d->W;
-    }
-    gpu_host_free(e->detect_buf);
-    e->detect_buf = gpu_host_alloc(sizeof(float) * total);
-    if (!e->detect_buf) {
-        snprintf(e->err, sizeof e->err, "cannot allocate %zu MiB of page-locked host memory", (sizeof(float) * total) >> 20);
-        return -1;
+    // the host holds only the Detect outputs and their gradients, page-locked, allocated
+    // for the largest batch seen
+    if (B > e->detect_cap) {
+        size_t total = 0;
+        for (int l = 0; l < NET_LEVELS; l++) {
+            const Node *d = &n->node[n->detect[l]];
+            total += 2 * (size_t)B * d->C * d->H * d->W;
+        }
+        if (gpu_net_sync(e->gpu) != 0) return gpu_fail(e);   // no copy may still read the old buffer
+        gpu_host_free(e->detect_buf);
+        e->detect_buf = gpu_host_alloc(sizeof(float) * total);
+        if (!e->detect_buf) {
+            e->detect_cap = 0;
+            snprintf(e->err, sizeof e->err, "cannot allocate %zu MiB of page-locked host memory", (sizeof(float) * total) >> 20);
+            return -1;
+        }
+        e->detect_cap = B;
     }
     float *p = e->detect_buf;
     for (int l = 0; l < NET_LEVELS; l++) {
@@ -156,6 +167,8 @@ int engine_step(Engine *e, const double lr[3], double momentum, int batch, int a
 
 int engine_use_ema(Engine *e, int on) {
     Net *n = e->net;
+    if (on == e->ema_in) return 0;
+    e->ema_in = on;
     if (e->gpu) {
         gpu_net_swap_ema(e->gpu);
         return 0;

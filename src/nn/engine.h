@@ -18,6 +18,8 @@ typedef struct {
     GpuNet *gpu;             // NULL: the CPU
     float *keep;             // CPU: the parameters while the EMA's are in use
     float *detect_buf;       // GPU: page-locked Detect outputs and gradients on the host
+    int detect_cap;          // the batch detect_buf holds
+    int ema_in;              // the EMA's weights are in use
     char err[512];
 } Engine;
 
@@ -25,7 +27,8 @@ typedef struct {
 int engine_parse_device(const char *s, DeviceChoice *d);
 // Parses "tf32" or "fp32"; -1 for anything else.
 int engine_parse_math(const char *s, int *math);
-// Picks the device: auto takes the GPU when one is present; cuda without one fails.
+// Picks the device: auto takes the GPU when one is present and usable, else the CPU; cuda
+// fails without a usable GPU.
 // *desc gets one line that says what was chosen and why.
 int engine_init(Engine *e, Net *net, Optimizer *opt, DeviceChoice dev, int math, int batch, char *desc, size_t n);
 void engine_free(Engine *e);

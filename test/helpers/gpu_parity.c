@@ -11,7 +11,7 @@
 //   - after N full steps (forward, loss, backward, clipping, optimiser, EMA), the change of
 //     the parameters and of the EMA since the start.
 // Prints the worst tensor of each kind (--all: every tensor) and "parity: pass" or
-// "parity: FAIL" against --tol [2e-4 with fp32, 1e-3 with tf32]. Exit 0 pass, 1 fail,
+// "parity: FAIL" against --tol [2e-4 with fp32, 1e-2 with tf32]. Exit 0 pass, 1 fail,
 // 77 when there is no GPU (skipped).
 #include <getopt.h>
 #include <math.h>
@@ -82,7 +82,9 @@ int main(int argc, char **argv) {
         default: fprintf(stderr, "gpu_parity: bad option\n"); return 2;
         }
     }
-    if (tol < 0) tol = math == GPU_MATH_FP32 ? 2e-4 : 1e-3;
+    // TF32 rounds each convolution's operands to a 10-bit mantissa (about 5e-4 relative),
+    // and the error compounds over some 60 convolutions
+    if (tol < 0) tol = math == GPU_MATH_FP32 ? 2e-4 : 1e-2;
     Net cn, gn;
     if (net_build(&cn, &cfg, 7) || net_build(&gn, &cfg, 7)) { fprintf(stderr, "gpu_parity: cannot build\n"); return 1; }
     OptConfig oc;
@@ -139,7 +141,8 @@ int main(int argc, char **argv) {
     }
     const char *pn[3] = { "box", "obj", "cls" };
     double pc[3] = { lc.box, lc.obj, lc.cls }, pg[3] = { lg.box, lg.obj, lg.cls };
-    for (int k = 0; k < 3; k++) note(&w[1], pn[k], fabs(pg[k] - pc[k]) / fabs(pc[k]), all);
+    for (int k = 0; k < 3; k++)   // a part that is 0 on both sides (cls with one class) agrees
+        note(&w[1], pn[k], pg[k] == pc[k] ? 0 : fabs(pg[k] - pc[k]) / fabs(pc[k]), all);
     for (int i = 0; i < cn.n_params; i++) {
         const Param *p = &cn.param[i];
         if (p->trainable) note(&w[2], p->name, rel_err(ggrad + p->offset, cn.grads + p->offset, p->count), all);

@@ -55,8 +55,8 @@ int main(int argc, char **argv) {
     Rng r;
     rng_seed(&r, 1, 2);
     size_t nx = (size_t)B * cfg.size * cfg.size;
-    float *x = gpu_host_alloc(sizeof(float) * nx);   // page-locked where CUDA is built in
-    if (!x) x = malloc(sizeof(float) * nx);
+    float *x = gpu_host_alloc(sizeof(float) * nx), *xm = NULL;   // page-locked where CUDA is built in
+    if (!x) x = xm = malloc(sizeof(float) * nx);
     for (size_t i = 0; i < nx; i++) x[i] = (float)rng_uniform(&r);
     // 2.5 targets per image, as in MED-MNIST
     int nt = 0, cap = 3 * B;
@@ -115,6 +115,8 @@ int main(int argc, char **argv) {
            1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps, eng.gpu ? "cuda" : "cpu",
            eng.gpu ? gpu_net_memory(eng.gpu) / 1048576.0 : 0.0, net_macs(&n));
     engine_free(&eng);
+    if (xm) free(xm);
+    else gpu_host_free(x);
     free(t); free(dets);
     optim_free(&opt);
     net_free(&n);
