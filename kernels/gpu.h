@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "loss.h"
 #include "net.h"
 
 #ifdef __cplusplus
@@ -36,10 +37,18 @@ int gpu_net_download(GpuNet *g, int which, float *host);
 int gpu_net_zero_grad(GpuNet *g);
 // x: (B, in_ch, size, size) on the host. Batch norm uses batch statistics and updates the
 // running ones when training, else the running ones. out[l] (host) receives Detect level
-// l's output (B, 3 * (5 + classes), H_l, W_l).
+// l's output (B, 3 * (5 + classes), H_l, W_l); out NULL: the outputs stay on the device
+// (for gpu_net_loss).
 int gpu_net_forward(GpuNet *g, const float *x, int training, float *const out[NET_LEVELS]);
-// dout[l] (host): the loss gradient of Detect level l. Accumulates parameter gradients.
+// The loss of the last forward pass, on the device but for the assignments' box and class
+// terms (loss.c's, on the host): the objectness over every cell, and the Detect gradients
+// in place for gpu_net_backward(g, NULL). The net's host batch must equal the device's.
+int gpu_net_loss(GpuNet *g, const Target *t, int nt, const LossOptions *o, LossParts *parts);
+// dout[l] (host): the loss gradient of Detect level l; NULL: the gradients gpu_net_loss
+// left on the device. Accumulates parameter gradients.
 int gpu_net_backward(GpuNet *g, const float *const dout[NET_LEVELS]);
+// Copies the Detect gradients that gpu_net_loss left on the device to the host (tests).
+int gpu_net_detect_grads(GpuNet *g, float *const dout[NET_LEVELS]);
 // The optimiser's device state: momentum (and AdamW's second moment), and the EMA, which
 // starts as the parameters.
 int gpu_net_optim_init(GpuNet *g, int adamw);

@@ -10,57 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu.h"
-#include "gpu_ops.h"
+#include "gpu_internal.h"
 
 extern "C" int optim_group(const Param *p);
 
 static const double BN_EPS = 1e-3, BN_MOMENTUM = 0.03;
 static const size_t FIND_WORKSPACE = (size_t)1 << 30;   // the most any convolution may use
-enum { MAX_BATCH_SIZES = 8 };
 
-typedef struct {
-    cudnnConvolutionFwdAlgo_t fwd;
-    cudnnConvolutionBwdDataAlgo_t data;
-    cudnnConvolutionBwdFilterAlgo_t filter;
-    cudnnMathType_t fwd_math, data_math, filter_math;
-} ConvAlgos;
-
-typedef struct {
-    int batch;
-    size_t workspace;
-    ConvAlgos a[NET_MAX_NODES];
-} AlgoSet;
-
-typedef struct {
-    float *out, *dout, *pre_bn, *pre_act, *mean, *rstd;
-    int *argmax;
-    cudnnTensorDescriptor_t y;      // (B, C, H, W)
-    cudnnTensorDescriptor_t chan;   // (1, C, 1, 1): batch-norm parameters, Detect bias
-    cudnnFilterDescriptor_t w;
-    cudnnConvolutionDescriptor_t conv[3];   // forward, backward data, backward filter
-} GNode;
-
-struct GpuNet {
-    const Net *net;
-    int B, cap, math;
-    cudaStream_t stream;
-    cudnnHandle_t dnn;
-    float *params, *grads, *mom, *second, *ema, *wscratch;
-    unsigned char *group;
-    double *partial, *partial_host;
-    GNode node[NET_MAX_NODES];
-    float *arena, *tmp[2];
-    void *ws;
-    size_t ws_bytes, arena_bytes, mem;
-    AlgoSet algos[MAX_BATCH_SIZES];
-    int n_algos, cur;
-    char err[512];
-};
-
-// ---- errors: every call checked, the message names it ----------------------------------
-
-static int fail(GpuNet *g, const char *call, const char *why) {
+int gpu_fail_call(GpuNet *g, const char *call, const char *why) {
     char name[96];
     size_t n = strcspn(call, "(");
     if (n >= sizeof name) n = sizeof name - 1;
@@ -70,18 +27,7 @@ static int fail(GpuNet *g, const char *call, const char *why) {
     return -1;
 }
 
-#define CU(call)                                                              \
-    do {                                                                      \
-        cudaError_t e_ = (call);                                              \
-        if (e_ != cudaSuccess) return fail(g, #call, cudaGetErrorString(e_)); \
-    } while (0)
-#define DNN(call)                                                              \
-    do {                                                                       \
-        cudnnStatus_t s_ = (call);                                             \
-        if (s_ != CUDNN_STATUS_SUCCESS) return fail(g, #call, cudnnGetErrorString(s_)); \
-    } while (0)
-
-static int dalloc(GpuNet *g, void **p, size_t bytes) {
+int gpu_dalloc(GpuNet *g, void **p, size_t bytes) {
     CU(cudaMalloc(p, bytes ? bytes : 4));
     g->mem += bytes;
     return 0;
@@ -132,7 +78,7 @@ static int alloc_activations(GpuNet *g, int cap) {
         if (d->type == NODE_MAXPOOL) total += act;
     }
     total += 2 * max_act;
-    if (dalloc(g, (void **)&g->arena, sizeof(float) * total)) return -1;
+    if (gpu_dalloc(g, (void **)&g->arena, sizeof(float) * total)) return -1;
     g->arena_bytes = sizeof(float) * total;
     CU(cudaMemset(g->arena, 0, sizeof(float) * total));
     float *p = g->arena;
@@ -186,10 +132,10 @@ static int find_algorithms(GpuNet *g, AlgoSet *s) {
         cudnnConvolutionBwdFilterAlgoPerf_t pw[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
         cudnnStatus_t st = cudnnFindConvolutionForwardAlgorithmEx(g->dnn, a->y, a->out, e->w, P(g, d->w), e->conv[0], e->y, y,
                                                                   CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, pf, ws, wsb);
-        if (st != CUDNN_STATUS_SUCCESS) { rc = fail(g, "cudnnFindConvolutionForwardAlgorithmEx", cudnnGetErrorString(st)); break; }
+        if (st != CUDNN_STATUS_SUCCESS) { rc = gpu_fail_call(g, "cudnnFindConvolutionForwardAlgorithmEx", cudnnGetErrorString(st)); break; }
         int k = 0;
         while (k < got && pf[k].status != CUDNN_STATUS_SUCCESS) k++;
-        if (k == got) { rc = fail(g, "cudnnFindConvolutionForwardAlgorithmEx", "no algorithm fits"); break; }
+        if (k == got) { rc = gpu_fail_call(g, "cudnnFindConvolutionForwardAlgorithmEx", "no algorithm fits"); break; }
         c->fwd = pf[k].algo;
         c->fwd_math = fp32 ? CUDNN_FMA_MATH : pf[k].mathType;
         if (pf[k].memory > s->workspace) s->workspace = pf[k].memory;
@@ -201,10 +147,10 @@ static int find_algorithms(GpuNet *g, AlgoSet *s) {
         } else {
             st = cudnnFindConvolutionBackwardDataAlgorithmEx(g->dnn, e->w, P(g, d->w), e->y, e->dout, e->conv[1], a->y, a->dout,
                                                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, pd, ws, wsb);
-            if (st != CUDNN_STATUS_SUCCESS) { rc = fail(g, "cudnnFindConvolutionBackwardDataAlgorithmEx", cudnnGetErrorString(st)); break; }
+            if (st != CUDNN_STATUS_SUCCESS) { rc = gpu_fail_call(g, "cudnnFindConvolutionBackwardDataAlgorithmEx", cudnnGetErrorString(st)); break; }
             k = 0;
             while (k < got && pd[k].status != CUDNN_STATUS_SUCCESS) k++;
-            if (k == got) { rc = fail(g, "cudnnFindConvolutionBackwardDataAlgorithmEx", "no algorithm fits"); break; }
+            if (k == got) { rc = gpu_fail_call(g, "cudnnFindConvolutionBackwardDataAlgorithmEx", "no algorithm fits"); break; }
             c->data = pd[k].algo;
             c->data_math = fp32 ? CUDNN_FMA_MATH : pd[k].mathType;
             if (pd[k].memory > s->workspace) s->workspace = pd[k].memory;
@@ -212,10 +158,10 @@ static int find_algorithms(GpuNet *g, AlgoSet *s) {
 
         st = cudnnFindConvolutionBackwardFilterAlgorithmEx(g->dnn, a->y, a->out, e->y, e->dout, e->conv[2], e->w, g->wscratch,
                                                            CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, pw, ws, wsb);
-        if (st != CUDNN_STATUS_SUCCESS) { rc = fail(g, "cudnnFindConvolutionBackwardFilterAlgorithmEx", cudnnGetErrorString(st)); break; }
+        if (st != CUDNN_STATUS_SUCCESS) { rc = gpu_fail_call(g, "cudnnFindConvolutionBackwardFilterAlgorithmEx", cudnnGetErrorString(st)); break; }
         k = 0;
         while (k < got && pw[k].status != CUDNN_STATUS_SUCCESS) k++;
-        if (k == got) { rc = fail(g, "cudnnFindConvolutionBackwardFilterAlgorithmEx", "no algorithm fits"); break; }
+        if (k == got) { rc = gpu_fail_call(g, "cudnnFindConvolutionBackwardFilterAlgorithmEx", "no algorithm fits"); break; }
         c->filter = pw[k].algo;
         c->filter_math = fp32 ? CUDNN_FMA_MATH : pw[k].mathType;
         if (pw[k].memory > s->workspace) s->workspace = pw[k].memory;
@@ -234,7 +180,7 @@ static int use_algorithms(GpuNet *g, const AlgoSet *s) {
     }
     if (s->workspace > g->ws_bytes) {
         if (g->ws) { cudaFree(g->ws); g->mem -= g->ws_bytes; g->ws = NULL; }
-        if (dalloc(g, &g->ws, s->workspace)) return -1;
+        if (gpu_dalloc(g, &g->ws, s->workspace)) return -1;
         g->ws_bytes = s->workspace;
     }
     return 0;
@@ -242,7 +188,7 @@ static int use_algorithms(GpuNet *g, const AlgoSet *s) {
 
 extern "C" int gpu_net_set_batch(GpuNet *g, int B) {
     const Net *n = g->net;
-    if (B < 1) return fail(g, "gpu_net_set_batch", "batch size must be at least 1");
+    if (B < 1) return gpu_fail_call(g, "gpu_net_set_batch", "batch size must be at least 1");
     if (B > g->cap && alloc_activations(g, B)) return -1;
     g->B = B;
     for (int i = 0; i < n->n_nodes; i++) {
@@ -280,30 +226,30 @@ extern "C" GpuNet *gpu_net_create(const Net *net, int batch, int math, char *err
     for (int i = 0; i < net->n_params; i++)
         if (net->param[i].ndim == 4 && net->param[i].count > wmax) wmax = net->param[i].count;
     unsigned char *grp = (unsigned char *)malloc(nf ? nf : 1);
-    int rc = grp ? 0 : fail(g, "malloc", "out of memory");
+    int rc = grp ? 0 : gpu_fail_call(g, "malloc", "out of memory");
     for (int i = 0; i < net->n_params && rc == 0; i++) {
         const Param *p = &net->param[i];
         memset(grp + p->offset, p->trainable ? optim_group(p) : 255, p->count);
     }
-    if (rc == 0 && cudaStreamCreate(&g->stream) != cudaSuccess) rc = fail(g, "cudaStreamCreate", cudaGetErrorString(cudaGetLastError()));
+    if (rc == 0 && cudaStreamCreate(&g->stream) != cudaSuccess) rc = gpu_fail_call(g, "cudaStreamCreate", cudaGetErrorString(cudaGetLastError()));
     if (rc == 0) {
         cudnnStatus_t s = cudnnCreate(&g->dnn);
-        if (s != CUDNN_STATUS_SUCCESS) rc = fail(g, "cudnnCreate", cudnnGetErrorString(s));
-        else if ((s = cudnnSetStream(g->dnn, g->stream)) != CUDNN_STATUS_SUCCESS) rc = fail(g, "cudnnSetStream", cudnnGetErrorString(s));
+        if (s != CUDNN_STATUS_SUCCESS) rc = gpu_fail_call(g, "cudnnCreate", cudnnGetErrorString(s));
+        else if ((s = cudnnSetStream(g->dnn, g->stream)) != CUDNN_STATUS_SUCCESS) rc = gpu_fail_call(g, "cudnnSetStream", cudnnGetErrorString(s));
     }
-    if (rc == 0) rc = dalloc(g, (void **)&g->params, sizeof(float) * nf);
-    if (rc == 0) rc = dalloc(g, (void **)&g->grads, sizeof(float) * nf);
-    if (rc == 0) rc = dalloc(g, (void **)&g->group, nf);
-    if (rc == 0) rc = dalloc(g, (void **)&g->wscratch, sizeof(float) * wmax);
-    if (rc == 0) rc = dalloc(g, (void **)&g->partial, sizeof(double) * gpu_sumsq_blocks(nf));
+    if (rc == 0) rc = gpu_dalloc(g, (void **)&g->params, sizeof(float) * nf);
+    if (rc == 0) rc = gpu_dalloc(g, (void **)&g->grads, sizeof(float) * nf);
+    if (rc == 0) rc = gpu_dalloc(g, (void **)&g->group, nf);
+    if (rc == 0) rc = gpu_dalloc(g, (void **)&g->wscratch, sizeof(float) * wmax);
+    if (rc == 0) rc = gpu_dalloc(g, (void **)&g->partial, sizeof(double) * gpu_sumsq_blocks(nf));
     if (rc == 0 && cudaMallocHost((void **)&g->partial_host, sizeof(double) * gpu_sumsq_blocks(nf)) != cudaSuccess)
-        rc = fail(g, "cudaMallocHost", cudaGetErrorString(cudaGetLastError()));
+        rc = gpu_fail_call(g, "cudaMallocHost", cudaGetErrorString(cudaGetLastError()));
     if (rc == 0 && cudaMemcpy(g->group, grp, nf, cudaMemcpyHostToDevice) != cudaSuccess)
-        rc = fail(g, "cudaMemcpy", cudaGetErrorString(cudaGetLastError()));
+        rc = gpu_fail_call(g, "cudaMemcpy", cudaGetErrorString(cudaGetLastError()));
     if (rc == 0 && cudaMemcpy(g->params, net->params, sizeof(float) * nf, cudaMemcpyHostToDevice) != cudaSuccess)
-        rc = fail(g, "cudaMemcpy", cudaGetErrorString(cudaGetLastError()));
+        rc = gpu_fail_call(g, "cudaMemcpy", cudaGetErrorString(cudaGetLastError()));
     if (rc == 0 && cudaMemset(g->grads, 0, sizeof(float) * nf) != cudaSuccess)
-        rc = fail(g, "cudaMemset", cudaGetErrorString(cudaGetLastError()));
+        rc = gpu_fail_call(g, "cudaMemset", cudaGetErrorString(cudaGetLastError()));
     free(grp);
     if (rc == 0) rc = make_descriptors(g);
     if (rc == 0) rc = gpu_net_set_batch(g, batch);
@@ -330,6 +276,7 @@ extern "C" void gpu_net_free(GpuNet *g) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) cudaFree(bufs[i]);
     if (g->partial_host) cudaFreeHost(g->partial_host);
+    gpu_loss_free(g);
     if (g->dnn) cudnnDestroy(g->dnn);
     if (g->stream) cudaStreamDestroy(g->stream);
     free(g);
@@ -352,7 +299,7 @@ static float **array_of(GpuNet *g, int which) {
 
 extern "C" int gpu_net_upload(GpuNet *g, int which, const float *host) {
     float **d = array_of(g, which);
-    if (!d || !*d) return fail(g, "gpu_net_upload", "no such device array");
+    if (!d || !*d) return gpu_fail_call(g, "gpu_net_upload", "no such device array");
     CU(cudaMemcpyAsync(*d, host, sizeof(float) * g->net->n_floats, cudaMemcpyHostToDevice, g->stream));
     CU(cudaStreamSynchronize(g->stream));
     return 0;
@@ -360,7 +307,7 @@ extern "C" int gpu_net_upload(GpuNet *g, int which, const float *host) {
 
 extern "C" int gpu_net_download(GpuNet *g, int which, float *host) {
     float **d = array_of(g, which);
-    if (!d || !*d) return fail(g, "gpu_net_download", "no such device array");
+    if (!d || !*d) return gpu_fail_call(g, "gpu_net_download", "no such device array");
     CU(cudaMemcpyAsync(host, *d, sizeof(float) * g->net->n_floats, cudaMemcpyDeviceToHost, g->stream));
     CU(cudaStreamSynchronize(g->stream));
     return 0;
@@ -425,7 +372,7 @@ extern "C" int gpu_net_forward(GpuNet *g, const float *x, int training, float *c
             break;
         case NODE_CONV:
             if (training && (size_t)B * hw < 2)   // as PyTorch: the variance needs two values
-                return fail(g, "gpu_net_forward", "batch norm needs more than one value per channel in training (a larger batch or input size)");
+                return gpu_fail_call(g, "gpu_net_forward", "batch norm needs more than one value per channel in training (a larger batch or input size)");
             if (conv_forward(g, i, e->pre_bn)) return -1;
             if (training)
                 DNN(cudnnBatchNormalizationForwardTraining(g->dnn, CUDNN_BATCHNORM_SPATIAL, &ONE, &ZERO, e->y, e->pre_bn, e->y,
@@ -463,6 +410,7 @@ extern "C" int gpu_net_forward(GpuNet *g, const float *x, int training, float *c
             break;
         }
     }
+    if (!out) return 0;   // the outputs stay on the device for the loss
     for (int l = 0; l < NET_LEVELS; l++) {
         const Node *d = &n->node[n->detect[l]];
         CU(cudaMemcpyAsync(out[l], g->node[n->detect[l]].out, sizeof(float) * act_of(d, B), cudaMemcpyDeviceToHost, s));
@@ -487,7 +435,7 @@ extern "C" int gpu_net_backward(GpuNet *g, const float *const dout[NET_LEVELS]) 
     const Net *n = g->net;
     int B = g->B;
     cudaStream_t s = g->stream;
-    for (int l = 0; l < NET_LEVELS; l++) {
+    for (int l = 0; dout && l < NET_LEVELS; l++) {
         const Node *d = &n->node[n->detect[l]];
         CU(cudaMemcpyAsync(g->node[n->detect[l]].dout, dout[l], sizeof(float) * act_of(d, B), cudaMemcpyHostToDevice, s));
     }
@@ -550,17 +498,26 @@ extern "C" int gpu_net_backward(GpuNet *g, const float *const dout[NET_LEVELS]) 
     return 0;
 }
 
+extern "C" int gpu_net_detect_grads(GpuNet *g, float *const dout[NET_LEVELS]) {
+    const Net *n = g->net;
+    for (int l = 0; l < NET_LEVELS; l++)
+        CU(cudaMemcpyAsync(dout[l], g->node[n->detect[l]].dout, sizeof(float) * act_of(&n->node[n->detect[l]], g->B),
+                           cudaMemcpyDeviceToHost, g->stream));
+    CU(cudaStreamSynchronize(g->stream));
+    return 0;
+}
+
 // ---- the optimiser -----------------------------------------------------------------------
 
 extern "C" int gpu_net_optim_init(GpuNet *g, int adamw) {
     size_t nb = sizeof(float) * g->net->n_floats;
-    if (!g->mom && dalloc(g, (void **)&g->mom, nb)) return -1;
+    if (!g->mom && gpu_dalloc(g, (void **)&g->mom, nb)) return -1;
     CU(cudaMemset(g->mom, 0, nb));
     if (adamw) {
-        if (!g->second && dalloc(g, (void **)&g->second, nb)) return -1;
+        if (!g->second && gpu_dalloc(g, (void **)&g->second, nb)) return -1;
         CU(cudaMemset(g->second, 0, nb));
     }
-    if (!g->ema && dalloc(g, (void **)&g->ema, nb)) return -1;
+    if (!g->ema && gpu_dalloc(g, (void **)&g->ema, nb)) return -1;
     CU(cudaMemcpy(g->ema, g->params, nb, cudaMemcpyDeviceToDevice));
     return 0;
 }
@@ -579,14 +536,14 @@ extern "C" int gpu_net_clip(GpuNet *g, float clip, double *norm) {
 }
 
 extern "C" int gpu_net_sgd_step(GpuNet *g, const double lr[3], double momentum, double wd, int has_momentum) {
-    if (!g->mom) return fail(g, "gpu_net_sgd_step", "gpu_net_optim_init was not called");
+    if (!g->mom) return gpu_fail_call(g, "gpu_net_sgd_step", "gpu_net_optim_init was not called");
     CU(gpu_sgd_step(g->params, g->mom, g->grads, g->group, g->net->n_floats, (float)lr[0], (float)lr[1], (float)lr[2], (float)momentum,
                     (float)wd, has_momentum, g->stream));
     return 0;
 }
 
 extern "C" int gpu_net_adamw_step(GpuNet *g, const double lr[3], double beta1, double wd, long t) {
-    if (!g->mom || !g->second) return fail(g, "gpu_net_adamw_step", "gpu_net_optim_init was not called for AdamW");
+    if (!g->mom || !g->second) return gpu_fail_call(g, "gpu_net_adamw_step", "gpu_net_optim_init was not called for AdamW");
     const double b2 = 0.999, eps = 1e-8;
     double c1 = 1 - pow(beta1, (double)t), c2 = 1 - pow(b2, (double)t);
     float rate[3], step[3];
@@ -597,7 +554,7 @@ extern "C" int gpu_net_adamw_step(GpuNet *g, const double lr[3], double beta1, d
 }
 
 extern "C" int gpu_net_ema_update(GpuNet *g, float decay) {
-    if (!g->ema) return fail(g, "gpu_net_ema_update", "gpu_net_optim_init was not called");
+    if (!g->ema) return gpu_fail_call(g, "gpu_net_ema_update", "gpu_net_optim_init was not called");
     CU(gpu_ema(g->ema, g->params, g->net->n_floats, decay, g->stream));
     return 0;
 }

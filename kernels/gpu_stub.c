@@ -17,7 +17,9 @@ int gpu_net_download(GpuNet *g, int which, float *host) { return -1; }
 int gpu_net_zero_grad(GpuNet *g) { return -1; }
 int gpu_net_forward(GpuNet *g, const float *x, int training, float *const out[NET_LEVELS]) { return -1; }
 int gpu_net_backward(GpuNet *g, const float *const dout[NET_LEVELS]) { return -1; }
+int gpu_net_loss(GpuNet *g, const Target *t, int nt, const LossOptions *o, LossParts *parts) { return -1; }
 int gpu_net_optim_init(GpuNet *g, int adamw) { return -1; }
+int gpu_net_detect_grads(GpuNet *g, float *const dout[NET_LEVELS]) { return -1; }
 int gpu_net_clip(GpuNet *g, float clip, double *norm) { return -1; }
 int gpu_net_sgd_step(GpuNet *g, const double lr[3], double momentum, double wd, int has_momentum) { return -1; }
 int gpu_net_adamw_step(GpuNet *g, const double lr[3], double beta1, double wd, long t) { return -1; }

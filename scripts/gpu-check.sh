@@ -71,6 +71,19 @@ par parity-n-tf32-sgd --width 0.25 --size 128 --batch 8 --gpu-math tf32 --steps 
 par parity-s-fp32-rgb --width 0.5 --size 320 --batch 4 --channels 3 --classes 1 --gpu-math fp32 --steps 2
 par parity-s-tf32 --width 0.5 --size 320 --batch 4 --gpu-math tf32 --steps 2
 "$HELP/gpu_parity" --width 0.25 --size 128 --batch 8 --gpu-math fp32 --steps 0 --all > "$LOGDIR/parity-tensors.txt" 2>&1
+# PyTorch's own TF32 error on the same layout: the yardstick for the TF32 gradients above
+from=$(($(wc -l < "$log") + 1))
+stage tf32-anchor 120 "$PY" scripts/tf32_anchor.py
+anchor=$(tail -n +"$from" "$log" | "$PY" -c '
+import json, sys
+for l in sys.stdin:
+    if l.startswith("{"):
+        r = json.loads(l)
+        t = r.get("tf32_vs_fp32", {})
+        print("PyTorch %s TF32 vs FP32, width %g, %d px: detect %.3e, gradients %.3e (worst %s %.3e)" % (r["torch"], r["width"], r["size"],
+              t.get("detect", float("nan")), t.get("gradients", float("nan")), t.get("worst_tensor"), t.get("worst_tensor_err", float("nan"))))
+' 2>&1)
+while IFS= read -r l; do [ -n "$l" ] && summary+=("$l"); done <<< "$anchor"
 
 # ---- 3. loss curves ---------------------------------------------------------------------
 data=$(mktemp -d)

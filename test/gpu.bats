@@ -66,3 +66,12 @@ has_gpu() { "$BIN/devices" --require > /dev/null 2>&1; }
     [ "$status" -eq 2 ]
     [[ "$output" == *"unknown --gpu-math 'fp16' (tf32, fp32)"* ]]
 }
+
+@test "gpu_parity --self: the harness finds every error 0 when the CPU meets itself" {
+    run "$BUILD/test/gpu_parity" --self --width 0.25 --size 64 --batch 4 --steps 2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"parity: pass (fp32, sgd, worst counted 0.000e+00"* ]]
+    run "$BUILD/test/gpu_parity" --self --width 0.25 --size 64 --batch 4 --steps 2 --optimizer adamw
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"optimiser"*"0.000e+00"* ]]
+}

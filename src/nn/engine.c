@@ -126,7 +126,22 @@ int engine_forward(Engine *e, const float *x, int training) {
     }
     float *out[NET_LEVELS], *dout[NET_LEVELS];
     detect_arrays(n, out, dout);
-    return gpu_net_forward(e->gpu, x, training, out) ? gpu_fail(e) : 0;
+    e->loss_on_device = 0;
+    // in training the loss reads the outputs on the device
+    return gpu_net_forward(e->gpu, x, training, training && !e->fetch_outputs ? NULL : out) ? gpu_fail(e) : 0;
+}
+
+int engine_loss(Engine *e, const Target *t, int nt, const LossOptions *o, LossParts *parts) {
+    if (!e->gpu) {
+        if (yolo_loss(e->net, t, nt, o, parts, NULL) != 0) {
+            snprintf(e->err, sizeof e->err, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    if (gpu_net_loss(e->gpu, t, nt, o, parts) != 0) return gpu_fail(e);
+    e->loss_on_device = 1;
+    return 0;
 }
 
 int engine_backward(Engine *e, const float *x) {
@@ -136,7 +151,7 @@ int engine_backward(Engine *e, const float *x) {
     }
     float *out[NET_LEVELS], *dout[NET_LEVELS];
     detect_arrays(e->net, out, dout);
-    return gpu_net_backward(e->gpu, (const float *const *)dout) ? gpu_fail(e) : 0;
+    return gpu_net_backward(e->gpu, e->loss_on_device ? NULL : (const float *const *)dout) ? gpu_fail(e) : 0;
 }
 
 int engine_zero_grad(Engine *e) {

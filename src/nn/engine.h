@@ -7,6 +7,7 @@
 #define NN_ENGINE_H
 
 #include "gpu.h"
+#include "loss.h"
 #include "net.h"
 #include "optim.h"
 
@@ -20,6 +21,8 @@ typedef struct {
     float *detect_buf;       // GPU: page-locked Detect outputs and gradients on the host
     int detect_cap;          // the batch detect_buf holds
     int ema_in;              // the EMA's weights are in use
+    int fetch_outputs;       // GPU: copy the Detect outputs to the host in training too (tests)
+    int loss_on_device;      // GPU: the last loss left its gradients on the device
     char err[512];
 } Engine;
 
@@ -36,7 +39,10 @@ int engine_on_gpu(const Engine *e);
 int engine_set_batch(Engine *e, int batch);
 // x (B, in_ch, size, size) on the host; the Detect outputs land in net's Detect nodes.
 int engine_forward(Engine *e, const float *x, int training);
-// Back-propagates the gradients the loss wrote into net's Detect nodes.
+// The loss of the last training forward pass (yolo_loss; on the GPU, gpu_net_loss).
+int engine_loss(Engine *e, const Target *t, int nt, const LossOptions *o, LossParts *parts);
+// Back-propagates the loss's gradients (engine_loss's, or on the CPU those that
+// yolo_loss wrote into net's Detect nodes).
 int engine_backward(Engine *e, const float *x);
 int engine_zero_grad(Engine *e);
 // Gradient clipping, an optimiser step and the EMA update, as optim.h does them.

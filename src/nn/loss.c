@@ -6,7 +6,7 @@
 
 #include "loss_math.h"
 
-static const float BALANCE[NET_LEVELS] = { 4.0f, 1.0f, 0.4f };
+const float LOSS_BALANCE[NET_LEVELS] = { 4.0f, 1.0f, 0.4f };
 static const int STRIDE[NET_LEVELS] = { 8, 16, 32 };
 
 void loss_defaults(LossOptions *o) {
@@ -16,13 +16,6 @@ void loss_defaults(LossOptions *o) {
     o->cls_gain = 0.5f;
     o->obj_gain = 1.0f;
 }
-
-typedef struct {
-    int b, a, gj, gi;        // image, anchor, cell row and column
-    float tbox[4];           // target: offset within the cell (x, y) and size (w, h), grid units
-    int cls;
-    float weight;
-} Assign;
 
 // YOLOv5's build_targets for one level: up to 3 cells per matching anchor.
 static int assign_level(const Net *net, int l, const Target *t, int nt, float anchor_t, Assign *out) {
@@ -60,64 +53,128 @@ static int assign_level(const Net *net, int l, const Target *t, int nt, float an
     return n;
 }
 
+void loss_gains(const Net *net, const LossOptions *o, float gain[3]) {
+    int nc = net->cfg.classes;
+    gain[0] = o->box_gain * 3.0f / NET_LEVELS;
+    gain[1] = o->obj_gain * (net->cfg.size / 640.0f) * (net->cfg.size / 640.0f) * 3.0f / NET_LEVELS;
+    gain[2] = o->cls_gain * nc / 80.0f * 3.0f / NET_LEVELS;
+}
+
+void loss_sparse_free(LossSparse *s) {
+    free(s->as); free(s->off); free(s->val); free(s->grad); free(s->cell); free(s->tobj); free(s->wobj);
+    memset(s, 0, sizeof *s);
+}
+
+int loss_assign(const Net *net, const Target *t, int nt, const LossOptions *o, LossSparse *s) {
+    int nc = net->cfg.classes, no = 5 + nc, cap = nt * 5 * NET_ANCHORS * NET_LEVELS + 1;
+    s->per = 4 + (nc > 1 ? nc : 0);
+    if (cap > s->cap) {
+        loss_sparse_free(s);
+        s->per = 4 + (nc > 1 ? nc : 0);
+        s->as = malloc(sizeof *s->as * (size_t)cap);
+        s->off = malloc(sizeof *s->off * (size_t)cap * (4 + nc));
+        s->val = malloc(sizeof *s->val * (size_t)cap * (4 + nc));
+        s->grad = malloc(sizeof *s->grad * (size_t)cap * (4 + nc));
+        s->cell = malloc(sizeof *s->cell * (size_t)cap);
+        s->tobj = malloc(sizeof *s->tobj * (size_t)cap);
+        s->wobj = malloc(sizeof *s->wobj * (size_t)cap);
+        if (!s->as || !s->off || !s->val || !s->grad || !s->cell || !s->tobj || !s->wobj) return -1;
+        s->cap = cap;
+    }
+    int n = 0;
+    for (int l = 0; l < NET_LEVELS; l++) {
+        const Node *d = &net->node[net->detect[l]];
+        long hw = (long)d->H * d->W;
+        s->start[l] = n;
+        int m = assign_level(net, l, t, nt, o->anchor_t, s->as + n);
+        for (int i = n; i < n + m; i++) {
+            const Assign *a = &s->as[i];
+            // the prediction at the assigned anchor and cell: element k at channel a*no + k
+            long base = ((long)a->b * d->C + (long)a->a * no) * hw + (long)a->gj * d->W + a->gi;
+            long *o4 = s->off + (size_t)i * s->per;
+            for (int q = 0; q < 4; q++) o4[q] = base + q * hw;
+            for (int c = 0; c < s->per - 4; c++) o4[4 + c] = base + (5 + c) * hw;
+            s->cell[i] = ((long)a->b * NET_ANCHORS + a->a) * hw + (long)a->gj * d->W + a->gi;
+        }
+        n += m;
+    }
+    s->start[NET_LEVELS] = n;
+    return 0;
+}
+
+void loss_sparse_terms(const Net *net, const LossOptions *o, LossSparse *s, double *lbox, double *lcls) {
+    int B = net->batch, nc = net->cfg.classes;
+    float gain[3];
+    loss_gains(net, o, gain);
+    float box_gain = gain[0], cls_gain = gain[2];
+    int alpha_at = 0;
+    for (int l = 0; l < NET_LEVELS; l++) {
+        int n = s->start[l + 1] - s->start[l];
+        double sbox = 0, scls = 0;
+        for (int i = s->start[l]; i < s->start[l + 1]; i++) {
+            const Assign *a = &s->as[i];
+            const float *pk = s->val + (size_t)i * s->per;
+            float *gk = s->grad + (size_t)i * s->per;
+            float raw[4] = { pk[0], pk[1], pk[2], pk[3] }, pbox[4], dbox[4], g4[4];
+            float anchor[2] = { net->anchors[l][a->a][0] / STRIDE[l], net->anchors[l][a->a][1] / STRIDE[l] };
+            box_decode_f(raw, anchor, pbox, dbox);
+            float *al = o->alpha ? &o->alpha[alpha_at++] : NULL;
+            float iou = ciou_alpha_f(pbox, a->tbox, g4, al && o->hold_alpha ? *al : -1, al);
+            sbox += (1.0 - iou) * a->weight;
+            float cb = -box_gain * B * a->weight / n;   // d loss / d ciou
+            for (int q = 0; q < 4; q++) gk[q] = cb * g4[q] * dbox[q];
+            s->tobj[i] = iou > 0 ? iou : 0;   // held constant
+            s->wobj[i] = a->weight;
+            for (int c = 0; c < s->per - 4; c++) {
+                float dx;
+                scls += a->weight * bce_logits_f(pk[4 + c], c == a->cls ? 1.0f : 0.0f, &dx);
+                gk[4 + c] = cls_gain * B * a->weight * dx / ((float)n * nc);
+            }
+        }
+        if (n) {
+            *lbox += sbox / n;
+            if (nc > 1) *lcls += scls / ((double)n * nc);
+        }
+    }
+}
+
 int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts *parts, float *tobj_out[NET_LEVELS]) {
     memset(parts, 0, sizeof *parts);
     int B = net->batch, nc = net->cfg.classes, no = 5 + nc;
-    float box_gain = o->box_gain * 3.0f / NET_LEVELS;
-    float cls_gain = o->cls_gain * nc / 80.0f * 3.0f / NET_LEVELS;
-    float obj_gain = o->obj_gain * (net->cfg.size / 640.0f) * (net->cfg.size / 640.0f) * 3.0f / NET_LEVELS;
-    Assign *as = malloc(sizeof *as * (size_t)(nt * 5 * NET_ANCHORS + 1));
-    if (!as) return -1;
+    float gain[3];
+    loss_gains(net, o, gain);
+    LossSparse sp = { 0 };
+    if (loss_assign(net, t, nt, o, &sp) != 0) { loss_sparse_free(&sp); return -1; }
+    parts->assigned = sp.start[NET_LEVELS];
+    // the assigned cells' logits, then their terms
+    for (int l = 0; l < NET_LEVELS; l++) {
+        const float *p = net->node[net->detect[l]].out;
+        for (long j = (long)sp.start[l] * sp.per; j < (long)sp.start[l + 1] * sp.per; j++) sp.val[j] = p[sp.off[j]];
+    }
     double lbox = 0, lobj = 0, lcls = 0;
-    int alpha_at = 0;
+    loss_sparse_terms(net, o, &sp, &lbox, &lcls);
     for (int l = 0; l < NET_LEVELS; l++) {
         Node *d = &net->node[net->detect[l]];
-        int H = d->H, W = d->W;
-        long hw = (long)H * W, cells = (long)B * NET_ANCHORS * hw;
+        long hw = (long)d->H * d->W, cells = (long)B * NET_ANCHORS * hw;
         const float *p = d->out;
         float *dp = d->dout;
         memset(dp, 0, sizeof(float) * (size_t)B * d->C * hw);
         float *tobj = calloc((size_t)cells, sizeof *tobj), *wobj = NULL;
-        if (!tobj) { free(as); return -1; }
+        if (!tobj) { loss_sparse_free(&sp); return -1; }
         if (o->weight_obj) {
             wobj = malloc(sizeof *wobj * (size_t)cells);
             for (long i = 0; i < cells; i++) wobj[i] = 1;
         }
-        int n = assign_level(net, l, t, nt, o->anchor_t, as);
-        parts->assigned += n;
-        double sbox = 0, scls = 0;
-        for (int i = 0; i < n; i++) {
-            const Assign *s = &as[i];
-            // the prediction at the assigned anchor and cell: element k at channel a*no + k
-            const float *pk = p + ((size_t)s->b * d->C + (size_t)s->a * no) * hw + (size_t)s->gj * W + s->gi;
-            float *dk = dp + ((size_t)s->b * d->C + (size_t)s->a * no) * hw + (size_t)s->gj * W + s->gi;
-            float raw[4] = { pk[0], pk[hw], pk[2 * hw], pk[3 * hw] }, pbox[4], dbox[4], g4[4];
-            float anchor[2] = { net->anchors[l][s->a][0] / STRIDE[l], net->anchors[l][s->a][1] / STRIDE[l] };
-            box_decode_f(raw, anchor, pbox, dbox);
-            float *al = o->alpha ? &o->alpha[alpha_at++] : NULL;
-            float iou = ciou_alpha_f(pbox, s->tbox, g4, al && o->hold_alpha ? *al : -1, al);
-            sbox += (1.0 - iou) * s->weight;
-            float cb = -box_gain * B * s->weight / n;   // d loss / d ciou
-            for (int q = 0; q < 4; q++) dk[q * hw] += cb * g4[q] * dbox[q];
-            long cell = ((long)s->b * NET_ANCHORS + s->a) * hw + (long)s->gj * W + s->gi;
-            tobj[cell] = iou > 0 ? iou : 0;   // held constant; the last assignment wins
-            if (wobj) wobj[cell] = s->weight;
-            if (nc > 1) {
-                for (int c = 0; c < nc; c++) {
-                    float dx;
-                    scls += s->weight * bce_logits_f(pk[(5 + c) * hw], c == s->cls ? 1.0f : 0.0f, &dx);
-                    dk[(5 + c) * hw] += cls_gain * B * s->weight * dx / ((float)n * nc);
-                }
-            }
-        }
-        if (n) {
-            lbox += sbox / n;
-            if (nc > 1) lcls += scls / ((double)n * nc);
+        // the box and class gradients, and the objectness targets (the last assignment wins)
+        for (int i = sp.start[l]; i < sp.start[l + 1]; i++) {
+            for (int q = 0; q < sp.per; q++) dp[sp.off[(size_t)i * sp.per + q]] += sp.grad[(size_t)i * sp.per + q];
+            tobj[sp.cell[i]] = sp.tobj[i];
+            if (wobj) wobj[sp.cell[i]] = sp.wobj[i];
         }
         if (o->frozen_tobj[l]) memcpy(tobj, o->frozen_tobj[l], sizeof(float) * (size_t)cells);
         // objectness over every cell of the level
         double sobj = 0;
-        float go = obj_gain * BALANCE[l] * B / (float)cells;
+        float go = gain[1] * LOSS_BALANCE[l] * B / (float)cells;
         for (int b = 0; b < B; b++)
             for (int a = 0; a < NET_ANCHORS; a++) {
                 const float *po = p + ((size_t)b * d->C + (size_t)a * no + 4) * hw;
@@ -130,15 +187,15 @@ int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts
                     dpo[i] += go * w * dx;
                 }
             }
-        lobj += sobj / cells * BALANCE[l];
+        lobj += sobj / cells * LOSS_BALANCE[l];
         if (tobj_out && tobj_out[l]) memcpy(tobj_out[l], tobj, sizeof(float) * (size_t)cells);
         free(tobj);
         free(wobj);
     }
-    free(as);
-    parts->box = lbox * box_gain * B;
-    parts->obj = lobj * obj_gain * B;
-    parts->cls = lcls * cls_gain * B;
+    loss_sparse_free(&sp);
+    parts->box = lbox * gain[0] * B;
+    parts->obj = lobj * gain[1] * B;
+    parts->cls = lcls * gain[2] * B;
     parts->total = parts->box + parts->obj + parts->cls;
     return 0;
 }

@@ -15,6 +15,10 @@
 
 #include "net.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     int image, cls;
     float x, y, w, h;        // centre and size, normalised to [0,1] by the input size
@@ -37,9 +41,44 @@ typedef struct {
 
 void loss_defaults(LossOptions *o);
 
+// The loss in parts, for Detect outputs that live on a GPU: the assignments and their box
+// and class terms (few) on the host, the objectness over every cell on the device.
+typedef struct {
+    int b, a, gj, gi;        // image, anchor, cell row and column
+    float tbox[4];           // target: offset within the cell (x, y) and size (w, h), grid units
+    int cls;
+    float weight;
+} Assign;
+
+typedef struct {
+    Assign *as;              // every level's assignments, level after level
+    int start[NET_LEVELS + 1];   // level l's are as[start[l] .. start[l+1])
+    int per;                 // logits per assignment: 4 box + classes (when > 1)
+    long *off;               // (n, per): their offsets in the level's Detect output
+    float *val, *grad;       // (n, per): the logits and the loss gradient with respect to them
+    long *cell;              // (n): the objectness cell, (b * anchors + a) * H * W + gj * W + gi
+    float *tobj, *wobj;      // (n): its objectness target and weight (the last assignment wins)
+    int cap;                 // assignments allocated
+} LossSparse;
+
+// YOLOv5's build_targets on every level: fills as, start, off and cell. -1 out of memory.
+int loss_assign(const Net *net, const Target *t, int nt, const LossOptions *o, LossSparse *s);
+// From the gathered logits (val): the box and class terms of the loss, their gradients
+// (grad), and the objectness targets; adds the box and class parts (before gains) to lbox
+// and lcls.
+void loss_sparse_terms(const Net *net, const LossOptions *o, LossSparse *s, double *lbox, double *lcls);
+// The gains that scale the loss parts: box, objectness (before the level balance) and class.
+void loss_gains(const Net *net, const LossOptions *o, float gain[3]);
+extern const float LOSS_BALANCE[NET_LEVELS];
+void loss_sparse_free(LossSparse *s);
+
 // Computes the loss of the current Detect outputs and writes their gradients into the
 // Detect nodes' dout. tobj_out[l], when given, receives each level's objectness targets
 // (B * anchors * H * W). Returns -1 when out of memory.
 int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts *parts, float *tobj_out[NET_LEVELS]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

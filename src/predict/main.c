@@ -84,7 +84,8 @@ int main(int argc, char **argv) {
     Record *recs = calloc((size_t)batch, sizeof *recs);
     Letterbox *lb = malloc(sizeof *lb * (size_t)batch);
     double *fx = malloc(sizeof(double) * (size_t)batch), *fy = malloc(sizeof(double) * (size_t)batch);
-    Det *dets = malloc(sizeof *dets * (size_t)max_det);
+    Det *all_dets = malloc(sizeof *all_dets * (size_t)max_det * (size_t)batch);
+    int *counts = malloc(sizeof *counts * (size_t)batch);
     RecordReader rd;
     record_reader_init(&rd, stdin, REC_ID | REC_IMAGE | REC_SIZE, BOX_STRICT);
     long images = 0, total = 0;
@@ -111,8 +112,13 @@ int main(int argc, char **argv) {
         }
         if (B == 0) break;
         if ((n->batch != B && engine_set_batch(&eng, B) != 0) || engine_forward(&eng, x, 0) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+        // decoding and NMS per image on all threads, then the records in order
+        #pragma omp parallel for schedule(dynamic)
+        for (int b = 0; b < B; b++)
+            counts[b] = detect_boxes(n, b, (float)conf, (float)iou, (int)max_det, all_dets + (size_t)b * max_det, (int)max_det);
         for (int b = 0; b < B; b++) {
-            int nd = detect_boxes(n, b, (float)conf, (float)iou, (int)max_det, dets, (int)max_det);
+            int nd = counts[b];
+            const Det *dets = all_dets + (size_t)b * max_det;
             json_t *arr = json_array();
             for (int k = 0; k < nd; k++) {
                 double sx = lb[b].scale_x * fx[b], sy = lb[b].scale_y * fy[b];
@@ -133,7 +139,7 @@ int main(int argc, char **argv) {
     if (fflush(stdout) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
     if (images == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
     if (!quiet) fprintf(stderr, "%s: %ld images, %ld detections, %.1f images/s\n", TOOL, images, total, images / (cli_now() - t0));
-    free(rd.buf); free(x); free(recs); free(lb); free(fx); free(fy); free(dets);
+    free(rd.buf); free(x); free(recs); free(lb); free(fx); free(fy); free(all_dets); free(counts);
     engine_free(&eng);
     model_free(&m);
     return 0;

@@ -24,6 +24,7 @@ typedef struct {
     long per_epoch;
     Batch slot[2];
     int full[2];             // slot holds a batch not yet taken
+    int pinned[2];           // slot's images are page-locked (gpu_host_alloc)
     long produced, taken;
     pthread_t thread;
     pthread_mutex_t mu;

@@ -326,7 +326,7 @@ int main(int argc, char **argv) {
             if ((nb != m.net.batch && engine_set_batch(&eng, nb) != 0) || engine_forward(&eng, bt->x, 1) != 0)
                 cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             LossParts lp;
-            if (yolo_loss(&m.net, bt->t, bt->nt, &lo, &lp, NULL) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+            if (engine_loss(&eng, bt->t, bt->nt, &lo, &lp) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             if (engine_backward(&eng, bt->x) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             sbox += lp.box / nb; sobj += lp.obj / nb; scls += lp.cls / nb;
             optim_schedule(&oc, epoch, it, per_epoch, lr, &mom);
