@@ -61,6 +61,11 @@ int gpu_net_adamw_step(GpuNet *g, const double lr[3], double beta1, double wd, l
 int gpu_net_ema_update(GpuNet *g, float decay);
 // Exchanges the parameters and the EMA (validation runs with the EMA's weights).
 void gpu_net_swap_ema(GpuNet *g);
+// Profiling: gpu_net_profile(g, 1) before a step, gpu_net_profile(g, 0) after it adds the
+// step's device time per kind of operation; gpu_net_profile_report writes the totals as a
+// JSON object of milliseconds per step ({"conv_fwd": ..., ...}).
+int gpu_net_profile(GpuNet *g, int on);
+void gpu_net_profile_report(const GpuNet *g, char *buf, size_t n);
 // Waits for the device; bytes of device memory in use by this net.
 int gpu_net_sync(GpuNet *g);
 size_t gpu_net_memory(const GpuNet *g);

@@ -50,6 +50,19 @@ typedef struct {
     size_t order_cap;
 } GpuLoss;
 
+// Profiling (gpu_net_profile): device events between the operations of a step, each
+// interval charged to the category of the operation it ends with.
+enum { PROF_INPUT, PROF_CONV_FWD, PROF_BN_FWD, PROF_SILU_FWD, PROF_JOIN_FWD, PROF_LOSS, PROF_SILU_BWD, PROF_BN_BWD,
+       PROF_CONV_BWD_FILTER, PROF_CONV_BWD_DATA, PROF_BIAS_BWD, PROF_JOIN_BWD, PROF_OPTIM, PROF_COUNT, PROF_EVENTS = 4096 };
+
+typedef struct {
+    int on, n;
+    cudaEvent_t ev[PROF_EVENTS];
+    int cat[PROF_EVENTS];
+    double ms[PROF_COUNT];
+    int steps;
+} GpuProfile;
+
 struct GpuNet {
     const Net *net;
     int B, cap, math;
@@ -65,8 +78,13 @@ struct GpuNet {
     AlgoSet algos[MAX_BATCH_SIZES];
     int n_algos, cur;
     GpuLoss loss;
+    cudnnBatchNormMode_t bn_mode;   // training batch norm: SPATIAL, or SPATIAL_PERSISTENT (MAD_GPU_BN=persistent)
+    GpuProfile *prof;               // NULL unless profiling
     char err[512];
 };
+
+// Records the end of an operation of category cat when profiling.
+void gpu_prof_mark(GpuNet *g, int cat);
 
 // Writes "CALL failed: why" (the call's name up to its parenthesis) and returns -1.
 int gpu_fail_call(GpuNet *g, const char *call, const char *why);

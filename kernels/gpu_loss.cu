@@ -223,6 +223,7 @@ extern "C" int gpu_net_loss(GpuNet *g, const Target *t, int nt, const LossOption
         for (int b = 0; b < LOSS_BLOCKS; b++) s += L->h_part[l * LOSS_BLOCKS + b];
         lobj += s / cells * LOSS_BALANCE[l];
     }
+    gpu_prof_mark(g, PROF_LOSS);
     parts->box = lbox * gain[0] * B;
     parts->obj = lobj * gain[1] * B;
     parts->cls = lcls * gain[2] * B;

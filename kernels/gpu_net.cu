@@ -222,6 +222,8 @@ extern "C" GpuNet *gpu_net_create(const Net *net, int batch, int math, char *err
     if (!g) { snprintf(err, errn, "out of memory"); return NULL; }
     g->net = net;
     g->math = math;
+    const char *bn = getenv("MAD_GPU_BN");   // experiments: the persistent batch-norm kernels
+    g->bn_mode = bn && !strcmp(bn, "persistent") ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL;
     size_t nf = net->n_floats, wmax = 1;
     for (int i = 0; i < net->n_params; i++)
         if (net->param[i].ndim == 4 && net->param[i].count > wmax) wmax = net->param[i].count;
@@ -276,6 +278,10 @@ extern "C" void gpu_net_free(GpuNet *g) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) cudaFree(bufs[i]);
     if (g->partial_host) cudaFreeHost(g->partial_host);
+    if (g->prof) {
+        for (int i = 0; i < PROF_EVENTS; i++) cudaEventDestroy(g->prof->ev[i]);
+        free(g->prof);
+    }
     gpu_loss_free(g);
     if (g->dnn) cudnnDestroy(g->dnn);
     if (g->stream) cudaStreamDestroy(g->stream);
@@ -350,9 +356,11 @@ static int conv_backward(GpuNet *g, int i, const float *dy, unsigned char *fresh
     const ConvAlgos *c = &g->algos[g->cur].a[i];
     DNN(cudnnConvolutionBackwardFilter(g->dnn, &ONE, a->y, a->out, e->y, dy, e->conv[2], c->filter, g->ws, g->ws_bytes, &ONE, e->w,
                                        G(g, d->w)));
+    gpu_prof_mark(g, PROF_CONV_BWD_FILTER);
     if (g->net->node[ai].type == NODE_INPUT) return 0;
     DNN(cudnnConvolutionBackwardData(g->dnn, &ONE, e->w, P(g, d->w), e->y, dy, e->conv[1], c->data, g->ws, g->ws_bytes,
                                      fresh[ai] ? &ZERO : &ONE, a->y, a->dout));
+    gpu_prof_mark(g, PROF_CONV_BWD_DATA);
     fresh[ai] = 0;
     return 0;
 }
@@ -369,24 +377,29 @@ extern "C" int gpu_net_forward(GpuNet *g, const float *x, int training, float *c
         switch (d->type) {
         case NODE_INPUT:
             CU(cudaMemcpyAsync(e->out, x, sizeof(float) * act, cudaMemcpyHostToDevice, s));
+            gpu_prof_mark(g, PROF_INPUT);
             break;
         case NODE_CONV:
             if (training && (size_t)B * hw < 2)   // as PyTorch: the variance needs two values
                 return gpu_fail_call(g, "gpu_net_forward", "batch norm needs more than one value per channel in training (a larger batch or input size)");
             if (conv_forward(g, i, e->pre_bn)) return -1;
+            gpu_prof_mark(g, PROF_CONV_FWD);
             if (training)
-                DNN(cudnnBatchNormalizationForwardTraining(g->dnn, CUDNN_BATCHNORM_SPATIAL, &ONE, &ZERO, e->y, e->pre_bn, e->y,
+                DNN(cudnnBatchNormalizationForwardTraining(g->dnn, g->bn_mode, &ONE, &ZERO, e->y, e->pre_bn, e->y,
                                                            e->pre_act, e->chan, P(g, d->g), P(g, d->g + 1), BN_MOMENTUM,
                                                            P(g, d->rm), P(g, d->rm + 1), BN_EPS, e->mean, e->rstd));
             else
                 DNN(cudnnBatchNormalizationForwardInference(g->dnn, CUDNN_BATCHNORM_SPATIAL, &ONE, &ZERO, e->y, e->pre_bn, e->y,
                                                             e->pre_act, e->chan, P(g, d->g), P(g, d->g + 1), P(g, d->rm),
                                                             P(g, d->rm + 1), BN_EPS));
+            gpu_prof_mark(g, PROF_BN_FWD);
             CU(gpu_silu_forward(e->out, e->pre_act, act, s));
+            gpu_prof_mark(g, PROF_SILU_FWD);
             break;
         case NODE_DETECT:
             if (conv_forward(g, i, e->out)) return -1;
             DNN(cudnnAddTensor(g->dnn, &ONE, e->chan, P(g, d->b), &ONE, e->y, e->out));
+            gpu_prof_mark(g, PROF_CONV_FWD);
             break;
         case NODE_ADD:
             CU(gpu_add(e->out, a->out, g->node[d->in[1]].out, act, s));
@@ -409,6 +422,8 @@ extern "C" int gpu_net_forward(GpuNet *g, const float *x, int training, float *c
             CU(gpu_maxpool_forward(e->out, e->argmax, a->out, (long)B * d->C, d->H, d->W, d->k, s));
             break;
         }
+        if (d->type == NODE_ADD || d->type == NODE_CONCAT || d->type == NODE_UPSAMPLE || d->type == NODE_MAXPOOL)
+            gpu_prof_mark(g, PROF_JOIN_FWD);
     }
     if (!out) return 0;   // the outputs stay on the device for the loss
     for (int l = 0; l < NET_LEVELS; l++) {
@@ -457,12 +472,15 @@ extern "C" int gpu_net_backward(GpuNet *g, const float *const dout[NET_LEVELS]) 
             break;
         case NODE_CONV:
             CU(gpu_silu_backward(t1, e->dout, e->pre_act, act, s));
-            DNN(cudnnBatchNormalizationBackward(g->dnn, CUDNN_BATCHNORM_SPATIAL, &ONE, &ZERO, &ONE, &ONE, e->y, e->pre_bn, e->y, t1,
+            gpu_prof_mark(g, PROF_SILU_BWD);
+            DNN(cudnnBatchNormalizationBackward(g->dnn, g->bn_mode, &ONE, &ZERO, &ONE, &ONE, e->y, e->pre_bn, e->y, t1,
                                                 e->y, t0, e->chan, P(g, d->g), G(g, d->g), G(g, d->g + 1), BN_EPS, e->mean, e->rstd));
+            gpu_prof_mark(g, PROF_BN_BWD);
             if (conv_backward(g, i, t0, fresh)) return -1;
             break;
         case NODE_DETECT:
             DNN(cudnnConvolutionBackwardBias(g->dnn, &ONE, e->y, e->dout, &ONE, e->chan, G(g, d->b)));
+            gpu_prof_mark(g, PROF_BIAS_BWD);
             if (conv_backward(g, i, e->dout, fresh)) return -1;
             break;
         case NODE_ADD:
@@ -493,6 +511,7 @@ extern "C" int gpu_net_backward(GpuNet *g, const float *const dout[NET_LEVELS]) 
             fresh[ai] = 0;
             break;
         }
+        if (d->type != NODE_CONV && d->type != NODE_DETECT) gpu_prof_mark(g, PROF_JOIN_BWD);
     }
     CU(cudaGetLastError());
     return 0;
@@ -556,7 +575,51 @@ extern "C" int gpu_net_adamw_step(GpuNet *g, const double lr[3], double beta1, d
 extern "C" int gpu_net_ema_update(GpuNet *g, float decay) {
     if (!g->ema) return gpu_fail_call(g, "gpu_net_ema_update", "gpu_net_optim_init was not called");
     CU(gpu_ema(g->ema, g->params, g->net->n_floats, decay, g->stream));
+    gpu_prof_mark(g, PROF_OPTIM);
     return 0;
+}
+
+// ---- profiling ---------------------------------------------------------------------------
+
+void gpu_prof_mark(GpuNet *g, int cat) {
+    GpuProfile *p = g->prof;
+    if (!p || !p->on || p->n >= PROF_EVENTS) return;
+    if (cudaEventRecord(p->ev[p->n], g->stream) == cudaSuccess) p->cat[p->n++] = cat;
+}
+
+static const char *PROF_NAMES[PROF_COUNT] = { "input", "conv_fwd", "bn_fwd", "silu_fwd", "join_fwd", "loss", "silu_bwd", "bn_bwd",
+                                              "conv_bwd_filter", "conv_bwd_data", "bias_bwd", "join_bwd", "optimiser" };
+
+extern "C" int gpu_net_profile(GpuNet *g, int on) {
+    GpuProfile *p = g->prof;
+    if (!p) {
+        p = g->prof = (GpuProfile *)calloc(1, sizeof *p);
+        if (!p) return gpu_fail_call(g, "calloc", "out of memory");
+        for (int i = 0; i < PROF_EVENTS; i++) CU(cudaEventCreate(&p->ev[i]));
+    }
+    if (on) {
+        p->on = 1;
+        p->n = 0;
+        gpu_prof_mark(g, -1);   // the step's start
+        return 0;
+    }
+    CU(cudaStreamSynchronize(g->stream));
+    for (int i = 1; i < p->n; i++) {
+        float ms = 0;
+        CU(cudaEventElapsedTime(&ms, p->ev[i - 1], p->ev[i]));
+        if (p->cat[i] >= 0) p->ms[p->cat[i]] += ms;
+    }
+    p->on = 0;
+    p->steps++;
+    return 0;
+}
+
+extern "C" void gpu_net_profile_report(const GpuNet *g, char *buf, size_t n) {
+    const GpuProfile *p = g->prof;
+    size_t k = (size_t)snprintf(buf, n, "{");
+    for (int c = 0; p && c < PROF_COUNT && k < n; c++)
+        k += (size_t)snprintf(buf + k, n - k, "%s\"%s\":%.2f", c ? "," : "", PROF_NAMES[c], p->ms[c] / (p->steps ? p->steps : 1));
+    if (k < n) snprintf(buf + k, n - k, "}");
 }
 
 extern "C" void *gpu_host_alloc(size_t bytes) {

@@ -26,6 +26,8 @@ int gpu_net_adamw_step(GpuNet *g, const double lr[3], double beta1, double wd, l
 int gpu_net_ema_update(GpuNet *g, float decay) { return -1; }
 void gpu_net_swap_ema(GpuNet *g) {}
 int gpu_net_sync(GpuNet *g) { return -1; }
+int gpu_net_profile(GpuNet *g, int on) { return -1; }
+void gpu_net_profile_report(const GpuNet *g, char *buf, size_t n) { snprintf(buf, n, "{}"); }
 size_t gpu_net_memory(const GpuNet *g) { return 0; }
 void *gpu_host_alloc(size_t bytes) { return malloc(bytes); }
 void gpu_host_free(void *p) { free(p); }

@@ -8,7 +8,9 @@
 #      optimiser's updates;
 #   3. loss curves: train on simulated MED-MNIST at 320 px, a few hundred steps, on the CPU
 #      and on the GPU (FP32 and TF32) with the same seed, and compare the epochs' losses;
-#   4. the benchmark (scripts/bench-gpu.sh): training and predict images/s against PyTorch.
+#   4. a step's device time per kind of operation (nn_bench --profile), with cuDNN's two
+#      training batch-norm modes (MAD_GPU_BN=spatial, the default, or persistent);
+#   5. the benchmark (scripts/bench-gpu.sh): training and predict images/s against PyTorch.
 # A short table comes last. Logs go to $OUT (or /tmp/gpu-check): gpu-check.log, the
 # training logs and bench-gpu.jsonl.
 #
@@ -61,7 +63,7 @@ missing=$(ldd "$BIN/train" "$HELP/gpu_parity" 2>&1 | grep 'not found' | sort -u)
 par() {
     local name=$1 from; shift
     from=$(($(wc -l < "$log") + 1))
-    stage "$name" 120 "$HELP/gpu_parity" "$@"
+    if [ "$1" = env ]; then stage "$name" 120 "$@"; else stage "$name" 120 "$HELP/gpu_parity" "$@"; fi
     local line=$(tail -n +"$from" "$log" | grep '^parity:' | tail -n 1)
     summary+=("${line:-parity: FAIL ($name: no result)}")
 }
@@ -119,7 +121,21 @@ PY
 fi
 rm -rf "$data"
 
-# ---- 4. benchmark -----------------------------------------------------------------------
+# ---- 4. where a step's time goes (-s, 640 px, batch 32), and cuDNN's persistent batch norm
+for mode in spatial persistent; do
+    from=$(($(wc -l < "$log") + 1))
+    MAD_GPU_BN=$mode stage "profile-bn-$mode" 120 "$HELP/nn_bench" --device cuda --width 0.5 --size 640 --batch 32 --steps 20 --profile
+    prof=$(tail -n +"$from" "$log" | grep '^{' | tail -n 1 | "$PY" -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+p = d.get("profile_ms", {})
+print("batch norm %s: -s 640 px train %.1f img/s; step ms: %s (sum %.1f)" % (sys.argv[1], d["train_images_per_s"],
+      ", ".join("%s %.1f" % (k, v) for k, v in p.items()), sum(p.values())))' "$mode" 2>&1)
+    summary+=("$prof")
+done
+par parity-s-fp32-persistent-bn env MAD_GPU_BN=persistent "$HELP/gpu_parity" --width 0.5 --size 320 --batch 4 --gpu-math fp32 --steps 2
+
+# ---- 5. benchmark -----------------------------------------------------------------------
 OUT_DIR="$LOGDIR" BUILD="${GPU_PACK:-$BUILD}" PY="$PY" stage bench-gpu 300 bash scripts/bench-gpu.sh
 bench=$(sed -n '/^preset /,$p' "$log" | tail -n 8)
 

@@ -2,13 +2,15 @@
 // `make bench-train` (scripts/bench-train.sh runs scripts/bench_train.py beside it).
 //
 //   nn_bench [--width W] [--depth D] [--classes K] [--size S] [--batch B] [--steps N]
-//            [--device cpu|cuda|auto] [--gpu-math tf32|fp32]
+//            [--device cpu|cuda|auto] [--gpu-math tf32|fp32] [--profile]
 //
 // A training step is what `train` does per batch: forward, the YOLOv5 loss with EARL
 // weights, backward, gradient clipping, an SGD step and the EMA update. Inference is an
 // eval-mode forward pass and the box decoding with NMS. Prints one JSON object:
 // {"train_images_per_s", "predict_images_per_s", "peak_rss_mib", "threads", ...}; on the GPU
-// also "device", "gpu_mem_mib" (the network's device memory) and "macs_per_image".
+// also "device", "gpu_mem_mib" (the network's device memory) and "macs_per_image", and with
+// --profile "profile_ms": the device time per kind of operation of a training step (five
+// more steps, timed with events after the timed ones).
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
@@ -30,11 +32,11 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     NetConfig cfg = { 0.1875f, 0.33f, 1, 10, 128 };
-    int B = 32, steps = 10, math = GPU_MATH_TF32;
+    int B = 32, steps = 10, math = GPU_MATH_TF32, profile = 0;
     DeviceChoice dev = DEVICE_CPU;
     static const struct option opts[] = { { "width", 1, 0, 'w' }, { "depth", 1, 0, 'd' }, { "classes", 1, 0, 'k' },
                                           { "size", 1, 0, 's' }, { "batch", 1, 0, 'b' }, { "steps", 1, 0, 'n' },
-                                          { "device", 1, 0, 'D' }, { "gpu-math", 1, 0, 'M' },
+                                          { "device", 1, 0, 'D' }, { "gpu-math", 1, 0, 'M' }, { "profile", 0, 0, 'P' },
                                           { 0, 0, 0, 0 } };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -45,6 +47,7 @@ int main(int argc, char **argv) {
         case 's': cfg.size = atoi(optarg); break;
         case 'b': B = atoi(optarg); break;
         case 'n': steps = atoi(optarg); break;
+        case 'P': profile = 1; break;
         case 'D': if (engine_parse_device(optarg, &dev)) { fprintf(stderr, "nn_bench: bad --device\n"); return 2; } break;
         case 'M': if (engine_parse_math(optarg, &math)) { fprintf(stderr, "nn_bench: bad --gpu-math\n"); return 2; } break;
         default: fprintf(stderr, "nn_bench: bad option\n"); return 2;
@@ -99,6 +102,15 @@ int main(int argc, char **argv) {
         ph[0] += b - a; ph[1] += c2 - b; ph[2] += d - c2; ph[3] += e - d;
     }
     double train = steps * (double)B / (now() - t0);
+    char prof[1024] = "{}";
+    for (int s = 0; profile && eng.gpu && s < 5; s++) {
+        double norm;
+        ok &= gpu_net_profile(eng.gpu, 1) == 0 && engine_zero_grad(&eng) == 0 && engine_forward(&eng, x, 1) == 0;
+        LossParts lp;
+        ok &= engine_loss(&eng, t, nt, &lo, &lp) == 0 && engine_backward(&eng, x) == 0;
+        ok &= engine_step(&eng, lr, 0.937, B, 1, oc.clip, &norm) == 0 && gpu_net_profile(eng.gpu, 0) == 0;
+        if (s == 4) gpu_net_profile_report(eng.gpu, prof, sizeof prof);
+    }
     Det *dets = malloc(sizeof *dets * 300 * (size_t)omp_get_max_threads());
     for (int s = 0; s < steps + 2; s++) {
         if (s == 2) t0 = now();
@@ -113,10 +125,10 @@ int main(int argc, char **argv) {
     printf("{\"impl\":\"c\",\"size\":%d,\"batch\":%d,\"width\":%g,\"depth\":%g,\"threads\":%d,\"steps\":%d,"
            "\"train_images_per_s\":%.2f,\"predict_images_per_s\":%.2f,\"peak_rss_mib\":%.1f,"
            "\"step_ms\":{\"forward\":%.1f,\"loss\":%.1f,\"backward\":%.1f,\"optimiser\":%.1f},"
-           "\"device\":\"%s\",\"gpu_mem_mib\":%.1f,\"macs_per_image\":%.0f}\n",
+           "\"device\":\"%s\",\"gpu_mem_mib\":%.1f,\"macs_per_image\":%.0f,\"profile_ms\":%s}\n",
            cfg.size, B, (double)cfg.width, (double)cfg.depth, omp_get_max_threads(), steps, train, pred, ru.ru_maxrss / 1024.0,
            1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps, eng.gpu ? "cuda" : "cpu",
-           eng.gpu ? gpu_net_memory(eng.gpu) / 1048576.0 : 0.0, net_macs(&n));
+           eng.gpu ? gpu_net_memory(eng.gpu) / 1048576.0 : 0.0, net_macs(&n), prof);
     engine_free(&eng);
     if (xm) free(xm);
     else gpu_host_free(x);
