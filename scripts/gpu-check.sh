@@ -16,8 +16,9 @@
 #
 #   bash scripts/gpu-check.sh [BUILD]              tools in bin/, helpers in BUILD/test
 #   GPU_PACK=DIR bash scripts/gpu-check.sh         everything from an unpacked scripts/gpu-pack.sh
-#   (TRAIN_N=512 VAL_N=128 EPOCHS=6 SIZE=320 size the loss-curve runs; bench-gpu.sh's own
-#   variables, PRESETS SIZES BATCH STEPS, pass through)
+#   (TRAIN_N=512 VAL_N=128 EPOCHS=6 SIZE=320 size the loss-curve runs; CURVES=0, ANCHOR=0
+#   and PROFILE=0 leave out the loss curves, the PyTorch TF32 yardstick and the profiles;
+#   bench-gpu.sh's own variables, PRESETS SIZES BATCH STEPS, pass through)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build/rel-cuda}"
@@ -32,6 +33,7 @@ else
     BIN=bin; HELP="$BUILD/test"; MNIST=data/mnist/images-idx3-ubyte
 fi
 PY="${PY:-python3}"
+CURVES="${CURVES:-1}"; ANCHOR="${ANCHOR:-1}"; PROFILE="${PROFILE:-1}"
 TRAIN_N="${TRAIN_N:-512}"; VAL_N="${VAL_N:-128}"; EPOCHS="${EPOCHS:-6}"; SIZE="${SIZE:-320}"
 # cuDNN: the system's, else the one that PyTorch's wheels bring
 if ! ldconfig -p 2>/dev/null | grep -q 'libcudnn\.so\.9' && ! [ -e /usr/local/cuda/lib64/libcudnn.so.9 ]; then
@@ -75,7 +77,7 @@ par parity-s-tf32 --width 0.5 --size 320 --batch 4 --gpu-math tf32 --steps 2
 "$HELP/gpu_parity" --width 0.25 --size 128 --batch 8 --gpu-math fp32 --steps 0 --all > "$LOGDIR/parity-tensors.txt" 2>&1
 # PyTorch's own TF32 error on the same layout: the yardstick for the TF32 gradients above
 from=$(($(wc -l < "$log") + 1))
-stage tf32-anchor 120 "$PY" scripts/tf32_anchor.py
+[ "$ANCHOR" = 1 ] && stage tf32-anchor 120 "$PY" scripts/tf32_anchor.py
 anchor=$(tail -n +"$from" "$log" | "$PY" -c '
 import json, sys
 for l in sys.stdin:
@@ -89,8 +91,9 @@ while IFS= read -r l; do [ -n "$l" ] && summary+=("$l"); done <<< "$anchor"
 
 # ---- 3. loss curves ---------------------------------------------------------------------
 data=$(mktemp -d)
+[ "$CURVES" = 1 ] || TRAIN_N=0
 sim() { "$BIN/simulate" --quiet --mnist "$MNIST" --preset paper --seed 1 "$@"; }
-if stage simulate 120 bash -c "$(declare -f sim); BIN='$BIN' MNIST='$MNIST'; set -e
+if [ "$TRAIN_N" -gt 0 ] && stage simulate 120 bash -c "$(declare -f sim); BIN='$BIN' MNIST='$MNIST'; set -e
         sim --digits 0:7000 --first 0 --n $TRAIN_N --out '$data/img' | '$BIN/fuse' --quiet --iou-thr 0.4 > '$data/train.jsonl'
         sim --digits 7000:8500 --first $TRAIN_N --n $VAL_N --out '$data/img' | '$BIN/fuse' --quiet --iou-thr 0.4 > '$data/val.jsonl'"; then
     common=(--quiet --val "$data/val.jsonl" --size $SIZE --batch 16 --epochs $EPOCHS --seed 3 --optimizer adamw --lr0 0.002 --warmup-epochs 1)
@@ -122,7 +125,7 @@ fi
 rm -rf "$data"
 
 # ---- 4. where a step's time goes (-s, 640 px, batch 32), and cuDNN's persistent batch norm
-for mode in spatial persistent; do
+for mode in $([ "$PROFILE" = 1 ] && echo spatial persistent); do
     from=$(($(wc -l < "$log") + 1))
     MAD_GPU_BN=$mode stage "profile-bn-$mode" 120 "$HELP/nn_bench" --device cuda --width 0.5 --size 640 --batch 32 --steps 20 --profile
     prof=$(tail -n +"$from" "$log" | grep '^{' | tail -n 1 | "$PY" -c '
@@ -133,7 +136,7 @@ print("batch norm %s: -s 640 px train %.1f img/s; step ms: %s (sum %.1f)" % (sys
       ", ".join("%s %.1f" % (k, v) for k, v in p.items()), sum(p.values())))' "$mode" 2>&1)
     summary+=("$prof")
 done
-par parity-s-fp32-persistent-bn env MAD_GPU_BN=persistent "$HELP/gpu_parity" --width 0.5 --size 320 --batch 4 --gpu-math fp32 --steps 2
+[ "$PROFILE" = 1 ] && par parity-s-fp32-persistent-bn env MAD_GPU_BN=persistent "$HELP/gpu_parity" --width 0.5 --size 320 --batch 4 --gpu-math fp32 --steps 2
 
 # ---- 5. benchmark -----------------------------------------------------------------------
 OUT_DIR="$LOGDIR" BUILD="${GPU_PACK:-$BUILD}" PY="$PY" stage bench-gpu 300 bash scripts/bench-gpu.sh
