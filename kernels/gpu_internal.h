@@ -78,7 +78,7 @@ struct GpuNet {
     AlgoSet algos[MAX_BATCH_SIZES];
     int n_algos, cur;
     GpuLoss loss;
-    cudnnBatchNormMode_t bn_mode;   // training batch norm: SPATIAL, or SPATIAL_PERSISTENT (MAD_GPU_BN=persistent)
+    cudnnBatchNormMode_t bn_mode;   // training batch norm: SPATIAL (FP32) or SPATIAL_PERSISTENT (TF32)
     GpuProfile *prof;               // NULL unless profiling
     char err[512];
 };

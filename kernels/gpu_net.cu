@@ -222,8 +222,12 @@ extern "C" GpuNet *gpu_net_create(const Net *net, int batch, int math, char *err
     if (!g) { snprintf(err, errn, "out of memory"); return NULL; }
     g->net = net;
     g->math = math;
-    const char *bn = getenv("MAD_GPU_BN");   // experiments: the persistent batch-norm kernels
-    g->bn_mode = bn && !strcmp(bn, "persistent") ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL;
+    // Training batch norm: cuDNN's persistent kernels are 3x faster at 640 px but reduce
+    // with less precision (docs/performance.md), so they go with TF32, and FP32 keeps the
+    // plain ones; MAD_GPU_BN=spatial|persistent chooses either way.
+    const char *bn = getenv("MAD_GPU_BN");
+    int persistent = bn && *bn ? !strcmp(bn, "persistent") : math == GPU_MATH_TF32;
+    g->bn_mode = persistent ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL;
     size_t nf = net->n_floats, wmax = 1;
     for (int i = 0; i < net->n_params; i++)
         if (net->param[i].ndim == 4 && net->param[i].count > wmax) wmax = net->param[i].count;

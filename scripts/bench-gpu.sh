@@ -120,7 +120,7 @@ for p in presets:
         macs = num(c.get("macs_per_image")) or num(t.get("macs_per_image"))
         floor = div(tf32 * 1e12, macs * 2 * 3) if tf32 and macs else None
         cells = (p, s, fmt(ct, ".1f"), fmt(tt, ".1f"), fmt(div(ct, tt), ".2f"), fmt(cp, ".1f"), fmt(tp, ".1f"),
-                 fmt(num(c.get("gpu_peak_mem_mib")), ".0f"), fmt(num(t.get("gpu_peak_mem_mib")), ".0f"),
+                 fmt(num(c.get("gpu_mem_mib")), ".0f"), fmt(num(t.get("gpu_peak_mem_mib")), ".0f"),
                  fmt(floor, ".0f"), fmt(div(ct, floor), ".3f"))
         line = "  ".join(str(v).rjust(w) for v, w in zip(cells, widths))
         failed = [who for who, n in (("C", "c"), ("PyTorch", "t")) if os.path.exists(f"{tmp}/{n}-{p}-{s}.failed")]
@@ -129,7 +129,7 @@ for p in presets:
         if p == "s" and s == "640":
             line += "   (target: ratio >= 1.2)"
         print(line)
-print("img/s; C/PT = C train / PyTorch train; MiB = peak GPU memory allocated (PyTorch: its timed regions);")
+print("img/s; C/PT = C train / PyTorch train; MiB = GPU memory (C: all its device allocations; PyTorch: peak allocated in its timed regions);")
 print("floor = tf32 rate / (macs_per_image x 2 x 3), the images/s at the TF32 matmul rate; C/floor = C train / floor")
 for d in sorted(devs):
     print(f"  {d}")

@@ -52,7 +52,7 @@ int engine_init(Engine *e, Net *net, Optimizer *opt, DeviceChoice dev, int math,
             snprintf(e->err, sizeof e->err, "GPU (%.200s): %s", probe, err);
             return -1;
         }
-        if (e->gpu) snprintf(desc, n, "running on the GPU: %s, %s convolutions", probe, math == GPU_MATH_FP32 ? "FP32" : "TF32");
+        if (e->gpu) snprintf(desc, n, "running on the GPU: %s, %s", probe, math == GPU_MATH_FP32 ? "FP32" : "TF32 convolutions");
         else snprintf(desc, n, "the GPU (%.200s) cannot be used: %.200s; running on the CPU", probe, err);
     }
     return engine_set_batch(e, batch);

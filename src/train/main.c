@@ -327,6 +327,9 @@ int main(int argc, char **argv) {
                 cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             LossParts lp;
             if (engine_loss(&eng, bt->t, bt->nt, &lo, &lp) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+            if (!isfinite(lp.total))
+                cli_die(TOOL, EXIT_DATA, "epoch %d, batch %ld: the loss is not finite (%g): lower --lr0%s", epoch + 1, it + 1, lp.total,
+                        engine_on_gpu(&eng) ? ", or try --gpu-math fp32" : "");
             if (engine_backward(&eng, bt->x) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             sbox += lp.box / nb; sobj += lp.obj / nb; scls += lp.cls / nb;
             optim_schedule(&oc, epoch, it, per_epoch, lr, &mom);
