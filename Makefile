@@ -131,7 +131,7 @@ $(TEST_HELPERS): $(BUILD)/test/%: test/helpers/%.c $(LIB) $(KERNEL_OBJ)
 # Debian packages, each checked with dpkg; npm counts as present when the command exists
 # (Node.js may come from elsewhere than Debian).
 DEB_PACKAGES := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
-	libopenblas-dev bats jq dcmtk python3-numpy python3-torch
+	libopenblas-dev bats jq dcmtk python3-numpy python3-torch gnuplot-nox
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
@@ -162,9 +162,16 @@ unit: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 # ---- pipeline -------------------------------------------------------------
+# DATASET=medmnist (the default) simulates, fuses, trains the baseline and WBF+EARL,
+# predicts and scores into OUT (results/<dataset>); the variables of pipelines/medmnist.mk
+# and pipelines/detect.mk (SEED EPOCHS IMG MODEL DEVICE TRAIN_N VAL_N TEST_N METHODS ...)
+# pass through.
+DATASET ?= medmnist
+OUT ?= results/$(DATASET)
 pipeline: deps
 	@$(MAKE) --no-print-directory all data
-	$(MAKE) --no-print-directory -f pipelines/medmnist.mk
+	@case "$(DATASET)" in medmnist) ;; *) echo "make pipeline: DATASET=$(DATASET): only medmnist runs end to end so far (pipelines/vindr.mk prepares VinDr-CXR's records)" >&2; exit 2 ;; esac
+	$(MAKE) --no-print-directory -f pipelines/medmnist.mk RUN=$(OUT)
 
 # ---- bench and GPU check ------------------------------------------------
 bench: deps

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${RUN:-runs/medmnist}"
 EPOCHS="${EPOCHS:-19}"
-make --no-print-directory -s -f pipelines/medmnist.mk RUN="$RUN" > /dev/null
+make --no-print-directory -s -f pipelines/medmnist.mk RUN="$RUN" data > /dev/null
 out="$RUN/bench-learn"
 mkdir -p "$out"
 echo "bench-learn: $(nproc) cores, MED-MNIST in $RUN, fast CPU recipe, $EPOCHS epochs"

@@ -4,7 +4,7 @@
 load helpers/common
 
 @test "pipelines/medmnist.mk builds disjoint train/val/test splits that share experts" {
-    run make -s -C "$ROOT" -f pipelines/medmnist.mk RUN="$BATS_TEST_TMPDIR/run" N_TRAIN=60 N_VAL=20 N_TEST=20
+    run make -s -C "$ROOT" -f pipelines/medmnist.mk RUN="$BATS_TEST_TMPDIR/run" TRAIN_N=60 VAL_N=20 TEST_N=20 data
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"train: 60 images"* ]]
@@ -24,4 +24,42 @@ load helpers/common
     [ "$(jq '.images' "$r/test.fusion-score.json")" -eq 20 ]
     jq -e '.map40 > 0.3 and .map40 <= 1' "$r/test.fusion-score.json" >/dev/null
     ! ls "$r"/*.tmp 2>/dev/null
+}
+
+@test "the method half: models, predictions, scores with CIs, summary and pictures; nothing rebuilt twice; EPOCHS retrains only" {
+    r="$BATS_TEST_TMPDIR/run"
+    opts=(RUN="$r" TRAIN_N=40 VAL_N=16 TEST_N=16 EPOCHS=2 IMG=64 BOOT=50 DEVICE=cpu)
+    run make -s -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    for f in summary.json summary.md training.png pr-curves.png models/baseline.safetensors models/wbf-earl.safetensors \
+        models/baseline.log.jsonl models/wbf-earl.log.jsonl test.baseline.pred.jsonl test.wbf-earl.pred.jsonl \
+        test.baseline.score.json test.wbf-earl.score.json test.baseline.curves.jsonl test.wbf-earl.curves.jsonl; do
+        [ -s "$r/$f" ] || { echo "missing $f"; false; }
+    done
+    [ "$(head -c 4 "$r/training.png" | tail -c 3)" = PNG ]
+    [ "$(head -c 4 "$r/pr-curves.png" | tail -c 3)" = PNG ]
+    jq -e '.test_images == 16 and .dataset == "medmnist" and .settings.epochs == 2 and .settings.bootstrap == 50' "$r/summary.json"
+    jq -e '[.methods[].method] == ["baseline", "wbf-earl"]' "$r/summary.json"
+    jq -e 'all(.methods[]; (.map40 | . >= 0 and . <= 1) and (.map50_95 | . >= 0 and . <= 1) and .map50_95 <= .map40
+        and (.map40_ci | length == 2 and .[0] >= 0 and .[0] <= .[1] and .[1] <= 1)
+        and (.map50_95_ci | length == 2 and .[0] >= 0 and .[0] <= .[1] and .[1] <= 1))' "$r/summary.json"
+    jq -e '.fusion_only.map40 > 0.3 and .fusion_only.map40 <= 1' "$r/summary.json"
+    grep -q '^| WBF + EARL | ' "$r/summary.md"
+    grep -q '^| Baseline (all annotations) | ' "$r/summary.md"
+    grep -q '](training.png)' "$r/summary.md"
+    [ "$(wc -l < "$r/test.wbf-earl.pred.jsonl")" -eq 16 ]
+    ! ls "$r"/*.tmp "$r"/models/*.tmp "$r"/models/*.part.* 2>/dev/null
+    # a second run has nothing to rebuild; a new EPOCHS retrains without simulating again
+    run make -q -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" methods
+    [ "$status" -eq 0 ]
+    run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" EPOCHS=3
+    [[ "$output" == *"bin/train"*"--epochs 3"* ]]
+    [[ "$output" != *"bin/simulate"* && "$output" != *"bin/fuse"* ]]
+}
+
+@test "make pipeline refuses a dataset it cannot run end to end yet" {
+    run make -s -C "$ROOT" pipeline DATASET=nope
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"DATASET=nope: only medmnist runs end to end so far"* ]]
 }

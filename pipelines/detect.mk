@@ -1,0 +1,104 @@
+# The method half of a dataset's pipeline, included by pipelines/medmnist.mk: train each
+# method on RUN's fused splits, predict the test split, score it against its truth with
+# bootstrap confidence intervals, and summarise.
+#
+#   METHODS    methods to train [baseline wbf-earl]:
+#                baseline   every annotator's box, weight 1 (the paper's baseline)
+#                wbf        the fused boxes, weight 1 (WBF without EARL)
+#                wbf-earl   the fused boxes, each weighted by its votes (WBF + EARL)
+#                gold       the true boxes (an upper bound, where the data has them)
+#   EPOCHS IMG MODEL DEVICE SEED   train's --epochs --size --preset --device --seed
+#   RECIPE     train's other options [the fast CPU recipe of the README]
+#   BOOT       bootstrap resamplings of the test images for the CIs [1000]
+#
+# Outputs in RUN: models/<method>.safetensors and .log.jsonl, test.<method>.pred.jsonl,
+# test.<method>.score.json and .curves.jsonl, summary.json and summary.md, and with
+# gnuplot training.png (loss and validation mAP per epoch) and pr-curves.png.
+# A model is retrained when its training arguments change (models/<method>.args), and
+# only then.
+
+METHODS ?= baseline wbf-earl
+EPOCHS ?= 16
+IMG ?= 128
+MODEL ?= cpu
+DEVICE ?= auto
+BOOT ?= 1000
+RECIPE ?= --optimizer adamw --lr0 0.002 --cls-gain 4 --batch 16 --nominal-batch 16 --warmup-epochs 1 --mosaic 0.5
+TRAIN ?= bin/train
+PREDICT ?= bin/predict
+GNUPLOT ?= gnuplot
+DATASET ?= medmnist
+
+METHOD_baseline := --targets annotations --weight none
+METHOD_wbf := --targets objects --weight none
+METHOD_wbf-earl := --targets objects --weight votes
+METHOD_gold := --targets truth --weight none
+LABEL_baseline := Baseline (all annotations)
+LABEL_wbf := WBF
+LABEL_wbf-earl := WBF + EARL
+LABEL_gold := Gold labels
+
+train_args = --quiet --preset $(MODEL) --size $(IMG) --epochs $(EPOCHS) --seed $(SEED) --device $(DEVICE) $(RECIPE) $(METHOD_$(1))
+
+$(foreach m,$(METHODS),$(if $(METHOD_$(m)),,$(error unknown method '$(m)' in METHODS (baseline, wbf, wbf-earl, gold))))
+
+# Each method's training arguments, rewritten only when they change: the model depends on them.
+$(foreach m,$(METHODS),$(shell mkdir -p $(RUN)/models && { echo '$(call train_args,$(m))' | cmp -s - $(RUN)/models/$(m).args || echo '$(call train_args,$(m))' > $(RUN)/models/$(m).args; }))
+
+SCORES := $(foreach m,$(METHODS),$(RUN)/test.$(m).score.json)
+PICTURES := $(RUN)/training.png $(RUN)/pr-curves.png
+
+.PHONY: methods
+.SECONDARY:   # keep the predictions and the other files made on the way
+methods: $(RUN)/summary.md $(PICTURES)
+
+# Trained under a temporary name, renamed when the run ends well.
+$(RUN)/models/%.safetensors: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/models/%.args $(TRAIN)
+	$(TRAIN) $(call train_args,$*) --val $(RUN)/val.fused.jsonl --out $(RUN)/models/$*.part.safetensors \
+		< $(RUN)/train.fused.jsonl > $(RUN)/models/$*.log.jsonl.tmp \
+		&& mv $(RUN)/models/$*.log.jsonl.tmp $(RUN)/models/$*.log.jsonl \
+		&& mv $(RUN)/models/$*.part.safetensors.ckpt $(RUN)/models/$*.safetensors.ckpt \
+		&& mv $(RUN)/models/$*.part.safetensors $@ \
+		|| { rm -f $(RUN)/models/$*.part.safetensors* $(RUN)/models/$*.log.jsonl.tmp; exit 1; }
+
+$(RUN)/test.%.pred.jsonl: $(RUN)/models/%.safetensors $(RUN)/test.fused.jsonl $(PREDICT)
+	$(PREDICT) --quiet --device $(DEVICE) --model $< < $(RUN)/test.fused.jsonl > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+$(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(SCORE)
+	$(SCORE) --bootstrap $(BOOT) --seed $(SEED) --curves $(RUN)/test.$*.curves.jsonl.tmp < $< > $@.tmp \
+		&& mv $(RUN)/test.$*.curves.jsonl.tmp $(RUN)/test.$*.curves.jsonl && mv $@.tmp $@ \
+		|| { rm -f $@.tmp $(RUN)/test.$*.curves.jsonl.tmp; exit 1; }
+
+# summary.json: per method, mAP@0.4 and mAP@[.5:.95] on the test split with 95% CIs.
+$(RUN)/summary.json: $(SCORES) $(RUN)/test.fusion-score.json pipelines/summary.jq
+	jq -n -f pipelines/summary.jq --arg dataset '$(DATASET)' --arg names '$(METHODS)' \
+		$(foreach m,$(METHODS),--arg 'l_$(m)' '$(LABEL_$(m))') --argjson epochs '$(EPOCHS)' --argjson img '$(IMG)' \
+		--arg model '$(MODEL)' --argjson seed '$(SEED)' --argjson boot '$(BOOT)' \
+		--slurpfile fusion $(RUN)/test.fusion-score.json $(SCORES) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+$(RUN)/summary.md: $(RUN)/summary.json pipelines/summary-md.jq
+	jq -r -f pipelines/summary-md.jq $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# Pictures (gnuplot-nox): loss and validation mAP@0.4 per epoch; precision against recall
+# at IoU 0.4, averaged over the classes with truth. Each data file's first row names it.
+GNUPLOT_CHECK = @command -v $(GNUPLOT) > /dev/null || { echo "$@: gnuplot is missing (make deps installs gnuplot-nox)" >&2; exit 1; }
+$(RUN)/training.png: $(foreach m,$(METHODS),$(RUN)/models/$(m).safetensors)
+	$(GNUPLOT_CHECK)
+	@$(foreach m,$(METHODS),{ echo 'epoch "$(LABEL_$(m))" "$(LABEL_$(m))"'; \
+		jq -r '"\(.epoch) \(.loss) \(.val_map40)"' $(RUN)/models/$(m).log.jsonl; } > $(RUN)/models/$(m).curve.dat &&) true
+	$(GNUPLOT) -e "set terminal pngcairo size 1000,420 noenhanced; set output '$@.tmp'; set multiplot layout 1,2; \
+		set xlabel 'epoch'; set ylabel 'training loss'; set key top right; \
+		plot for [f in '$(foreach m,$(METHODS),$(RUN)/models/$(m).curve.dat)'] f using 1:2 with linespoints title columnhead(2); \
+		set ylabel 'validation mAP@0.4'; set key bottom right; set yrange [0:1]; \
+		plot for [f in '$(foreach m,$(METHODS),$(RUN)/models/$(m).curve.dat)'] f using 1:3 with linespoints title columnhead(3); \
+		unset multiplot" && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+$(RUN)/pr-curves.png: $(SCORES) pipelines/pr-curve.jq
+	$(GNUPLOT_CHECK)
+	@$(foreach m,$(METHODS),{ echo 'recall "$(LABEL_$(m))"'; jq -s -r -f pipelines/pr-curve.jq $(RUN)/test.$(m).curves.jsonl; } \
+		> $(RUN)/test.$(m).pr.dat &&) true
+	$(GNUPLOT) -e "set terminal pngcairo size 560,460 noenhanced; set output '$@.tmp'; set xlabel 'recall'; \
+		set ylabel 'precision (mean over classes)'; set xrange [0:1]; set yrange [0:1.02]; set key bottom left; \
+		set title 'test split, IoU 0.4'; \
+		plot for [f in '$(foreach m,$(METHODS),$(RUN)/test.$(m).pr.dat)'] f using 1:2 with lines lw 2 title columnhead(2)" \
+		&& mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
