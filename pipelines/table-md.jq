@@ -1,0 +1,13 @@
+# table.md from table.json: mean ± standard deviation over the seeds.
+def f: (. * 1000 | round / 1000) as $v | if $v == 0 then "0" else ($v | tostring) end;
+def name_of: {baseline: "Baseline (all annotations)", ensemble: "Ensemble of annotator models", wbf: "WBF",
+            "mv-earl": "MV + EARL", "wbf-earl": "WBF + EARL", gold: "Gold labels"}[.] // "\(.) alone";
+"# \(.run): the test split (\(.test_images) images), mean ± sd over seeds \(.seeds | map(tostring) | join(", "))\n",
+"| method | mAP@0.4 | mAP@[.5:.95] |",
+"|---|---|---|",
+(.methods[] | "| \(.method | name_of) | \(.map40.mean | f) ± \(.map40.sd | f) | \(.map50_95.mean | f) ± \(.map50_95.sd | f) |"),
+"",
+(if .wbf_earl_vs_baseline then
+   .wbf_earl_vs_baseline as $c
+   | "WBF + EARL against the baseline: mAP@0.4 \(if $c.map40_gain >= 0 then "+" else "" end)\($c.map40_gain | f), mAP@[.5:.95] \(if $c.map50_95_gain >= 0 then "+" else "" end)\($c.map50_95_gain | f); better in \($c.seeds_better_map40) of \(.seeds | length) seeds (mAP@0.4)\(if $c.map40_gain > 0 then "." else ": WBF + EARL did NOT beat the baseline here." end)"
+ else empty end)

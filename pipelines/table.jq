@@ -1,0 +1,18 @@
+# table.json from the score files of every seed (outer) and method (inner), in that order.
+# Arguments: $names (methods), $seeds, $run.
+def mean: add / length;
+def sd: if length < 2 then 0 else (mean as $m | map(. - $m | . * .) | add / (length - 1) | sqrt) end;
+($names | split(" ")) as $n | ($seeds | split(" ")) as $s | [inputs] as $r
+| {run: $run, seeds: ($s | map(tonumber)), test_images: $r[0].images,
+   methods: [range(0; $n | length) as $j
+             | [range(0; $s | length) as $i | $r[$i * ($n | length) + $j]] as $per
+             | {method: $n[$j],
+                map40: ($per | map(.map40) | {mean: mean, sd: sd, seeds: .}),
+                map50_95: ($per | map(.map50_95) | {mean: mean, sd: sd, seeds: .})}]}
+| . as $t
+| ($t.methods | map(select(.method == "baseline")) | first) as $b
+| ($t.methods | map(select(.method == "wbf-earl")) | first) as $w
+| if $b and $w then .wbf_earl_vs_baseline = {
+      map40_gain: ($w.map40.mean - $b.map40.mean), map50_95_gain: ($w.map50_95.mean - $b.map50_95.mean),
+      seeds_better_map40: ([range(0; $s | length) as $i | select($w.map40.seeds[$i] > $b.map40.seeds[$i])] | length)}
+  else . end
