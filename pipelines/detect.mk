@@ -17,7 +17,8 @@
 #
 # Outputs in RUN (targets: methods, the default, and scores, without the pictures): models/<method>.safetensors and .log.jsonl, test.<method>.pred.jsonl,
 # test.<method>.score.json and .curves.jsonl, summary.json and summary.md, and with
-# gnuplot training.png (loss and validation mAP per epoch) and pr-curves.png.
+# gnuplot training.png (loss and validation mAP per epoch) and pr-curves.png, and draw's
+# contact sheets sheet-fusion.png (annotations and fused boxes) and sheet-predictions.png.
 # A model is retrained when its training arguments change (models/<method>.args), and
 # only then.
 
@@ -33,6 +34,10 @@ RECIPE ?= --optimizer adamw --lr0 0.002 --cls-gain 4 --batch 16 --nominal-batch 
 TRAIN ?= bin/train
 PREDICT ?= bin/predict
 GNUPLOT ?= gnuplot
+DRAW ?= bin/draw
+SHEET_N ?= 16
+# the predictions drawn against the truth: WBF + EARL's where it is trained
+SHEET_METHOD ?= $(if $(filter wbf-earl,$(METHODS)),wbf-earl,$(firstword $(METHODS)))
 DATASET ?= medmnist
 
 METHOD_baseline := --targets annotations --weight none
@@ -60,7 +65,7 @@ train_file = $(DATA)/train.$(if $(filter mv-earl,$(1)),mv,fused).jsonl
 $(foreach m,$(TRAINED),$(shell mkdir -p $(RUN)/models && { echo '$(call train_args,$(m))' | cmp -s - $(RUN)/models/$(m).args || echo '$(call train_args,$(m))' > $(RUN)/models/$(m).args; }))
 
 SCORES := $(foreach m,$(METHODS),$(RUN)/test.$(m).score.json)
-PICTURES := $(RUN)/training.png $(RUN)/pr-curves.png
+PICTURES := $(RUN)/training.png $(RUN)/pr-curves.png $(RUN)/sheet-fusion.png $(RUN)/sheet-predictions.png
 
 .PHONY: methods scores
 .SECONDARY:   # keep the predictions and the other files made on the way
@@ -102,6 +107,14 @@ $(RUN)/summary.json: $(SCORES) $(DATA)/test.fusion-score.json pipelines/summary.
 
 $(RUN)/summary.md: $(RUN)/summary.json pipelines/summary-md.jq
 	jq -r -f pipelines/summary-md.jq $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# Contact sheets (draw): the test split's first SHEET_N images with every annotator's boxes
+# and the fused ones; and with SHEET_METHOD's detections against the truth.
+$(RUN)/sheet-fusion.png: $(DATA)/test.fused.jsonl $(DRAW)
+	$(DRAW) --out $@ --n $(SHEET_N) --layers annotations,objects < $<
+
+$(RUN)/sheet-predictions.png: $(RUN)/test.$(SHEET_METHOD).pred.jsonl $(DRAW)
+	$(DRAW) --out $@ --n $(SHEET_N) --layers detections,truth < $<
 
 # Pictures (gnuplot-nox): loss and validation mAP@0.4 per epoch; precision against recall
 # at IoU 0.4, averaged over the classes with truth. Each data file's first row names it.

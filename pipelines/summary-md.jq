@@ -7,5 +7,7 @@ def ci: "\(.[0] | f)–\(.[1] | f)";
 (.methods[] | "| \(.label) | \(.map40 | f) | \(.map40_ci | ci) | \(.map50_95 | f) | \(.map50_95_ci | ci) |"),
 "\nThe fused boxes alone, taken as detections: mAP@0.4 \(.fusion_only.map40 | f), mAP@[.5:.95] \(.fusion_only.map50_95 | f).",
 "Settings: \(.settings.epochs) epochs, \(.settings.img) px, preset \(.settings.model), seed \(.settings.seed); CIs from \(.settings.bootstrap) bootstrap resamplings of the test images.\n",
+"![the test split: every annotator's boxes and the fused ones (white, with their votes)](sheet-fusion.png)\n",
+"![the test split: detections (yellow, with scores) against the true digits (green)](sheet-predictions.png)\n",
 "![training curves](training.png)\n",
 "![precision-recall curves at IoU 0.4](pr-curves.png)"

@@ -32,7 +32,8 @@ load helpers/common
     run make -s -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}"
     echo "$output"
     [ "$status" -eq 0 ]
-    for f in summary.json summary.md training.png pr-curves.png models/baseline.safetensors models/wbf-earl.safetensors \
+    for f in summary.json summary.md training.png pr-curves.png sheet-fusion.png sheet-predictions.png \
+        models/baseline.safetensors models/wbf-earl.safetensors \
         models/baseline.log.jsonl models/wbf-earl.log.jsonl test.baseline.pred.jsonl test.wbf-earl.pred.jsonl \
         test.baseline.score.json test.wbf-earl.score.json test.baseline.curves.jsonl test.wbf-earl.curves.jsonl; do
         [ -s "$r/$f" ] || { echo "missing $f"; false; }
@@ -48,6 +49,8 @@ load helpers/common
     grep -q '^| WBF + EARL | ' "$r/summary.md"
     grep -q '^| Baseline (all annotations) | ' "$r/summary.md"
     grep -q '](training.png)' "$r/summary.md"
+    grep -q '](sheet-fusion.png)' "$r/summary.md"
+    [ "$(head -c 4 "$r/sheet-predictions.png" | tail -c 3)" = PNG ]
     [ "$(wc -l < "$r/test.wbf-earl.pred.jsonl")" -eq 16 ]
     ! ls "$r"/*.tmp "$r"/models/*.tmp "$r"/models/*.part.* 2>/dev/null
     # a second run has nothing to rebuild; a new EPOCHS retrains without simulating again

@@ -1,6 +1,7 @@
 // imgcheck: test helper. Prints "WIDTH HEIGHT CHANNELS" for each image decoded in full,
 // converts one image (imgcheck --png OUT.png IN), or makes a gray gradient image
-// (imgcheck --make W H OUT.{png,jpg}), or prints row Y's gray values (imgcheck --row Y IN).
+// (imgcheck --make W H OUT.{png,jpg}), or prints row Y's gray values (imgcheck --row Y IN),
+// or the R G B values of the pixel at (X, Y) (imgcheck --pixel X Y IN).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,16 @@ int main(int argc, char **argv) {
         if (rc) fprintf(stderr, "imgcheck: %s\n", err);
         image_free(&im);
         return rc ? 1 : 0;
+    }
+    if (argc == 5 && strcmp(argv[1], "--pixel") == 0) {
+        Image im;
+        int x = atoi(argv[2]), y = atoi(argv[3]);
+        if (image_load(argv[4], &im, 3, err, sizeof err) != 0) { fprintf(stderr, "imgcheck: %s\n", err); return 1; }
+        if (x < 0 || y < 0 || x >= im.w || y >= im.h) { image_free(&im); return 2; }
+        const uint8_t *p = im.data + ((size_t)y * im.w + x) * 3;
+        printf("%d %d %d\n", p[0], p[1], p[2]);
+        image_free(&im);
+        return 0;
     }
     if (argc == 5 && strcmp(argv[1], "--make") == 0) {
         Image im;

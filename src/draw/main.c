@@ -1,0 +1,277 @@
+// draw: renders records' images with their boxes to PNG or JPEG, one record or a contact
+// sheet of several.
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "font.h"
+#include "fsutil.h"
+#include "paint.h"
+#include "record.h"
+
+static const char *TOOL = "draw";
+
+static void usage(void) {
+    printf(
+        "Usage: draw --out FILE.png|FILE.jpg [options] < records.jsonl\n"
+        "\n"
+        "Draws each record's image with its boxes: every annotator's \"annotations\" in its\n"
+        "own colour, the fused \"objects\" (white, with their votes), the \"detections\"\n"
+        "(yellow, with their scores) and the \"truth\" (green), and a legend. With --n N the\n"
+        "first N records are tiled into one contact sheet, each captioned with its id.\n"
+        "\n"
+        "  --out FILE        the picture: PNG or JPEG, by the name's extension\n"
+        "  --n N             records to draw [1]\n"
+        "  --cols C          columns of the sheet [the smallest C with C*C >= N]\n"
+        "  --cell PX         each record's side in the sheet; its image is letterboxed [256]\n"
+        "  --layers LIST     which boxes: annotations,objects,detections,truth [all]\n"
+        "  --min-score X     detections scoring below X are left out [0.25]\n"
+        "  --root DIR        image paths are relative to DIR [.]\n"
+        "  -h, --help        show this help\n"
+        "\n"
+        "Exit codes: 0 drawn, 1 bad input (nothing is written), 2 a usage error.\n");
+}
+
+enum { L_TRUTH, L_ANN, L_OBJ, L_DET, L_COUNT };
+static const char *LAYER_NAMES[L_COUNT] = { "truth", "annotations", "objects", "detections" };
+
+typedef struct {
+    char label[48];
+    Box box;
+    double score;
+    int votes, who;   // votes of a fused object; annotator's colour of an annotation
+} Mark;
+
+typedef struct {
+    Record rec;
+    Mark *marks[L_COUNT];
+    int n[L_COUNT];
+} Item;
+
+static const Rgb PALETTE[10] = { { 230, 25, 75 },  { 60, 180, 75 }, { 0, 130, 200 }, { 245, 130, 48 }, { 145, 30, 180 },
+                                 { 70, 240, 240 }, { 240, 50, 230 }, { 210, 245, 60 }, { 250, 190, 212 }, { 0, 128, 128 } };
+static const Rgb C_OBJ = { 255, 255, 255 }, C_DET = { 255, 225, 25 }, C_TRUTH = { 0, 255, 0 }, C_BG = { 32, 32, 32 },
+                 C_TEXT = { 235, 235, 235 }, C_DARK = { 0, 0, 0 };
+
+typedef struct {
+    const char *names[64];
+    int n;
+} Annotators;
+
+static int annotator_slot(Annotators *a, const char *name) {
+    for (int i = 0; i < a->n; i++)
+        if (!strcmp(a->names[i], name)) return i;
+    if (a->n == 64) return 63;
+    a->names[a->n] = name;
+    return a->n++;
+}
+
+// Reads one layer's boxes from the record: "label" and "box" (inside the frame), and
+// "annotator", "votes" or "score" by layer. Returns -1 with a message naming the line.
+static int read_layer(Item *it, int layer, Annotators *ann, char *err, size_t errn) {
+    const Record *r = &it->rec;
+    json_t *arr = json_object_get(r->json, LAYER_NAMES[layer]);
+    it->n[layer] = 0;
+    it->marks[layer] = NULL;
+    if (!arr || json_is_null(arr)) return 0;
+    const char *f = LAYER_NAMES[layer];
+    if (!json_is_array(arr)) { snprintf(err, errn, "line %ld: \"%s\" must be an array", r->line, f); return -1; }
+    size_t n = json_array_size(arr), i;
+    it->marks[layer] = calloc(n + 1, sizeof(Mark));
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        Mark *m = &it->marks[layer][i];
+        json_t *b = json_object_get(v, "box"), *l = json_object_get(v, "label");
+        double q[4];
+        if (!json_is_object(v)) { snprintf(err, errn, "line %ld: %s[%zu] must be an object", r->line, f, i); return -1; }
+        if (!json_is_array(b) || json_array_size(b) != 4) { snprintf(err, errn, "line %ld: %s[%zu]: \"box\" must be 4 finite numbers", r->line, f, i); return -1; }
+        for (int k = 0; k < 4; k++) {
+            json_t *e = json_array_get(b, k);
+            if (!json_is_number(e) || !isfinite(q[k] = json_number_value(e))) {
+                snprintf(err, errn, "line %ld: %s[%zu]: \"box\" must be 4 finite numbers", r->line, f, i);
+                return -1;
+            }
+        }
+        m->box = (Box){ q[0], q[1], q[2], q[3] };
+        if (!(q[0] < q[2] && q[1] < q[3])) { snprintf(err, errn, "line %ld: %s[%zu]: \"box\" is inverted or empty", r->line, f, i); return -1; }
+        if (q[0] < 0 || q[1] < 0 || q[2] > r->width || q[3] > r->height) {
+            snprintf(err, errn, "line %ld: %s[%zu]: \"box\" is outside the %dx%d frame", r->line, f, i, r->width, r->height);
+            return -1;
+        }
+        if (l && !json_is_string(l)) { snprintf(err, errn, "line %ld: %s[%zu]: \"label\" must be a string", r->line, f, i); return -1; }
+        snprintf(m->label, sizeof m->label, "%s", l ? json_string_value(l) : "");
+        if (layer == L_ANN) {
+            json_t *a = json_object_get(v, "annotator");
+            if (!json_is_string(a)) { snprintf(err, errn, "line %ld: annotations[%zu]: \"annotator\" must be a string", r->line, i); return -1; }
+            m->who = annotator_slot(ann, json_string_value(a));
+        }
+        if (layer == L_OBJ) {
+            json_t *vo = json_object_get(v, "votes");
+            if (vo && !json_is_integer(vo)) { snprintf(err, errn, "line %ld: objects[%zu]: \"votes\" must be an integer", r->line, i); return -1; }
+            m->votes = vo ? (int)json_integer_value(vo) : 0;
+        }
+        if (layer == L_DET) {
+            json_t *s = json_object_get(v, "score");
+            if (!json_is_number(s) || !(json_number_value(s) >= 0 && json_number_value(s) <= 1)) {
+                snprintf(err, errn, "line %ld: detections[%zu]: \"score\" must be a number in [0,1]", r->line, i);
+                return -1;
+            }
+            m->score = json_number_value(s);
+        }
+    }
+    it->n[layer] = (int)n;
+    return 0;
+}
+
+// One record's cell: the letterboxed image and its boxes, at (ox, oy) in the sheet.
+static void draw_cell(Image *sheet, const Image *im, const Item *it, int ox, int oy, int cell, const int *on, double min_score, int ts) {
+    Image boxed;
+    Letterbox lb;
+    if (image_letterbox(im, cell, cell, 40, &boxed, &lb) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+    paint_blit(sheet, &boxed, ox, oy);
+    image_free(&boxed);
+    // the record's frame may differ from the file's size (a resized copy)
+    double fx = (double)im->w / it->rec.width, fy = (double)im->h / it->rec.height;
+    int thick = cell >= 512 ? 2 : 1;
+    for (int layer = 0; layer < L_COUNT; layer++) {
+        if (!on[layer]) continue;
+        for (int i = 0; i < it->n[layer]; i++) {
+            const Mark *m = &it->marks[layer][i];
+            if (layer == L_DET && m->score < min_score) continue;
+            Rgb c = layer == L_TRUTH ? C_TRUTH : layer == L_ANN ? PALETTE[m->who % 10] : layer == L_OBJ ? C_OBJ : C_DET;
+            int x1 = ox + (int)lround(m->box.x1 * fx * lb.scale_x + lb.pad_x), y1 = oy + (int)lround(m->box.y1 * fy * lb.scale_y + lb.pad_y);
+            int x2 = ox + (int)lround(m->box.x2 * fx * lb.scale_x + lb.pad_x), y2 = oy + (int)lround(m->box.y2 * fy * lb.scale_y + lb.pad_y);
+            if (x2 > ox + cell - 1) x2 = ox + cell - 1;
+            if (y2 > oy + cell - 1) y2 = oy + cell - 1;
+            paint_rect(sheet, x1, y1, x2, y2, c, thick);
+            char text[64];
+            if (layer == L_OBJ) snprintf(text, sizeof text, "%s v%d", m->label, m->votes);
+            else if (layer == L_DET) snprintf(text, sizeof text, "%s %.2f", m->label, m->score);
+            else snprintf(text, sizeof text, "%s", m->label);
+            if (!*text || layer == L_ANN) continue;   // annotators' labels would pile up: colours tell them apart
+            int ty = y1 - FONT_H * ts - 2 >= oy ? y1 - FONT_H * ts - 2 : y1 + thick;
+            paint_label(sheet, x1, ty, text, layer == L_OBJ || layer == L_DET ? C_DARK : C_DARK, c, ts);
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *out = NULL, *root = NULL;
+    long n = 1, cols = 0, cell = 256;
+    double min_score = 0.25;
+    int on[L_COUNT] = { 1, 1, 1, 1 };
+    enum { O_OUT = 256, O_N, O_COLS, O_CELL, O_LAYERS, O_MIN, O_ROOT };
+    static const struct option opts[] = { { "out", required_argument, 0, O_OUT },      { "n", required_argument, 0, O_N },
+                                           { "cols", required_argument, 0, O_COLS },    { "cell", required_argument, 0, O_CELL },
+                                           { "layers", required_argument, 0, O_LAYERS }, { "min-score", required_argument, 0, O_MIN },
+                                           { "root", required_argument, 0, O_ROOT },    { "help", no_argument, 0, 'h' },
+                                           { 0, 0, 0, 0 } };
+    int c;
+    argv[0] = (char *)TOOL;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_OUT: out = optarg; break;
+        case O_N: if (cli_parse_long(optarg, 1, 10000, &n)) cli_usage_error(TOOL, "--n needs a count from 1 to 10000"); break;
+        case O_COLS: if (cli_parse_long(optarg, 1, 1000, &cols)) cli_usage_error(TOOL, "--cols needs a count"); break;
+        case O_CELL: if (cli_parse_long(optarg, 16, 4096, &cell)) cli_usage_error(TOOL, "--cell needs 16..4096 pixels"); break;
+        case O_MIN: if (cli_parse_double(optarg, 0, 1, &min_score)) cli_usage_error(TOOL, "--min-score needs a number in [0,1]"); break;
+        case O_ROOT: root = optarg; break;
+        case O_LAYERS: {
+            for (int k = 0; k < L_COUNT; k++) on[k] = 0;
+            char *s = strdup(optarg), *save = NULL;
+            for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                int k = 0;
+                while (k < L_COUNT && strcmp(t, LAYER_NAMES[k])) k++;
+                if (k == L_COUNT) cli_usage_error(TOOL, "unknown layer '%s' in --layers (annotations, objects, detections, truth)", t);
+                on[k] = 1;
+            }
+            free(s);
+            break;
+        }
+        case 'h': usage(); return 0;
+        default: fprintf(stderr, "Try '%s --help'.\n", TOOL); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
+    if (!out) cli_usage_error(TOOL, "--out FILE is required");
+    const char *ext = strrchr(out, '.');
+    if (!ext || (strcasecmp(ext, ".png") && strcasecmp(ext, ".jpg") && strcasecmp(ext, ".jpeg")))
+        cli_usage_error(TOOL, "--out must end in .png, .jpg or .jpeg");
+
+    // read the records and load their images first: a bad one stops before anything is drawn
+    char err[2048];
+    Item *items = calloc((size_t)n, sizeof *items);
+    Image *ims = calloc((size_t)n, sizeof *ims);
+    Annotators ann = { { 0 }, 0 };
+    RecordReader rd;
+    record_reader_init(&rd, stdin, REC_ID | REC_IMAGE | REC_SIZE, BOX_STRICT);
+    int got = 0;
+    while (got < n) {
+        int rc = record_read(&rd, &items[got].rec, err, sizeof err);
+        if (rc == 0) break;
+        if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+        Item *it = &items[got];
+        json_t *names = json_object_get(it->rec.json, "annotators");
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) if (json_is_string(v)) annotator_slot(&ann, json_string_value(v));
+        for (int layer = 0; layer < L_COUNT; layer++)
+            if (on[layer] && read_layer(it, layer, &ann, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+        char *path = path_join(root, it->rec.image), ie[1024];
+        if (image_load(path, &ims[got], 3, ie, sizeof ie) != 0) cli_die(TOOL, EXIT_DATA, "line %ld: %s", it->rec.line, ie);
+        free(path);
+        got++;
+    }
+    if (got == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
+
+    int C = (int)(cols ? cols : (long)ceil(sqrt((double)got)));
+    if (C > got) C = got;
+    int R = (got + C - 1) / C, ts = cell >= 384 ? 2 : 1, cap = FONT_H * ts + 4, S = (int)cell;
+    int legend = FONT_H * ts + 8;
+    // the legend's entries: annotators, then the other layers present
+    const char *lname[80];
+    Rgb lcol[80];
+    int nl = 0, any[L_COUNT] = { 0 };
+    for (int k = 0; k < got; k++)
+        for (int layer = 0; layer < L_COUNT; layer++) any[layer] |= on[layer] && items[k].n[layer] > 0;
+    if (any[L_ANN])
+        for (int i = 0; i < ann.n && nl < 64; i++) { lname[nl] = ann.names[i]; lcol[nl++] = PALETTE[i % 10]; }
+    if (any[L_OBJ]) { lname[nl] = "fused (votes)"; lcol[nl++] = C_OBJ; }
+    if (any[L_DET]) { lname[nl] = "detections (score)"; lcol[nl++] = C_DET; }
+    if (any[L_TRUTH]) { lname[nl] = "truth"; lcol[nl++] = C_TRUTH; }
+    int W = C * S, lines = 1, x = 4;
+    for (int i = 0; i < nl; i++) {
+        int w = 14 * ts + paint_text_width(lname[i], ts) + 10;
+        if (x + w > W && x > 4) { lines++; x = 4; }
+        x += w;
+    }
+    Image sheet;
+    if (image_alloc(&sheet, W, R * (S + cap) + lines * legend, 3, C_BG.r) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+    for (int k = 0; k < got; k++) {
+        int ox = (k % C) * S, oy = (k / C) * (S + cap);
+        paint_text(&sheet, ox + 2, oy + 2, items[k].rec.id ? items[k].rec.id : "", C_TEXT, ts);
+        draw_cell(&sheet, &ims[k], &items[k], ox, oy + cap, S, on, min_score, ts);
+    }
+    int y = R * (S + cap) + 4;
+    x = 4;
+    for (int i = 0; i < nl; i++) {
+        int w = 14 * ts + paint_text_width(lname[i], ts) + 10;
+        if (x + w > W && x > 4) { y += legend; x = 4; }
+        paint_fill(&sheet, x, y, x + 10 * ts, y + FONT_H * ts - 1, lcol[i]);
+        paint_text(&sheet, x + 14 * ts, y, lname[i], C_TEXT, ts);
+        x += w;
+    }
+    if (image_save(out, &sheet, 90, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    image_free(&sheet);
+    for (int k = 0; k < got; k++) {
+        image_free(&ims[k]);
+        for (int layer = 0; layer < L_COUNT; layer++) free(items[k].marks[layer]);
+        record_free(&items[k].rec);
+    }
+    free(items);
+    free(ims);
+    free(rd.buf);
+    return 0;
+}
