@@ -25,7 +25,7 @@
 METHODS ?= baseline wbf-earl
 DATA ?= $(RUN)
 ANNOTATORS ?= R1 R2 R3
-EPOCHS ?= 16
+EPOCHS ?= 14
 IMG ?= 128
 MODEL ?= cpu
 DEVICE ?= auto
