@@ -101,6 +101,24 @@ def decode(outs, anchors_px, nc):
     return torch.cat(res, 1)
 
 
+def random_targets(B, nc, g, dtype=torch.float32):
+    """2-3 boxes per image, as nn_bench draws them: (T, 7) image, class, x, y, w, h, EARL weight."""
+    rows = []
+    for b in range(B):
+        for _ in range(2 + b % 2):
+            w, h = (0.08 + 0.32 * torch.rand(2, generator=g)).tolist()
+            cx = w / 2 + (1 - w) * torch.rand(1, generator=g).item()
+            cy = h / 2 + (1 - h) * torch.rand(1, generator=g).item()
+            rows.append([b, int(torch.randint(nc, (1,), generator=g)), cx, cy, w, h, 1 + 2 * torch.rand(1, generator=g).item()])
+    return torch.tensor(rows, dtype=dtype)
+
+
+def default_anchors(S, dtype=torch.float32):
+    """YOLOv5's default anchors (3 levels x 3 x 2), in pixels of an S-pixel input."""
+    return torch.tensor([[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]],
+                         [[116, 90], [156, 198], [373, 326]]], dtype=dtype) * S / 640
+
+
 def set_tf32(on):
     """TF32 for matmuls and cuDNN convolutions: PyTorch >= 2.9's fp32_precision settings
     where they exist (the allow_tf32 flags are deprecated there), else the flags."""
@@ -170,17 +188,8 @@ def main():
     torch.manual_seed(1)
     B, S, nc = a.batch, a.size, a.classes
     x = torch.rand(B, a.channels, S, S)
-    rows = []
-    g = torch.Generator().manual_seed(2)
-    for b in range(B):
-        for _ in range(2 + b % 2):
-            w, h = (0.08 + 0.32 * torch.rand(2, generator=g)).tolist()
-            cx = w / 2 + (1 - w) * torch.rand(1, generator=g).item()
-            cy = h / 2 + (1 - h) * torch.rand(1, generator=g).item()
-            rows.append([b, int(torch.randint(nc, (1,), generator=g)), cx, cy, w, h, 1 + 2 * torch.rand(1, generator=g).item()])
-    targets = torch.tensor(rows)
-    anchors = torch.tensor([[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]],
-                            [[116, 90], [156, 198], [373, 326]]], dtype=torch.float32) * S / 640
+    targets = random_targets(B, nc, torch.Generator().manual_seed(2))
+    anchors = default_anchors(S)
     P = {}
     macs = None
     if cuda:

@@ -21,20 +21,13 @@ import torch
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, "..", "test"))
-from bench_train import set_tf32, yolo_loss  # noqa: E402
+from bench_train import default_anchors, random_targets, set_tf32, yolo_loss  # noqa: E402
 from torch_yolo import Layout  # noqa: E402
 
 
 def batch(B, S, nc, g):
     x = torch.rand(B, 1, S, S, generator=g)
-    rows = []
-    for b in range(B):
-        for _ in range(2 + b % 2):
-            w, h = (0.08 + 0.32 * torch.rand(2, generator=g)).tolist()
-            cx = w / 2 + (1 - w) * torch.rand(1, generator=g).item()
-            cy = h / 2 + (1 - h) * torch.rand(1, generator=g).item()
-            rows.append([b, int(torch.randint(nc, (1,), generator=g)), cx, cy, w, h, 1 + 2 * torch.rand(1, generator=g).item()])
-    return x, torch.tensor(rows, dtype=torch.float64)
+    return x, random_targets(B, nc, g, torch.float64)
 
 
 def step(P, x, targets, anchors, width, nc, S, dtype, dev):
@@ -73,8 +66,7 @@ def main():
         x, targets = batch(B, S, nc, g)
         P = {}
         Layout(P, width, 0.33, True, create=True, nc=nc, keep_nodes=False).forward(x)
-        anchors = torch.tensor([[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]],
-                                [[116, 90], [156, 198], [373, 326]]], dtype=torch.float64) * S / 640
+        anchors = default_anchors(S, torch.float64)
         set_tf32(False)
         r64 = step(P, x, targets, anchors, width, nc, S, torch.float64, dev)
         r32 = step(P, x, targets, anchors, width, nc, S, torch.float32, dev)

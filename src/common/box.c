@@ -51,7 +51,9 @@ Box box_normalise(Box b, double w, double h) {
 }
 
 Box box_denormalise(Box b, double w, double h) {
-    return (Box){ b.x1 * w, b.y1 * h, b.x2 * w, b.y2 * h };
+    Box p = { b.x1 * w, b.y1 * h, b.x2 * w, b.y2 * h };
+    box_clamp(&p, w, h);   // x / w * w can overshoot w by a rounding
+    return p;
 }
 
 void box_to_cxcywh(Box b, double out[4]) {

@@ -28,7 +28,8 @@ bool box_fix_order(Box *b);
 bool box_clamp(Box *b, double w, double h);
 // True when the box lies inside [0,w] x [0,h] (with tolerance tol pixels).
 bool box_in_frame(Box b, double w, double h, double tol);
-// Pixels <-> coordinates normalised by the frame (each in [0,1] for in-frame boxes).
+// Pixels <-> coordinates normalised by the frame (each in [0,1] for in-frame boxes);
+// box_denormalise clamps its result to the frame, which rounding could overshoot.
 Box box_normalise(Box b, double w, double h);
 Box box_denormalise(Box b, double w, double h);
 // Centre-size form (cx, cy, w, h) <-> corners.

@@ -152,7 +152,7 @@ static void draw_cell(Image *sheet, const Image *im, const Item *it, int ox, int
             else snprintf(text, sizeof text, "%s", m->label);
             if (!*text || layer == L_ANN) continue;   // annotators' labels would pile up: colours tell them apart
             int ty = y1 - FONT_H * ts - 2 >= oy ? y1 - FONT_H * ts - 2 : y1 + thick;
-            paint_label(sheet, x1, ty, text, layer == L_OBJ || layer == L_DET ? C_DARK : C_DARK, c, ts);
+            paint_label(sheet, x1, ty, text, C_DARK, c, ts);
         }
     }
 }

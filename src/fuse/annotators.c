@@ -198,7 +198,6 @@ static int objects_text(const View *v, const WbfResult *res, unsigned char *seen
     for (int c = 0; c < res->n_clusters; c++) {
         const WbfCluster *cl = &res->clusters[c];
         Box box = box_denormalise(cl->box, v->width, v->height);
-        box_clamp(&box, v->width, v->height);   // x / W * W can overshoot W by a rounding
         if (c) *p++ = ',';
         p = PUT_LIT(p, "{\"label\":");
         p = put_span(p, v->label_json[cl->label]);

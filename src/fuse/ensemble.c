@@ -149,10 +149,8 @@ int fuse_ensemble(char **paths, int k, const FuseOptions *o, bool allow_missing,
             json_t *dets = json_array();
             for (int c = 0; c < work.n_clusters; c++) {
                 const WbfCluster *cl = &work.clusters[c];
-                // back in pixels, kept in the frame: x / W * W can overshoot W by a rounding
-                Box b = box_denormalise(cl->box, W, H);
-                box_clamp(&b, W, H);
-                json_array_append_new(dets, json_pack("{s:s,s:o,s:f}", "label", names[cl->label], "box", json_box(b), "score", cl->conf));
+                json_array_append_new(dets, json_pack("{s:s,s:o,s:f}", "label", names[cl->label], "box",
+                                                      json_box(box_denormalise(cl->box, W, H)), "score", cl->conf));
             }
             json_object_set_new(first.json, "detections", dets);
             if (record_write(out, first.json) != 0) cli_die(tool, EXIT_DATA, "cannot write to stdout");

@@ -36,6 +36,9 @@ int main(void) {
     CHECK_NEAR(n.x2, 0.5, 0); CHECK_NEAR(n.y2, 0.75, 0);
     Box back = box_denormalise(n, 128, 64);
     CHECK(back.x1 == 32 && back.y1 == 16 && back.x2 == 64 && back.y2 == 48);
+    // a fused edge a rounding past the frame comes back on it
+    Box edge = box_denormalise((Box){ 0.25, 0.5, 1 + 1e-12, 1 + 1e-12 }, 128, 64);
+    CHECK(edge.x2 == 128 && edge.y2 == 64 && edge.x1 == 32 && edge.y1 == 32);
 
     double c[4];
     box_to_cxcywh((Box){ 10, 20, 30, 60 }, c);
