@@ -164,21 +164,32 @@ unit: all $(UNIT_BINS)
 
 # ---- pipeline -------------------------------------------------------------
 # DATASET=medmnist (the default) simulates, fuses, trains the baseline and WBF+EARL,
-# predicts and scores into OUT (results/<dataset>); the variables of pipelines/medmnist.mk
-# and pipelines/detect.mk (SEED EPOCHS IMG MODEL DEVICE TRAIN_N VAL_N TEST_N METHODS ...)
-# pass through.
+# predicts and scores into OUT (results/<dataset>); DATASET=vindr or vindr-rads does the
+# same on VinDr-CXR from VINDR=DIR (pipelines/vindr.mk). The variables of the dataset's
+# fragment and pipelines/detect.mk (SEED EPOCHS IMG MODEL DEVICE METHODS ...) pass through.
 DATASET ?= medmnist
 OUT ?= results/$(DATASET)
-pipeline: deps
-	@$(MAKE) --no-print-directory all data
-	@case "$(DATASET)" in medmnist) ;; *) echo "make pipeline: DATASET=$(DATASET): only medmnist runs end to end so far (pipelines/vindr.mk prepares VinDr-CXR's records)" >&2; exit 2 ;; esac
-	$(MAKE) --no-print-directory -f pipelines/medmnist.mk RUN=$(OUT)
+FRAGMENT_medmnist := pipelines/medmnist.mk
+FRAGMENT_vindr := pipelines/vindr.mk
+FRAGMENT_vindr-rads := pipelines/vindr.mk
+DATASET_CHECK = @case "$(DATASET)" in \
+	medmnist) ;; \
+	vindr|vindr-rads) [ -n "$(VINDR)" ] || { echo "make $@: DATASET=$(DATASET) needs VINDR=DIR, the folder with train.csv and the images" >&2; exit 2; }; \
+		[ -d "$(VINDR)" ] || { echo "make $@: VINDR=$(VINDR): no such folder" >&2; exit 2; } ;; \
+	*) echo "make $@: DATASET=$(DATASET): unknown dataset (medmnist, vindr, vindr-rads)" >&2; exit 2 ;; esac
+
+pipeline:
+	$(DATASET_CHECK)
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all $(if $(filter medmnist,$(DATASET)),data)
+	$(MAKE) --no-print-directory -f $(FRAGMENT_$(DATASET)) RUN=$(OUT)
 
 # The paper's comparison over SEEDS (pipelines/experiments.mk): results/<dataset>/table.md.
-experiments: deps
-	@$(MAKE) --no-print-directory all data
-	@case "$(DATASET)" in medmnist) ;; *) echo "make experiments: DATASET=$(DATASET): only medmnist so far" >&2; exit 2 ;; esac
-	$(MAKE) --no-print-directory -f pipelines/experiments.mk RUN=$(OUT)
+experiments:
+	$(DATASET_CHECK)
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all $(if $(filter medmnist,$(DATASET)),data)
+	$(MAKE) --no-print-directory -f pipelines/experiments.mk RUN=$(OUT) FRAGMENT=$(FRAGMENT_$(DATASET))
 
 # ---- bench and GPU check ------------------------------------------------
 bench: deps

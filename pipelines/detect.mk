@@ -14,6 +14,9 @@
 #   EPOCHS IMG MODEL DEVICE SEED   train's --epochs --size --preset --device --seed
 #   RECIPE     train's other options [the fast CPU recipe of the README]
 #   BOOT       bootstrap resamplings of the test images for the CIs [1000]
+#   SCORE_TRUTH  the test records' field scored against [truth]; VAL_TRUTH train's --val-truth [truth]
+#   REFERENCE  what SCORE_TRUTH is, in words, for the summary [the true boxes]
+#   FUSION_SCORE  the fused targets scored as detections, for the summary [DATA/test.fusion-score.json; empty: none]
 #
 # Outputs in RUN (targets: methods, the default, and scores, without the pictures): models/<method>.safetensors and .log.jsonl, test.<method>.pred.jsonl,
 # test.<method>.score.json and .curves.jsonl, summary.json and summary.md, and with
@@ -32,6 +35,8 @@ DEVICE ?= auto
 BOOT ?= 1000
 RECIPE ?= --optimizer adamw --lr0 0.002 --cls-gain 4 --batch 16 --nominal-batch 16 --warmup-epochs 1 --mosaic 0.5
 TRAIN ?= bin/train
+SCORE ?= bin/score
+FUSE ?= bin/fuse
 PREDICT ?= bin/predict
 GNUPLOT ?= gnuplot
 DRAW ?= bin/draw
@@ -39,6 +44,10 @@ SHEET_N ?= 16
 # the predictions drawn against the truth: WBF + EARL's where it is trained
 SHEET_METHOD ?= $(if $(filter wbf-earl,$(METHODS)),wbf-earl,$(firstword $(METHODS)))
 DATASET ?= medmnist
+SCORE_TRUTH ?= truth
+VAL_TRUTH ?= truth
+REFERENCE ?= the true boxes
+FUSION_SCORE ?= $(DATA)/test.fusion-score.json
 
 METHOD_baseline := --targets annotations --weight none
 METHOD_wbf := --targets objects --weight none
@@ -75,7 +84,7 @@ methods: $(RUN)/summary.md $(PICTURES)
 
 # Trained under a temporary name, renamed when the run ends well.
 $(RUN)/models/%.safetensors: $$(call train_file,$$*) $(DATA)/val.fused.jsonl $(RUN)/models/%.args $(TRAIN)
-	$(TRAIN) $(call train_args,$*) --val $(DATA)/val.fused.jsonl --out $(RUN)/models/$*.part.safetensors \
+	$(TRAIN) $(call train_args,$*) --val $(DATA)/val.fused.jsonl --val-truth $(VAL_TRUTH) --out $(RUN)/models/$*.part.safetensors \
 		< $(call train_file,$*) > $(RUN)/models/$*.log.jsonl.tmp \
 		&& mv $(RUN)/models/$*.log.jsonl.tmp $(RUN)/models/$*.log.jsonl \
 		&& mv $(RUN)/models/$*.part.safetensors.ckpt $(RUN)/models/$*.safetensors.ckpt \
@@ -94,27 +103,29 @@ $(DATA)/%.mv.jsonl: $(DATA)/%.jsonl $(FUSE)
 	$(FUSE) --quiet --method mv --iou-thr 0.4 < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(SCORE)
-	$(SCORE) --bootstrap $(BOOT) --seed $(SEED) --curves $(RUN)/test.$*.curves.jsonl.tmp < $< > $@.tmp \
+	$(SCORE) --truth $(SCORE_TRUTH) --bootstrap $(BOOT) --seed $(SEED) --curves $(RUN)/test.$*.curves.jsonl.tmp < $< > $@.tmp \
 		&& mv $(RUN)/test.$*.curves.jsonl.tmp $(RUN)/test.$*.curves.jsonl && mv $@.tmp $@ \
 		|| { rm -f $@.tmp $(RUN)/test.$*.curves.jsonl.tmp; exit 1; }
 
 # summary.json: per method, mAP@0.4 and mAP@[.5:.95] on the test split with 95% CIs.
-$(RUN)/summary.json: $(SCORES) $(DATA)/test.fusion-score.json pipelines/summary.jq
+$(RUN)/summary.json: $(SCORES) $(FUSION_SCORE) pipelines/summary.jq
 	jq -n -f pipelines/summary.jq --arg dataset '$(DATASET)' --arg names '$(METHODS)' \
 		$(foreach m,$(METHODS),--arg 'l_$(m)' '$(LABEL_$(m))') --argjson epochs '$(EPOCHS)' --argjson img '$(IMG)' \
 		--arg model '$(MODEL)' --argjson seed '$(SEED)' --argjson boot '$(BOOT)' \
-		--slurpfile fusion $(DATA)/test.fusion-score.json $(SCORES) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+		--arg truth '$(SCORE_TRUTH)' --arg reference "$(REFERENCE)" \
+		$(if $(FUSION_SCORE),--slurpfile fusion $(FUSION_SCORE),--argjson fusion '[]') $(SCORES) > $@.tmp \
+		&& mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/summary.md: $(RUN)/summary.json pipelines/summary-md.jq
 	jq -r -f pipelines/summary-md.jq $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # Contact sheets (draw): the test split's first SHEET_N images with every annotator's boxes
-# and the fused ones; and with SHEET_METHOD's detections against the truth.
+# and the fused ones; and with SHEET_METHOD's detections against the reference (SCORE_TRUTH).
 $(RUN)/sheet-fusion.png: $(DATA)/test.fused.jsonl $(DRAW)
 	$(DRAW) --out $@ --n $(SHEET_N) --layers annotations,objects < $<
 
 $(RUN)/sheet-predictions.png: $(RUN)/test.$(SHEET_METHOD).pred.jsonl $(DRAW)
-	$(DRAW) --out $@ --n $(SHEET_N) --layers detections,truth < $<
+	$(DRAW) --out $@ --n $(SHEET_N) --layers detections,$(SCORE_TRUTH) < $<
 
 # Pictures (gnuplot-nox): loss and validation mAP@0.4 per epoch; precision against recall
 # at IoU 0.4, averaged over the classes with truth. Each data file's first row names it.

@@ -57,4 +57,6 @@ $(RUN)/test.jsonl: $(SIMULATE) $(MNIST)
 $(RUN)/test.fusion-score.json: $(RUN)/test.fused.jsonl $(SCORE)
 	jq -c '.detections = [.objects[] | {label: .label, box: .box, score: .conf}]' $< | $(SCORE) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
+REFERENCE ?= the true digits
+
 include pipelines/detect.mk

@@ -1,11 +1,15 @@
 # table.md from table.json: mean ± standard deviation over the seeds.
 def f: (. * 1000 | round / 1000) as $v | if $v == 0 then "0" else ($v | tostring) end;
+def paper_f: if . == null then "—" else f end;
 def name_of: {baseline: "Baseline (all annotations)", ensemble: "Ensemble of annotator models", wbf: "WBF",
             "mv-earl": "MV + EARL", "wbf-earl": "WBF + EARL", gold: "Gold labels"}[.] // "\(.) alone";
-"# \(.run): the test split (\(.test_images) images), mean ± sd over seeds \(.seeds | map(tostring) | join(", "))\n",
-"| method | mAP@0.4 | mAP@[.5:.95] |",
-"|---|---|---|",
-(.methods[] | "| \(.method | name_of) | \(.map40.mean | f) ± \(.map40.sd | f) | \(.map50_95.mean | f) ± \(.map50_95.sd | f) |"),
+"# \(.run): the test split (\(.test_images) images) scored against \(.reference), mean ± sd over seeds \(.seeds | map(tostring) | join(", "))\n",
+"| method | mAP@0.4 | mAP@[.5:.95] | paper: mAP@0.4 | paper: mAP@[.5:.95] |",
+"|---|---|---|---|---|",
+(.methods[] | "| \(.method | name_of) | \(.map40.mean | f) ± \(.map40.sd | f) | \(.map50_95.mean | f) ± \(.map50_95.sd | f) | \(.paper.map40 | paper_f) | \(.paper.map50_95 | paper_f) |"),
+"",
+(if .paper_given then "The paper's columns are its reported numbers (from PAPER), for reference: other code, other hardware."
+ else "The paper's columns are empty: its reported numbers are not stored in this project; give PAPER=FILE (JSON: method → {map40, map50_95}) to print them." end),
 "",
 (if .wbf_earl_vs_baseline then
    .wbf_earl_vs_baseline as $c

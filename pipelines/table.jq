@@ -1,14 +1,15 @@
 # table.json from the score files of every seed (outer) and method (inner), in that order.
-# Arguments: $names (methods), $seeds, $run.
+# Arguments: $names (methods), $seeds, $run, $reference, $paper ([] or [{method: {map40, map50_95}}]).
 def mean: add / length;
 def sd: if length < 2 then 0 else (mean as $m | map(. - $m | . * .) | add / (length - 1) | sqrt) end;
 ($names | split(" ")) as $n | ($seeds | split(" ")) as $s | [inputs] as $r
-| {run: $run, seeds: ($s | map(tonumber)), test_images: $r[0].images,
+| {run: $run, reference: $reference, seeds: ($s | map(tonumber)), test_images: $r[0].images, paper_given: ($paper | length > 0),
    methods: [range(0; $n | length) as $j
              | [range(0; $s | length) as $i | $r[$i * ($n | length) + $j]] as $per
              | {method: $n[$j],
                 map40: ($per | map(.map40) | {mean: mean, sd: sd, seeds: .}),
-                map50_95: ($per | map(.map50_95) | {mean: mean, sd: sd, seeds: .})}]}
+                map50_95: ($per | map(.map50_95) | {mean: mean, sd: sd, seeds: .}),
+                paper: ($paper[0][$n[$j]] // null)}]}
 | . as $t
 | ($t.methods | map(select(.method == "baseline")) | first) as $b
 | ($t.methods | map(select(.method == "wbf-earl")) | first) as $w

@@ -1,59 +1,140 @@
-# VinDr-CXR: DICOM to PNG (DCMTK), records, fused targets and splits.
+# VinDr-CXR (Le et al., IEEE Access 2023): chest X-rays boxed by three of 17 radiologists.
 #
-#   make -f pipelines/vindr.mk CSV=train.csv DICOM=dicom/ [RUN=runs/vindr] [WIDTH=1024] [-j8]
+#   make -f pipelines/vindr.mk VINDR=DIR [RUN=results/vindr] [VINDR_TEST=FILE] [RADS=0|1]
+#        [WIDTH=1024] [SEED=1] [data | methods | all] -j8
 #
-# Each DICOM file becomes an 8-bit PNG (scripts/dicom2png.sh: VOI window or LUT applied,
-# MONOCHROME1 inverted, scaled to WIDTH when given), in parallel under make -j. The
-# original frames, read with dcmdump, go to sizes.csv so that the CSV's coordinates keep
-# their meaning on the resized images. The records are then fused and split; RADS=1 keeps
-# the Rads-VinDr-CXR subset (images read by exactly R8, R9 and R10).
+# DIR holds train.csv (or annotations/annotations_train.csv, as PhysioNet ships it) and the
+# images, DICOM, PNG or JPEG, named by image_id, in DIR itself or in DIR/images, DIR/train
+# or DIR/test. Only the images the CSVs name are used (scripts/vindr-images.sh). Each DICOM
+# becomes an 8-bit PNG in RUN/images (scripts/dicom2png.sh: VOI window or LUT applied,
+# MONOCHROME1 inverted, scaled to WIDTH), in parallel under make -j, and its original frame,
+# read with dcmdump, goes to RUN/sizes.csv so that the CSV's coordinates keep their meaning;
+# PNG and JPEG files are linked there as they are (DIR/sizes.csv, when present, gives their
+# original frames if they were resized). The records are ingested and split by image,
+# stratified by label (STRATIFY= splits by id hash alone):
+#   - without VINDR_TEST, 12,000/3,000 as in the paper (RATIOS 0.75,0.05,0.2: the 12,000
+#     are 11,250 to train on and 750 to choose the epoch by); the 3,000 held-out images are
+#     the test split and their fused boxes the reference, for want of a consensus;
+#   - with VINDR_TEST (PhysioNet's consensus CSV, annotations_test.csv), the images it names
+#     are the test split, scored against that consensus ("truth"), and the CSV's images are
+#     split 12,000/3,000 to train and validate (VAL_RATIOS 0.8,0.2).
+# Every split is fused (WBF, iou_thr 0.4). RADS=1 (DATASET=vindr-rads) keeps the
+# Rads-VinDr-CXR subset: the images read by exactly R8, R9 and R10. The target `data` stops
+# there; `methods` (pipelines/detect.mk) trains, predicts, scores and summarises; `all` (the
+# default) does both.
 
-CSV ?= train.csv
-DICOM ?= dicom
-RUN ?= runs/vindr
-WIDTH ?=
-RADS ?= 0
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+DATASET ?= vindr
+RUN ?= results/$(DATASET)
+VINDR ?=
+VINDR_TEST ?=
+RADS ?= $(if $(filter vindr-rads,$(DATASET)),1,0)
+WIDTH ?= 1024
 SEED ?= 1
+RATIOS ?= 0.75,0.05,0.2
+VAL_RATIOS ?= 0.8,0.2
+STRATIFY ?= --stratify
+CSV ?= $(firstword $(wildcard $(VINDR)/train.csv $(VINDR)/annotations/annotations_train.csv) $(VINDR)/train.csv)
+IMAGE_DIRS ?= $(VINDR) $(VINDR)/images $(VINDR)/train $(VINDR)/test
+SIZES_IN ?= $(wildcard $(VINDR)/sizes.csv)
 INGEST ?= bin/ingest
 FUSE ?= bin/fuse
 SPLIT ?= bin/split
+FUSE_OPTS ?=
 
-DICOMS := $(wildcard $(DICOM)/*.dicom $(DICOM)/*.dcm)
-PNGS := $(patsubst %,$(RUN)/png/%.png,$(basename $(notdir $(DICOMS))))
-SIZES := $(patsubst %,$(RUN)/size/%.csv,$(basename $(notdir $(DICOMS))))
-RADS_ARGS := --annotators R8,R9,R10 --require-all
-RADS_OPTS = $(if $(filter 1,$(RADS)),$(RADS_ARGS))
+# The defaults of detect.mk for X-rays: grey 512 px inputs, the s model, SGD.
+EPOCHS ?= 30
+IMG ?= 512
+MODEL ?= s
+RECIPE ?= --batch 16 --nominal-batch 64
+ANNOTATORS ?= $(if $(filter 1,$(RADS)),R8 R9 R10)
+# No VINDR_TEST: the held-out images' fused boxes are the reference (score --truth objects).
+SCORE_TRUTH ?= $(if $(VINDR_TEST),truth,objects)
+VAL_TRUTH ?= objects
+REFERENCE ?= $(if $(VINDR_TEST),the radiologists' consensus ($(notdir $(VINDR_TEST))),the held-out split's fused boxes (WBF of its radiologists; no VINDR_TEST was given, so there is no consensus to score against))
+FUSION_SCORE :=
+.DEFAULT_GOAL := all
 
-.PHONY: all png
-all: $(RUN)/train.jsonl
-png: $(PNGS)
+ifeq ($(strip $(VINDR)),)
+$(error VINDR=DIR is required: the folder with train.csv and the images (see pipelines/vindr.mk))
+endif
+ifeq ($(wildcard $(CSV)),)
+$(error VINDR=$(VINDR): no $(CSV) (train.csv or annotations/annotations_train.csv))
+endif
+ifneq ($(VINDR_TEST),)
+ifeq ($(wildcard $(VINDR_TEST)),)
+$(error VINDR_TEST=$(VINDR_TEST): no such file)
+endif
+endif
 
-$(RUN)/png/%.png: $(DICOM)/%.dicom
+# The image files the CSVs name, and what each becomes in RUN/images.
+SOURCES := $(shell scripts/vindr-images.sh '$(CSV) $(VINDR_TEST)' $(IMAGE_DIRS))
+DICOM_SRC := $(filter %.dicom %.dcm,$(SOURCES))
+RASTER_SRC := $(filter %.png %.jpg %.jpeg,$(SOURCES))
+DICOM_PNGS := $(foreach f,$(DICOM_SRC),$(RUN)/images/$(basename $(notdir $(f))).png)
+RASTER_LINKS := $(foreach f,$(RASTER_SRC),$(RUN)/images/$(notdir $(f)))
+SIZE_ROWS := $(foreach f,$(DICOM_SRC),$(RUN)/size/$(basename $(notdir $(f))).csv)
+$(foreach f,$(DICOM_SRC),$(eval $(RUN)/images/$(basename $(notdir $(f))).png $(RUN)/size/$(basename $(notdir $(f))).csv: $(f)))
+$(foreach f,$(RASTER_SRC),$(eval $(RUN)/images/$(notdir $(f)): $(f)))
+
+comma := ,
+RADS_OPTS := $(if $(filter 1,$(RADS)),--annotators R8$(comma)R9$(comma)R10 --require-all)
+TEST_OPTS := $(if $(VINDR_TEST),--test-csv $(VINDR_TEST))
+
+.PHONY: all data images
+all: data methods
+images: $(DICOM_PNGS) $(RASTER_LINKS)
+data: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl
+	@for s in train val test; do \
+		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.annotations | length) | add // 0) annotations, \(map(.objects | length) | add // 0) fused objects, \(map(.truth // [] | length) | add // 0) consensus boxes"' $(RUN)/$$s.fused.jsonl; \
+	done
+
+$(DICOM_PNGS):
 	@mkdir -p $(@D)
 	scripts/dicom2png.sh $< $@ $(WIDTH)
 
-$(RUN)/png/%.png: $(DICOM)/%.dcm
+# PNG and JPEG files are used as they are, through a link.
+$(RASTER_LINKS):
 	@mkdir -p $(@D)
-	scripts/dicom2png.sh $< $@ $(WIDTH)
+	ln -sfn $(abspath $<) $@
 
-# One line per image: its original columns and rows.
-$(RUN)/size/%.csv: $(DICOM)/%.dicom
+# One line per DICOM image: its original columns and rows.
+$(SIZE_ROWS):
 	@mkdir -p $(@D)
-	@printf '%s,%s,%s\n' $* $$(dcmdump +P 0028,0011 $< | awk '{print $$3}') $$(dcmdump +P 0028,0010 $< | awk '{print $$3}') > $@
+	@printf '%s,%s,%s\n' $(basename $(@F)) $$(dcmdump +P 0028,0011 $< | awk '{print $$3}') $$(dcmdump +P 0028,0010 $< | awk '{print $$3}') > $@.tmp && mv $@.tmp $@
 
-$(RUN)/size/%.csv: $(DICOM)/%.dcm
+# The frames: DIR/sizes.csv's rows, then the DICOMs' (the list goes through a file: it
+# can be longer than a command line).
+$(RUN)/sizes.csv: $(SIZE_ROWS) $(SIZES_IN)
 	@mkdir -p $(@D)
-	@printf '%s,%s,%s\n' $* $$(dcmdump +P 0028,0011 $< | awk '{print $$3}') $$(dcmdump +P 0028,0010 $< | awk '{print $$3}') > $@
+	$(file >$@.list,$(SIZE_ROWS))
+	{ echo image_id,width,height; $(if $(SIZES_IN),tail -n +2 $(SIZES_IN) | grep -v '^[[:space:]]*$$';) \
+		tr ' ' '\n' < $@.list | grep . | xargs -r cat; } > $@.tmp && mv $@.tmp $@ && rm -f $@.list \
+		|| { rm -f $@.tmp $@.list; exit 1; }
 
-$(RUN)/sizes.csv: $(SIZES)
-	@mkdir -p $(@D)
-	{ echo image_id,width,height; cat $(SIZES); } > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+$(RUN)/records.jsonl: $(CSV) $(VINDR_TEST) $(DICOM_PNGS) $(RASTER_LINKS) $(RUN)/sizes.csv $(INGEST)
+	$(INGEST) vindr --csv $(CSV) $(TEST_OPTS) --images $(RUN)/images --sizes $(RUN)/sizes.csv $(RADS_OPTS) > $@.tmp \
+		&& mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
-$(RUN)/records.jsonl: $(CSV) $(PNGS) $(RUN)/sizes.csv
-	$(INGEST) vindr --csv $(CSV) --images $(RUN)/png --sizes $(RUN)/sizes.csv $(RADS_OPTS) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+# The split, by image and stratified by label (split writes its parts atomically).
+# A part left empty (too few images for the ratios) is an error, and the parts are removed.
+check_parts = for p in $(1); do [ -s $(RUN)/$$p.jsonl ] || { echo "vindr.mk: the $$p split is empty ($$(wc -l < $<) images; $(2)): give more images or other ratios" >&2; rm -f $(foreach p,$(1),$(RUN)/$(p).jsonl); exit 1; }; done
+ifeq ($(VINDR_TEST),)
+$(RUN)/train.jsonl $(RUN)/val.jsonl $(RUN)/test.jsonl &: $(RUN)/records.jsonl $(SPLIT)
+	$(SPLIT) $(STRATIFY) --ratios $(RATIOS) --names train,val,test --seed $(SEED) --prefix $(RUN)/ < $<
+	@$(call check_parts,train val test,RATIOS=$(RATIOS))
+else
+$(RUN)/test.jsonl: $(RUN)/records.jsonl
+	jq -c 'select(has("truth"))' $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+	@$(call check_parts,test,VINDR_TEST names none of them)
 
-$(RUN)/fused.jsonl: $(RUN)/records.jsonl
-	$(FUSE) --quiet --iou-thr 0.4 --report $(RUN)/agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+$(RUN)/train.jsonl $(RUN)/val.jsonl &: $(RUN)/records.jsonl $(SPLIT)
+	jq -c 'select(has("truth") | not)' $< | $(SPLIT) $(STRATIFY) --ratios $(VAL_RATIOS) --names train,val --seed $(SEED) --prefix $(RUN)/
+	@$(call check_parts,train val,VAL_RATIOS=$(VAL_RATIOS))
+endif
 
-$(RUN)/train.jsonl: $(RUN)/fused.jsonl
-	$(SPLIT) --stratify --ratios 0.8,0.1,0.1 --seed $(SEED) --prefix $(RUN)/ < $<
+$(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
+	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+include pipelines/detect.mk

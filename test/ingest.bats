@@ -44,6 +44,15 @@ rec() { jq -c --arg id "$1" "select(.id == \$id) | $2" "$BATS_TEST_TMPDIR/v.json
     "$BIN/validate" --quiet < "$BATS_TEST_TMPDIR/v.jsonl" > /dev/null
 }
 
+@test "ingest vindr: a consensus image with nothing found has an empty truth" {
+    printf 'image_id,class_name,x_min,y_min,x_max,y_max\nimg03,No finding,,,,\nimg11,No finding,,,,\n' > "$BATS_TEST_TMPDIR/t.csv"
+    "$BIN/ingest" vindr --csv "$F/train.csv" --test-csv "$BATS_TEST_TMPDIR/t.csv" --images "$F/images" --sizes "$F/sizes.csv" \
+        2>/dev/null > "$BATS_TEST_TMPDIR/v.jsonl"
+    [ "$(rec img03 '[(.annotations | length), .truth]')" = '[3,[]]' ]
+    [ "$(rec img11 '[.annotators, .annotations, .truth]')" = '[[],[],[]]' ]
+    [ "$(jq -c 'select(has("truth")) | .id' "$BATS_TEST_TMPDIR/v.jsonl" | tr '\n' ' ')" = '"img03" "img11" ' ]
+}
+
 @test "ingest vindr: the Rads subset keeps images read by exactly R8, R9, R10" {
     ingest_fixture --annotators R8,R9,R10 --require-all > "$BATS_TEST_TMPDIR/r.jsonl" 2>/dev/null
     [ "$(jq -r .id "$BATS_TEST_TMPDIR/r.jsonl" | tr '\n' ' ')" = "img01 img02 img05 img07 img09 img10 img12 " ]
@@ -123,7 +132,12 @@ bad_csv() {   # CSV body (after the header), expected message
     printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg03,ILD,5,R8,10,10,200,40\n' > "$BATS_TEST_TMPDIR/b.csv"
     run "$BIN/ingest" vindr --csv "$BATS_TEST_TMPDIR/b.csv" --images "$F/images"
     [ "$status" -eq 1 ]
-    [[ "$output" == *"box [10,10,200,40] exceeds its 120x100 frame"* ]]
+    [[ "$output" == *"b.csv: line 2: image img03: box [10,10,200,40] exceeds its 120x100 frame"* ]]
+    # the consensus CSV's line, for a box of --test-csv
+    printf 'image_id,class_name,x_min,y_min,x_max,y_max\nimg03,ILD,1,1,2,2\nimg03,ILD,10,10,20,140\n' > "$BATS_TEST_TMPDIR/t.csv"
+    run "$BIN/ingest" vindr --csv "$F/train.csv" --test-csv "$BATS_TEST_TMPDIR/t.csv" --images "$F/images" --sizes "$F/sizes.csv"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"t.csv: line 3: image img03: box [10,10,20,140] exceeds its 120x100 frame"* ]]
 }
 
 @test "ingest coco: malformed files are data errors" {
@@ -155,18 +169,21 @@ bad_csv() {   # CSV body (after the header), expected message
 
 @test "the VinDr pipeline converts DICOM to PNG (window, MONOCHROME1, resize) in parallel" {
     d="$BATS_TEST_TMPDIR/d"
-    mkdir -p "$d/dicom"
-    cp "$F/images/img12.dicom" "$d/dicom/img12.dicom"
-    cp "$F/images/img12.dicom" "$d/dicom/img13.dicom"
-    dcmodify -nb -m "(0028,0004)=MONOCHROME1" "$d/dicom/img13.dicom"
+    mkdir -p "$d/train"
+    cp "$F/images/img12.dicom" "$d/train/img12.dicom"
+    cp "$F/images/img12.dicom" "$d/train/img13.dicom"
+    cp "$F/images/img12.dicom" "$d/train/unused.dicom"
+    dcmodify -nb -m "(0028,0004)=MONOCHROME1" "$d/train/img13.dicom"
     { head -n1 "$F/train.csv"; grep '^img12' "$F/train.csv"; grep '^img12' "$F/train.csv" | sed 's/^img12/img13/'; } > "$d/train.csv"
-    run make -s -C "$ROOT" -f pipelines/vindr.mk CSV="$d/train.csv" DICOM="$d/dicom" RUN="$d/run" WIDTH=32 -j2
+    run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d" RUN="$d/run" WIDTH=32 -j2 "$d/run/records.jsonl"
     echo "$output"
     [ "$status" -eq 0 ]
     [ "$(cat "$d/run/sizes.csv")" = "$(printf 'image_id,width,height\nimg12,64,64\nimg13,64,64')" ]
-    [ "$("$IMGCHECK" "$d/run/png/img12.png" "$d/run/png/img13.png" | sort -u)" = "32 32 1" ]
+    [ "$("$IMGCHECK" "$d/run/images/img12.png" "$d/run/images/img13.png" | sort -u)" = "32 32 1" ]
+    # only the images the CSV names are converted
+    [ "$(ls "$d/run/images")" = "$(printf 'img12.png\nimg13.png')" ]
     # MONOCHROME1 is shown inverted: the two renderings add up to white
-    paste -d+ <("$IMGCHECK" --row 5 "$d/run/png/img12.png" | tr ' ' '\n') <("$IMGCHECK" --row 5 "$d/run/png/img13.png" | tr ' ' '\n') \
+    paste -d+ <("$IMGCHECK" --row 5 "$d/run/images/img12.png" | tr ' ' '\n') <("$IMGCHECK" --row 5 "$d/run/images/img13.png" | tr ' ' '\n') \
         | awk -F+ '{ print $1 + $2 }' | sort -u | tr '\n' ' ' | grep -E '^(25[4-6] )+$'
     [ "$(jq -c '[.id, .width, .height]' "$d/run/records.jsonl" | tr '\n' ' ')" = '["img12",64,64] ["img13",64,64] ' ]
     # a stored window (centre 60, width 40) is applied: values outside it saturate
@@ -175,7 +192,7 @@ bad_csv() {   # CSV body (after the header), expected message
     "$ROOT/scripts/dicom2png.sh" "$d/w.dicom" "$d/w.png"
     row=$("$IMGCHECK" --row 5 "$d/w.png")
     [[ "$row" == "0 0 0 "* && "$row" == *" 255 255 255 "* ]]
-    [[ "$("$IMGCHECK" --row 5 "$d/run/png/img12.png")" != "0 "* ]]
-    [ -s "$d/run/train.jsonl" ] && [ -s "$d/run/agreement.json" ]
+    [[ "$("$IMGCHECK" --row 5 "$d/run/images/img12.png")" != "0 "* ]]
+    [ "$(jq -r .image "$d/run/records.jsonl" | tr '\n' ' ')" = "$d/run/images/img12.png $d/run/images/img13.png " ]
     assert_no_temp_files "$d"
 }

@@ -61,10 +61,21 @@ load helpers/common
     [[ "$output" != *"bin/simulate"* && "$output" != *"bin/fuse"* ]]
 }
 
-@test "make pipeline refuses a dataset it cannot run end to end yet" {
+@test "make pipeline and make experiments refuse an unknown dataset, and VinDr without VINDR=DIR" {
     run make -s -C "$ROOT" pipeline DATASET=nope
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"make pipeline: DATASET=nope: unknown dataset (medmnist, vindr, vindr-rads)"* ]]
+    run make -s -C "$ROOT" pipeline DATASET=vindr
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"DATASET=vindr needs VINDR=DIR"* ]]
+    run make -s -C "$ROOT" experiments DATASET=vindr-rads VINDR="$BATS_TEST_TMPDIR/none"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"VINDR=$BATS_TEST_TMPDIR/none: no such folder"* ]]
+    mkdir "$BATS_TEST_TMPDIR/empty"
+    run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$BATS_TEST_TMPDIR/empty" RUN="$BATS_TEST_TMPDIR/r"
     [ "$status" -ne 0 ]
-    [[ "$output" == *"DATASET=nope: only medmnist runs end to end so far"* ]]
+    [[ "$output" == *"no $BATS_TEST_TMPDIR/empty/train.csv (train.csv or annotations/annotations_train.csv)"* ]]
+    [ ! -e "$BATS_TEST_TMPDIR/r" ]
 }
 
 @test "make experiments: every method over two seeds, table.json and table.md with mean ± sd and the verdict" {
@@ -85,4 +96,95 @@ load helpers/common
     [ "$(wc -l < "$r/seed-1/test.ensemble.pred.jsonl")" -eq 8 ]
     ! cmp -s "$r/seed-1/models/wbf-earl.safetensors" "$r/seed-2/models/wbf-earl.safetensors"
     [ -s "$r/train.mv.jsonl" ]
+}
+
+# The VinDr-CXR fixture (test/fixtures/vindr): 11 images of train.csv in PNG, JPEG and DICOM,
+# original frames in sizes.csv, two consensus images in test.csv. Eleven images are too few
+# for the stratified 12,000/3,000 split, so the tests split by hash with wider ratios.
+VINDR_F="$BATS_TEST_DIRNAME/fixtures/vindr"
+VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=0.6,0.4 EPOCHS=2 IMG=64 MODEL=cpu BOOT=20 DEVICE=cpu)
+
+@test "make pipeline DATASET=vindr: the fixture end to end, scored against the held-out fused boxes, and the summary says so" {
+    r="$BATS_TEST_TMPDIR/vindr"
+    run make -s -C "$ROOT" pipeline DATASET=vindr OUT="$r" "${VINDR_OPTS[@]}" -j2
+    echo "$output"
+    [ "$status" -eq 0 ]
+    for f in summary.json summary.md training.png pr-curves.png sheet-fusion.png sheet-predictions.png sizes.csv records.jsonl \
+        models/baseline.safetensors models/wbf-earl.safetensors test.baseline.score.json test.wbf-earl.score.json; do
+        [ -s "$r/$f" ] || { echo "missing $f"; false; }
+    done
+    # the DICOM converted at WIDTH, the PNG and JPEG files linked as they are, frames kept
+    [ "$("$IMGCHECK" "$r/images/img12.png")" = "32 32 1" ]
+    [ "$(readlink "$r/images/img02.jpg")" = "$VINDR_F/images/img02.jpg" ]
+    [ ! -e "$r/images/img11.png" ]   # test.csv's image is not used without VINDR_TEST
+    [ "$(jq -c 'select(.id == "img12" or .id == "img04") | [.id, .width, .height]' "$r/records.jsonl" | tr '\n' ' ')" = '["img04",3000,3000] ["img12",64,64] ' ]
+    # split by image: the parts are disjoint and hold every image of train.csv
+    [ "$(cat "$r"/{train,val,test}.jsonl | jq -r .id | sort | uniq -d)" = "" ]
+    [ "$(cat "$r"/{train,val,test}.jsonl | jq -r .id | sort | tr '\n' ' ')" = "img01 img02 img03 img04 img05 img06 img07 img08 img09 img10 img12 " ]
+    cmp <(jq -c 'del(.objects)' "$r/test.fused.jsonl") <(jq -c . "$r/test.jsonl")
+    jq -e '.dataset == "vindr" and .truth == "objects" and (.reference | test("held-out split.s fused boxes")) and (.reference | test("no VINDR_TEST"))
+        and .test_images == ([inputs] | length) and (has("fusion_only") | not) and .settings.epochs == 2' "$r/summary.json" "$r/test.jsonl"
+    jq -e '[.methods[].method] == ["baseline", "wbf-earl"] and all(.methods[]; (.map40 | . >= 0 and . <= 1)
+        and (.map40_ci | .[0] >= 0 and .[0] <= .[1] and .[1] <= 1) and .map50_95 <= .map40)' "$r/summary.json"
+    grep -q "^# vindr: the test split, .* images, scored against the held-out split's fused boxes" "$r/summary.md"
+    grep -q '^| WBF + EARL | ' "$r/summary.md"
+    # the same score as score --truth objects on the predictions
+    [ "$("$BIN/score" --truth objects < "$r/test.wbf-earl.pred.jsonl" | jq .map40)" = "$(jq '.methods[1].map40' "$r/summary.json")" ]
+    assert_no_temp_files "$r"
+    ! ls "$r"/*.tmp "$r"/models/*.tmp 2>/dev/null
+    # nothing to rebuild; a new EPOCHS retrains without converting, ingesting or fusing again
+    run make -q -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" methods
+    [ "$status" -eq 0 ]
+    run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" EPOCHS=3
+    [[ "$output" == *"bin/train"*"--epochs 3"* ]]
+    [[ "$output" != *"dicom2png"* && "$output" != *"bin/ingest"* && "$output" != *"bin/fuse"* ]]
+}
+
+@test "make pipeline DATASET=vindr with VINDR_TEST: the consensus images are the test split, scored against the consensus" {
+    r="$BATS_TEST_TMPDIR/vindr-test"
+    run make -s -C "$ROOT" pipeline DATASET=vindr OUT="$r" VINDR_TEST="$VINDR_F/test.csv" "${VINDR_OPTS[@]}"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .id "$r/test.jsonl" | sort | tr '\n' ' ')" = "img11 img12 " ]
+    [ "$(cat "$r"/{train,val}.jsonl | jq -r .id | sort | tr '\n' ' ')" = "img01 img02 img03 img04 img05 img06 img07 img08 img09 img10 " ]
+    # img11 is only in test.csv: it is converted too, and its truth is the consensus, in its frame
+    [ "$(jq -c 'select(.id == "img11") | [.width, .height, [.truth[].label], .annotations]' "$r/test.fused.jsonl")" = '[2000,1600,["Aortic enlargement","Cardiomegaly"],[]]' ]
+    jq -e '.truth == "truth" and (.reference | test("consensus \\(test.csv\\)")) and .test_images == 2' "$r/summary.json"
+    grep -q "scored against the radiologists' consensus (test.csv)" "$r/summary.md"
+    assert_no_temp_files "$r"
+}
+
+@test "DATASET=vindr-rads keeps the images read by exactly R8, R9 and R10, and make experiments trains one model per reader" {
+    r="$BATS_TEST_TMPDIR/rads"
+    run make -s -C "$ROOT" experiments DATASET=vindr-rads OUT="$r" SEEDS=1 "${VINDR_OPTS[@]}" RATIOS=0.4,0.3,0.3 EPOCHS=1
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .id "$r/records.jsonl" | tr '\n' ' ')" = "img01 img02 img05 img07 img09 img10 img12 " ]
+    [ "$(jq -c .annotators "$r/records.jsonl" | sort -u)" = '["R8","R9","R10"]' ]
+    jq -e '[.methods[].method] == ["baseline", "R8", "R9", "R10", "ensemble", "wbf", "mv-earl", "wbf-earl"]' "$r/table.json"
+    jq -e '(.reference | test("fused boxes")) and .paper_given == false and all(.methods[]; .paper == null)' "$r/table.json"
+    grep -q '^| R9 alone | ' "$r/table.md"
+    grep -q "^The paper's columns are empty" "$r/table.md"
+    ! grep -q 'Gold' "$r/table.md"
+}
+
+@test "the VinDr pipeline: a split left empty, a missing image and a bad CSV line stop it with a message and nothing half-written" {
+    r="$BATS_TEST_TMPDIR/bad"
+    run make -s -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" RATIOS=0.98,0.01,0.01 data
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"vindr.mk: the val split is empty (11 images; RATIOS=0.98,0.01,0.01): give more images or other ratios"* ]]
+    [ ! -e "$r/train.jsonl" ] && [ ! -e "$r/val.jsonl" ] && [ ! -e "$r/test.jsonl" ]
+    d="$BATS_TEST_TMPDIR/d"
+    mkdir -p "$d/images"
+    cp "$VINDR_F/images/img01.png" "$VINDR_F/train.csv" "$VINDR_F/sizes.csv" "$d/"
+    run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d" RUN="$d/run" data
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$d/train.csv: line 5: no image img02.{png,jpg,jpeg,dicom,dcm} in $d/run/images"* ]]
+    [ ! -e "$d/run/records.jsonl" ]
+    printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg01,Aortic enlargement,0,R8,900,500,800,700\n' > "$d/train.csv"
+    run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d" RUN="$d/run" data
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"$d/train.csv: line 2: x_max 800 < x_min 900"* ]]
+    [ ! -e "$d/run/records.jsonl" ]
+    assert_no_temp_files "$BATS_TEST_TMPDIR"
 }

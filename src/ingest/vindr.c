@@ -110,6 +110,8 @@ static void read_csv(const char *path, Images *im, int is_test, char **keep, int
         if (!*rad) cli_die(TOOL, EXIT_DATA, "%s: line %ld: empty rad_id", path, line);
         long slot = image_slot(im, id, line, path);   // may move im->recs
         json_t *rec = im->recs[slot];
+        // a consensus image has "truth", also when its only row is "No finding"
+        if (is_test && !json_object_get(rec, "truth")) json_object_set_new(rec, "truth", json_array());
         if (!is_test) {
             // Everyone who read the image, whatever --annotators keeps (for --require-all).
             json_t *all = json_object_get(rec, "_readers");
@@ -143,9 +145,8 @@ static void read_csv(const char *path, Images *im, int is_test, char **keep, int
         Box b = { c[0], c[1], c[2], c[3] };
         json_t *entry = is_test ? json_labeled_box(cls, b)
                                 : json_pack("{s:s,s:s,s:o}", "annotator", rad, "label", cls, "box", json_box(b));
-        json_t *arr = json_object_get(rec, is_test ? "truth" : "annotations");
-        if (!arr) { arr = json_array(); json_object_set_new(rec, "truth", arr); }
-        json_array_append_new(arr, entry);
+        json_object_set_new(entry, "_line", json_integer(line));   // for the frame check; not written
+        json_array_append_new(json_object_get(rec, is_test ? "truth" : "annotations"), entry);
     }
     if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s: %s", path, err);
     csv_free(&r);
@@ -289,8 +290,10 @@ int ingest_vindr(int argc, char **argv) {
                 Box box = { json_real_value(json_array_get(b, 0)), json_real_value(json_array_get(b, 1)),
                             json_real_value(json_array_get(b, 2)), json_real_value(json_array_get(b, 3)) };
                 if (!box_in_frame(box, w, h, 0.5))
-                    cli_die(TOOL, EXIT_DATA, "%s: image %s: box [%g,%g,%g,%g] exceeds its %dx%d frame (wrong --sizes?)",
-                            im.csv[i], id, box.x1, box.y1, box.x2, box.y2, w, h);
+                    cli_die(TOOL, EXIT_DATA, "%s: line %ld: image %s: box [%g,%g,%g,%g] exceeds its %dx%d frame (wrong --sizes?)",
+                            f ? test_csv : csv, (long)json_integer_value(json_object_get(a, "_line")), id,
+                            box.x1, box.y1, box.x2, box.y2, w, h);
+                json_object_del(a, "_line");
                 boxes++;
             }
         }
