@@ -154,6 +154,24 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     assert_no_temp_files "$r"
 }
 
+@test "the VinDr pipeline reads PhysioNet's layout: annotations/annotations_train.csv, train/ and test/ DICOM folders" {
+    d="$BATS_TEST_TMPDIR/physionet"
+    mkdir -p "$d/annotations" "$d/train" "$d/test"
+    for i in 01 02 03; do cp "$VINDR_F/images/img12.dicom" "$d/train/img$i.dicom"; done
+    cp "$VINDR_F/images/img12.dicom" "$d/test/img11.dicom"
+    { head -n1 "$VINDR_F/train.csv"; grep '^img12' "$VINDR_F/train.csv" | sed 's/^img12/img01/'
+      grep '^img12' "$VINDR_F/train.csv" | sed 's/^img12/img02/'; grep '^img12' "$VINDR_F/train.csv" | sed 's/^img12/img03/'; } \
+        > "$d/annotations/annotations_train.csv"
+    printf 'image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg11,R11,Nodule/Mass,5,6,20,30\n' > "$d/annotations/annotations_test.csv"
+    run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d" RUN="$d/run" VINDR_TEST="$d/annotations/annotations_test.csv" \
+        WIDTH=32 STRATIFY= VAL_RATIOS=0.5,0.5 SEED=1 -j2 data
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(ls "$d/run/images" | tr '\n' ' ')" = "img01.png img02.png img03.png img11.png " ]
+    [ "$(jq -c '[.id, .width, .height, .truth]' "$d/run/test.jsonl")" = '["img11",64,64,[{"label":"Nodule/Mass","box":[5,6,20,30]}]]' ]
+    [ "$(cat "$d/run/train.jsonl" "$d/run/val.jsonl" | jq -r .id | sort | tr '\n' ' ')" = "img01 img02 img03 " ]
+}
+
 @test "DATASET=vindr-rads keeps the images read by exactly R8, R9 and R10, and make experiments trains one model per reader" {
     r="$BATS_TEST_TMPDIR/rads"
     run make -s -C "$ROOT" experiments DATASET=vindr-rads OUT="$r" SEEDS=1 "${VINDR_OPTS[@]}" RATIOS=0.4,0.3,0.3 EPOCHS=1
