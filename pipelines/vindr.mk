@@ -90,9 +90,11 @@ data: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl
 		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.annotations | length) | add // 0) annotations, \(map(.objects | length) | add // 0) fused objects, \(map(.truth // [] | length) | add // 0) consensus boxes"' $(RUN)/$$s.fused.jsonl; \
 	done
 
-$(DICOM_PNGS):
+# WIDTH is remembered: a new one converts the DICOM files again.
+$(shell mkdir -p $(RUN) && { echo '$(WIDTH)' | cmp -s - $(RUN)/width.args || echo '$(WIDTH)' > $(RUN)/width.args; })
+$(DICOM_PNGS): $(RUN)/width.args
 	@mkdir -p $(@D)
-	scripts/dicom2png.sh $< $@ $(WIDTH)
+	scripts/dicom2png.sh $(filter %.dicom %.dcm,$^) $@ $(WIDTH)
 
 # PNG and JPEG files are used as they are, through a link.
 $(RASTER_LINKS):

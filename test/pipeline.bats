@@ -138,6 +138,10 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" EPOCHS=3
     [[ "$output" == *"bin/train"*"--epochs 3"* ]]
     [[ "$output" != *"dicom2png"* && "$output" != *"bin/ingest"* && "$output" != *"bin/fuse"* ]]
+    # a new WIDTH converts the DICOM again (and what depends on it), not the linked files
+    run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" WIDTH=48 data
+    [[ "$output" == *"dicom2png.sh $VINDR_F/images/img12.dicom $r/images/img12.png 48"* && "$output" == *"bin/ingest"* ]]
+    [[ "$output" != *"ln -sfn"* ]]
 }
 
 @test "make pipeline DATASET=vindr with VINDR_TEST: the consensus images are the test split, scored against the consensus" {
