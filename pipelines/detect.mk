@@ -70,8 +70,18 @@ $(foreach m,$(METHODS),$(if $(METHOD_$(m)),,$(error unknown method '$(m)' in MET
 TRAINED := $(sort $(filter-out ensemble,$(METHODS)) $(if $(filter ensemble,$(METHODS)),$(ANNOTATORS)))
 train_file = $(DATA)/train.$(if $(filter mv-earl,$(1)),mv,fused).jsonl
 
-# Each method's training arguments, rewritten only when they change: the model depends on them.
-$(foreach m,$(TRAINED),$(shell mkdir -p $(RUN)/models && { echo '$(call train_args,$(m))' | cmp -s - $(RUN)/models/$(m).args || echo '$(call train_args,$(m))' > $(RUN)/models/$(m).args; }))
+# stamp(FILE,TEXT): a rule that writes TEXT into FILE when it differs from what FILE holds,
+# so that what depends on FILE is rebuilt when TEXT changes. FILE is compared when the
+# makefile is read and written only by the rule, so make -n and -q change nothing.
+.PHONY: FORCE
+FORCE:
+define stamp
+$(1): $$(if $$(shell printf '%s\n' '$(2)' | cmp -s - $(1) 2>/dev/null || echo stale),FORCE)
+	@mkdir -p $$(@D) && printf '%s\n' '$(2)' > $$@
+endef
+
+# Each method's training arguments: the model depends on them.
+$(foreach m,$(TRAINED),$(eval $(call stamp,$(RUN)/models/$(m).args,$(call train_args,$(m)))))
 
 SCORES := $(foreach m,$(METHODS),$(RUN)/test.$(m).score.json)
 PICTURES := $(RUN)/training.png $(RUN)/pr-curves.png $(RUN)/sheet-fusion.png $(RUN)/sheet-predictions.png
@@ -109,7 +119,7 @@ $(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(SCORE)
 
 # summary.json: per method, mAP@0.4 and mAP@[.5:.95] on the test split with 95% CIs.
 $(RUN)/summary.json: $(SCORES) $(FUSION_SCORE) pipelines/summary.jq
-	jq -n -f pipelines/summary.jq --arg dataset '$(DATASET)' --arg names '$(METHODS)' \
+	jq -n -f pipelines/summary.jq --arg dataset '$(DATASET)' --arg names '$(strip $(METHODS))' \
 		$(foreach m,$(METHODS),--arg 'l_$(m)' '$(LABEL_$(m))') --argjson epochs '$(EPOCHS)' --argjson img '$(IMG)' \
 		--arg model '$(MODEL)' --argjson seed '$(SEED)' --argjson boot '$(BOOT)' \
 		--arg truth '$(SCORE_TRUTH)' --arg reference "$(REFERENCE)" \

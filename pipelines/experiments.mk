@@ -24,7 +24,12 @@ PAPER ?=
 REFERENCE ?= $(if $(filter medmnist,$(DATASET)),the true digits,$(if $(VINDR_TEST),the radiologists' consensus,the held-out split's fused boxes (no VINDR_TEST was given)))
 
 .PHONY: experiments
+# PAPER is checked before anything is trained.
+PAPER_CHECK := type == "object" and all(.[]; type == "object" and all(.[]; type == "number" or . == null))
+
 experiments:
+	@if [ -n "$(PAPER)" ]; then jq -e '$(PAPER_CHECK)' "$(PAPER)" > /dev/null 2>&1 \
+		|| { echo "experiments.mk: PAPER=$(PAPER): not a JSON object of method -> {map40, map50_95} numbers" >&2; exit 1; }; fi
 	$(MAKE) --no-print-directory -f $(FRAGMENT) RUN=$(RUN) data
 	@for s in $(SEEDS); do \
 		$(MAKE) --no-print-directory -f $(FRAGMENT) RUN=$(RUN)/seed-$$s DATA=$(RUN) SEED=$$s METHODS="$(EXP_METHODS)" scores || exit 1; \

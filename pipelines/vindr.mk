@@ -18,7 +18,8 @@
 #   - with VINDR_TEST (PhysioNet's consensus CSV, annotations_test.csv), the images it names
 #     are the test split, scored against that consensus ("truth"), and the CSV's images are
 #     split 12,000/3,000 to train and validate (VAL_RATIOS 0.8,0.2).
-# Every split is fused (WBF, iou_thr 0.4). RADS=1 (DATASET=vindr-rads) keeps the
+# Every split is fused (WBF, iou_thr 0.4). WIDTH, the ingest options and the split options
+# are remembered (RUN/*.args): changing one redoes that stage and what follows. RADS=1 (DATASET=vindr-rads) keeps the
 # Rads-VinDr-CXR subset: the images read by exactly R8, R9 and R10. The target `data` stops
 # there; `methods` (pipelines/detect.mk) trains, predicts, scores and summarises; `all` (the
 # default) does both.
@@ -69,7 +70,10 @@ endif
 endif
 
 # The image files the CSVs name, and what each becomes in RUN/images.
-SOURCES := $(shell scripts/vindr-images.sh '$(CSV) $(VINDR_TEST)' $(IMAGE_DIRS))
+SOURCES := $(shell scripts/vindr-images.sh '$(CSV) $(VINDR_TEST)' $(IMAGE_DIRS) || echo vindr-images.sh-failed)
+ifneq ($(filter vindr-images.sh-failed,$(SOURCES)),)
+$(error scripts/vindr-images.sh could not list the images of $(CSV) $(VINDR_TEST) in $(IMAGE_DIRS))
+endif
 DICOM_SRC := $(filter %.dicom %.dcm,$(SOURCES))
 RASTER_SRC := $(filter %.png %.jpg %.jpeg,$(SOURCES))
 DICOM_PNGS := $(foreach f,$(DICOM_SRC),$(RUN)/images/$(basename $(notdir $(f))).png)
@@ -90,8 +94,7 @@ data: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl
 		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.annotations | length) | add // 0) annotations, \(map(.objects | length) | add // 0) fused objects, \(map(.truth // [] | length) | add // 0) consensus boxes"' $(RUN)/$$s.fused.jsonl; \
 	done
 
-# WIDTH is remembered: a new one converts the DICOM files again.
-$(shell mkdir -p $(RUN) && { echo '$(WIDTH)' | cmp -s - $(RUN)/width.args || echo '$(WIDTH)' > $(RUN)/width.args; })
+# WIDTH is remembered (the stamps are at the end): a new one converts the DICOM files again.
 $(DICOM_PNGS): $(RUN)/width.args
 	@mkdir -p $(@D)
 	scripts/dicom2png.sh $(filter %.dicom %.dcm,$^) $@ $(WIDTH)
@@ -101,21 +104,23 @@ $(RASTER_LINKS):
 	@mkdir -p $(@D)
 	ln -sfn $(abspath $<) $@
 
-# One line per DICOM image: its original columns and rows.
+# One line per DICOM image: its original columns and rows (the first, top-level ones: an
+# icon image in a sequence has its own).
 $(SIZE_ROWS):
 	@mkdir -p $(@D)
-	@printf '%s,%s,%s\n' $(basename $(@F)) $$(dcmdump +P 0028,0011 $< | awk '{print $$3}') $$(dcmdump +P 0028,0010 $< | awk '{print $$3}') > $@.tmp && mv $@.tmp $@
+	@w=$$(dcmdump -s +P 0028,0011 $< | awk '{print $$3}') && h=$$(dcmdump -s +P 0028,0010 $< | awk '{print $$3}') \
+		&& case "$$w,$$h" in *[!0-9,]* | ,* | *,) echo "vindr.mk: $<: cannot read its columns and rows (dcmdump gave '$$w' and '$$h')" >&2; exit 1 ;; esac \
+		&& printf '%s,%s,%s\n' $(basename $(@F)) $$w $$h > $@.tmp && mv $@.tmp $@
 
-# The frames: DIR/sizes.csv's rows, then the DICOMs' (the list goes through a file: it
-# can be longer than a command line).
+# The frames: DIR/sizes.csv's rows, then the DICOMs' (found, not listed: the list can be
+# longer than a command line).
 $(RUN)/sizes.csv: $(SIZE_ROWS) $(SIZES_IN)
 	@mkdir -p $(@D)
-	$(file >$@.list,$(SIZE_ROWS))
 	{ echo image_id,width,height; $(if $(SIZES_IN),tail -n +2 $(SIZES_IN) | grep -v '^[[:space:]]*$$';) \
-		tr ' ' '\n' < $@.list | grep . | xargs -r cat; } > $@.tmp && mv $@.tmp $@ && rm -f $@.list \
-		|| { rm -f $@.tmp $@.list; exit 1; }
+		if [ -d $(RUN)/size ]; then find $(RUN)/size -name '*.csv' | LC_ALL=C sort | xargs -r cat; fi; } > $@.tmp \
+		&& mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
-$(RUN)/records.jsonl: $(CSV) $(VINDR_TEST) $(DICOM_PNGS) $(RASTER_LINKS) $(RUN)/sizes.csv $(INGEST)
+$(RUN)/records.jsonl: $(CSV) $(VINDR_TEST) $(DICOM_PNGS) $(RASTER_LINKS) $(RUN)/sizes.csv $(RUN)/ingest.args $(INGEST)
 	$(INGEST) vindr --csv $(CSV) $(TEST_OPTS) --images $(RUN)/images --sizes $(RUN)/sizes.csv $(RADS_OPTS) > $@.tmp \
 		&& mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
@@ -123,7 +128,7 @@ $(RUN)/records.jsonl: $(CSV) $(VINDR_TEST) $(DICOM_PNGS) $(RASTER_LINKS) $(RUN)/
 # A part left empty (too few images for the ratios) is an error, and the parts are removed.
 check_parts = for p in $(1); do [ -s $(RUN)/$$p.jsonl ] || { echo "vindr.mk: the $$p split is empty ($$(wc -l < $<) images; $(2)): give more images or other ratios" >&2; rm -f $(foreach p,$(1),$(RUN)/$(p).jsonl); exit 1; }; done
 ifeq ($(VINDR_TEST),)
-$(RUN)/train.jsonl $(RUN)/val.jsonl $(RUN)/test.jsonl &: $(RUN)/records.jsonl $(SPLIT)
+$(RUN)/train.jsonl $(RUN)/val.jsonl $(RUN)/test.jsonl &: $(RUN)/records.jsonl $(RUN)/split.args $(SPLIT)
 	$(SPLIT) $(STRATIFY) --ratios $(RATIOS) --names train,val,test --seed $(SEED) --prefix $(RUN)/ < $<
 	@$(call check_parts,train val test,RATIOS=$(RATIOS))
 else
@@ -131,7 +136,7 @@ $(RUN)/test.jsonl: $(RUN)/records.jsonl
 	jq -c 'select(has("truth"))' $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 	@$(call check_parts,test,VINDR_TEST names none of them)
 
-$(RUN)/train.jsonl $(RUN)/val.jsonl &: $(RUN)/records.jsonl $(SPLIT)
+$(RUN)/train.jsonl $(RUN)/val.jsonl &: $(RUN)/records.jsonl $(RUN)/split.args $(SPLIT)
 	jq -c 'select(has("truth") | not)' $< | $(SPLIT) $(STRATIFY) --ratios $(VAL_RATIOS) --names train,val --seed $(SEED) --prefix $(RUN)/
 	@$(call check_parts,train val,VAL_RATIOS=$(VAL_RATIOS))
 endif
@@ -140,3 +145,8 @@ $(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
 	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 include pipelines/detect.mk
+
+# What each stage was made with: a change redoes that stage and what follows it.
+$(eval $(call stamp,$(RUN)/width.args,$(WIDTH)))
+$(eval $(call stamp,$(RUN)/ingest.args,$(TEST_OPTS) $(RADS_OPTS) $(SIZES_IN)))
+$(eval $(call stamp,$(RUN)/split.args,$(STRATIFY) $(RATIOS) $(VAL_RATIOS) $(SEED)))

@@ -54,8 +54,13 @@ rec() { jq -c --arg id "$1" "select(.id == \$id) | $2" "$BATS_TEST_TMPDIR/v.json
 }
 
 @test "ingest vindr: the Rads subset keeps images read by exactly R8, R9, R10" {
-    ingest_fixture --annotators R8,R9,R10 --require-all > "$BATS_TEST_TMPDIR/r.jsonl" 2>/dev/null
+    "$BIN/ingest" vindr --csv "$F/train.csv" --images "$F/images" --sizes "$F/sizes.csv" --annotators R8,R9,R10 --require-all \
+        > "$BATS_TEST_TMPDIR/r.jsonl" 2>/dev/null
     [ "$(jq -r .id "$BATS_TEST_TMPDIR/r.jsonl" | tr '\n' ' ')" = "img01 img02 img05 img07 img09 img10 img12 " ]
+    # the consensus images are kept whoever read them (img11 only in test.csv): they are the test split
+    ingest_fixture --annotators R8,R9,R10 --require-all > "$BATS_TEST_TMPDIR/r.jsonl" 2>/dev/null
+    [ "$(jq -r .id "$BATS_TEST_TMPDIR/r.jsonl" | tr '\n' ' ')" = "img01 img02 img05 img07 img09 img10 img12 img11 " ]
+    [ "$(jq -c 'select(.id == "img11") | [.annotators, (.truth | length)]' "$BATS_TEST_TMPDIR/r.jsonl")" = '[[],2]' ]
     # without --require-all: images read by any of them, with their annotations only
     ingest_fixture --annotators R8,R9,R10 > "$BATS_TEST_TMPDIR/v.jsonl" 2>/dev/null
     [ "$(jq -r .id "$BATS_TEST_TMPDIR/v.jsonl" | tr '\n' ' ')" = "img01 img02 img04 img05 img07 img08 img09 img10 img12 img11 " ]
@@ -179,6 +184,8 @@ bad_csv() {   # CSV body (after the header), expected message
     cp "$F/images/img12.dicom" "$d/train/img13.dicom"
     cp "$F/images/img12.dicom" "$d/train/unused.dicom"
     dcmodify -nb -m "(0028,0004)=MONOCHROME1" "$d/train/img13.dicom"
+    # an icon image in a sequence has rows and columns of its own: the top-level ones count
+    dcmodify -nb -i "(0088,0200)[0].(0028,0010)=16" -i "(0088,0200)[0].(0028,0011)=16" "$d/train/img13.dicom"
     { head -n1 "$F/train.csv"; grep '^img12' "$F/train.csv"; grep '^img12' "$F/train.csv" | sed 's/^img12/img13/'; } > "$d/train.csv"
     run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d" RUN="$d/run" WIDTH=32 -j2 "$d/run/records.jsonl"
     echo "$output"

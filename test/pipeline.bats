@@ -71,6 +71,11 @@ load helpers/common
     run make -s -C "$ROOT" experiments DATASET=vindr-rads VINDR="$BATS_TEST_TMPDIR/none"
     [ "$status" -eq 2 ]
     [[ "$output" == *"VINDR=$BATS_TEST_TMPDIR/none: no such folder"* ]]
+    echo '{"baseline": {"map40": "0.41"}}' > "$BATS_TEST_TMPDIR/paper.json"
+    run make -s -C "$ROOT" -f pipelines/experiments.mk RUN="$BATS_TEST_TMPDIR/exp" PAPER="$BATS_TEST_TMPDIR/paper.json"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"PAPER=$BATS_TEST_TMPDIR/paper.json: not a JSON object of method -> {map40, map50_95} numbers"* ]]
+    [ ! -e "$BATS_TEST_TMPDIR/exp" ]
     mkdir "$BATS_TEST_TMPDIR/empty"
     run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$BATS_TEST_TMPDIR/empty" RUN="$BATS_TEST_TMPDIR/r"
     [ "$status" -ne 0 ]
@@ -138,10 +143,18 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" EPOCHS=3
     [[ "$output" == *"bin/train"*"--epochs 3"* ]]
     [[ "$output" != *"dicom2png"* && "$output" != *"bin/ingest"* && "$output" != *"bin/fuse"* ]]
-    # a new WIDTH converts the DICOM again (and what depends on it), not the linked files
+    # a new WIDTH converts the DICOM again (and what depends on it), not the linked files;
+    # new ingest options ingest again; new split options split again
     run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" WIDTH=48 data
     [[ "$output" == *"dicom2png.sh $VINDR_F/images/img12.dicom $r/images/img12.png 48"* && "$output" == *"bin/ingest"* ]]
     [[ "$output" != *"ln -sfn"* ]]
+    run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" RADS=1 data
+    [[ "$output" == *"bin/ingest vindr"*"--annotators R8,R9,R10 --require-all"* && "$output" != *"dicom2png"* ]]
+    run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" RATIOS=0.4,0.3,0.3 data
+    [[ "$output" == *"bin/split  --ratios 0.4,0.3,0.3"* && "$output" != *"bin/ingest"* ]]
+    # and those dry runs changed nothing
+    run make -q -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" methods
+    [ "$status" -eq 0 ]
 }
 
 @test "make pipeline DATASET=vindr with VINDR_TEST: the consensus images are the test split, scored against the consensus" {
@@ -156,6 +169,12 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     jq -e '.truth == "truth" and (.reference | test("consensus \\(test.csv\\)")) and .test_images == 2' "$r/summary.json"
     grep -q "scored against the radiologists' consensus (test.csv)" "$r/summary.md"
     assert_no_temp_files "$r"
+    # the Rads subset keeps the consensus images as its test split, whoever read them
+    run make -s -C "$ROOT" -f pipelines/vindr.mk DATASET=vindr-rads RUN="$r-rads" VINDR_TEST="$VINDR_F/test.csv" "${VINDR_OPTS[@]}" data
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .id "$r-rads/test.jsonl" | sort | tr '\n' ' ')" = "img11 img12 " ]
+    [ "$(cat "$r-rads"/{train,val}.jsonl | jq -r .id | sort | tr '\n' ' ')" = "img01 img02 img05 img07 img09 img10 " ]
 }
 
 @test "the VinDr pipeline reads PhysioNet's layout: annotations/annotations_train.csv, train/ and test/ DICOM folders" {
@@ -203,6 +222,21 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     [ "$status" -ne 0 ]
     [[ "$output" == *"$d/train.csv: line 5: no image img02.{png,jpg,jpeg,dicom,dcm} in $d/run/images"* ]]
     [ ! -e "$d/run/records.jsonl" ]
+    # a DICOM without its rows: no size row, no records
+    d2="$BATS_TEST_TMPDIR/norows"
+    mkdir -p "$d2"
+    cp "$VINDR_F/images/img12.dicom" "$d2/img12.dicom"
+    dcmodify -nb -e "(0028,0010)" "$d2/img12.dicom"
+    grep '^image_id\|^img12' "$VINDR_F/train.csv" > "$d2/train.csv"
+    run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d2" RUN="$d2/run" "$d2/run/sizes.csv"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"vindr.mk: $d2/img12.dicom: cannot read its columns and rows"* ]]
+    [ ! -e "$d2/run/size/img12.csv" ] && [ ! -e "$d2/run/sizes.csv" ]
+    # nor can DCMTK render it
+    run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d2" RUN="$d2/run" data
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Missing attribute"* || "$output" == *"cannot read its columns and rows"* ]]
+    [ ! -e "$d2/run/images/img12.png" ] && [ ! -e "$d2/run/records.jsonl" ]
     printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg01,Aortic enlargement,0,R8,900,500,800,700\n' > "$d/train.csv"
     run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d" RUN="$d/run" data
     [ "$status" -ne 0 ]

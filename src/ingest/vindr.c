@@ -35,6 +35,7 @@ static void usage(void) {
         "  --sizes FILE         CSV of image_id, width, height: the original frames\n"
         "  --annotators LIST    keep only these radiologists' annotations (and images read by one)\n"
         "  --require-all        with --annotators: keep only images read by exactly those\n"
+        "                       (the images of --test-csv are kept whoever read them)\n"
         "  --no-images          do not look for image files (needs --sizes)\n"
         "  -h, --help           show this help\n");
 }
@@ -248,9 +249,10 @@ int ingest_vindr(int argc, char **argv) {
         if (n_keep) {
             int all = readers && (int)json_object_size(readers) == n_keep;
             for (int k = 0; k < n_keep && all; k++) all &= json_object_get(readers, keep[k]) != NULL;
-            size_t na = json_array_size(who);
-            int read_by_one = na > 0 || json_object_get(rec, "truth");
-            if ((require_all && !all) || !read_by_one) { skipped++; json_decref(rec); continue; }
+            int read_by_one = json_array_size(who) > 0;
+            // a consensus image (--test-csv) is kept: the readers choose the training images
+            int consensus = json_object_get(rec, "truth") != NULL;
+            if (!consensus && ((require_all && !all) || !read_by_one)) { skipped++; json_decref(rec); continue; }
         }
         json_object_del(rec, "_readers");
         long line = im.first_line[i];
