@@ -359,6 +359,7 @@ static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const
 void net_forward(Net *n, const float *x) {
     int B = n->batch;
     for (int i = 0; i < n->n_nodes; i++) {
+        double t_start = n->node_ms ? omp_get_wtime() : 0;
         Node *d = &n->node[i];
         const Node *a = d->n_in ? &n->node[d->in[0]] : NULL;
         long act = (long)B * d->C * d->H * d->W, hw = (long)d->H * d->W;
@@ -411,6 +412,7 @@ void net_forward(Net *n, const float *x) {
             maxpool_forward_f32(d->out, d->argmax, a->out, B, d->C, d->H, d->W, d->k);
             break;
         }
+        if (n->node_ms) n->node_ms[i] += 1e3 * (omp_get_wtime() - t_start);
     }
 }
 
@@ -440,6 +442,7 @@ void net_backward(Net *n, const float *x) {
     for (int i = 0; i < n->n_nodes; i++) fresh[i] = n->node[i].type != NODE_DETECT;
     float *t0 = n->tmp[0], *t1 = n->tmp[1];
     for (int i = n->n_nodes - 1; i > 0; i--) {
+        double t_start = n->node_ms ? omp_get_wtime() : 0;
         Node *d = &n->node[i];
         int ai = d->in[0];
         Node *a = &n->node[ai];
@@ -502,5 +505,6 @@ void net_backward(Net *n, const float *x) {
             fresh[ai] = 0;
             break;
         }
+        if (n->node_ms) n->node_ms[NET_MAX_NODES + i] += 1e3 * (omp_get_wtime() - t_start);
     }
 }

@@ -73,6 +73,7 @@ typedef struct {
     float *tmp[2];            // two activation-sized scratch buffers for the backward pass
     size_t max_act;           // floats of the largest activation of the batch
     int training;             // batch norm: batch statistics (1) or running ones (0)
+    double *node_ms;          // NULL, or 2 * NET_MAX_NODES milliseconds summed per node: forward, then backward
 } Net;
 
 // Builds the layout and allocates parameters (initialised as PyTorch and YOLOv5 do, from

@@ -10,11 +10,13 @@
 // {"train_images_per_s", "predict_images_per_s", "peak_rss_mib", "threads", ...}; on the GPU
 // also "device", "gpu_mem_mib" (the network's device memory) and "macs_per_image", and with
 // --profile "profile_ms": the device time per kind of operation of a training step (five
-// more steps, timed with events after the timed ones).
+// more steps, timed with events after the timed ones); on the CPU, the time per kind of
+// node, forward and backward.
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -28,6 +30,52 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+// The CPU's time per kind of node over five training steps, in ms per step: a JSON object
+// {"conv k3 s1 32px": [forward, backward, M multiply-adds of the forward], ...}, the kinds in
+// order of first appearance.
+static void cpu_profile(Engine *eng, Net *n, const float *x, const Target *t, int nt, const double lr[3], double clip,
+                        char *out, size_t cap) {
+    enum { STEPS = 5 };
+    double *ms = calloc(2 * NET_MAX_NODES, sizeof *ms);
+    n->node_ms = ms;
+    LossOptions lo;
+    loss_defaults(&lo);
+    for (int s = 0; s < STEPS; s++) {
+        LossParts lp;
+        double norm;
+        engine_zero_grad(eng);
+        engine_forward(eng, x, 1);
+        engine_loss(eng, t, nt, &lo, &lp);
+        engine_backward(eng, x);
+        engine_step(eng, lr, 0.937, n->batch, 1, clip, &norm);
+    }
+    n->node_ms = NULL;
+    static const char *type_name[] = { "input", "conv", "detect", "add", "concat", "upsample", "maxpool" };
+    char key[NET_MAX_NODES][48];
+    double f[NET_MAX_NODES] = { 0 }, b[NET_MAX_NODES] = { 0 }, macs[NET_MAX_NODES] = { 0 };
+    int nk = 0;
+    for (int i = 1; i < n->n_nodes; i++) {
+        const Node *d = &n->node[i];
+        char k[48];
+        if (d->type == NODE_CONV || d->type == NODE_DETECT)
+            snprintf(k, sizeof k, "%s k%d s%d %dpx", type_name[d->type], d->k, d->stride, d->H);
+        else
+            snprintf(k, sizeof k, "%s %dpx", type_name[d->type], d->H);
+        int j = 0;
+        while (j < nk && strcmp(key[j], k) != 0) j++;
+        if (j == nk) snprintf(key[nk++], sizeof key[0], "%s", k);
+        if (d->type == NODE_CONV || d->type == NODE_DETECT)
+            macs[j] += (double)n->batch * d->C * d->H * d->W * n->node[d->in[0]].C * d->k * d->k;
+        f[j] += ms[i] / STEPS;
+        b[j] += ms[NET_MAX_NODES + i] / STEPS;
+    }
+    size_t len = (size_t)snprintf(out, cap, "{");
+    for (int j = 0; j < nk && len < cap; j++)
+        len += (size_t)snprintf(out + len, cap - len, "%s\"%s\":[%.2f,%.2f,%.0f]", j ? "," : "", key[j], f[j], b[j], macs[j] / 1e6);
+    if (len < cap) snprintf(out + len, cap - len, "}");
+    free(ms);
 }
 
 int main(int argc, char **argv) {
@@ -102,7 +150,7 @@ int main(int argc, char **argv) {
         ph[0] += b - a; ph[1] += c2 - b; ph[2] += d - c2; ph[3] += e - d;
     }
     double train = steps * (double)B / (now() - t0);
-    char prof[1024] = "{}";
+    char prof[4096] = "{}";
     for (int s = 0; profile && eng.gpu && s < 5; s++) {
         double norm;
         ok &= gpu_net_profile(eng.gpu, 1) == 0 && engine_zero_grad(&eng) == 0 && engine_forward(&eng, x, 1) == 0;
@@ -111,6 +159,7 @@ int main(int argc, char **argv) {
         ok &= engine_step(&eng, lr, 0.937, B, 1, oc.clip, &norm) == 0 && gpu_net_profile(eng.gpu, 0) == 0;
         if (s == 4) gpu_net_profile_report(eng.gpu, prof, sizeof prof);
     }
+    if (profile && !eng.gpu) cpu_profile(&eng, &n, x, t, nt, lr, oc.clip, prof, sizeof prof);
     Det *dets = malloc(sizeof *dets * 300 * (size_t)omp_get_max_threads());
     for (int s = 0; s < steps + 2; s++) {
         if (s == 2) t0 = now();
