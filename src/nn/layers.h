@@ -10,17 +10,44 @@
 
 #include <stddef.h>
 
+// A convolution runs one GEMM per group of images, the group's positions side by side, so
+// that small maps (the deep layers: 16 or 64 positions an image) still make GEMMs large
+// enough to run fast; from CONV_GROUP_POSITIONS positions on, an image is a group alone.
+#define CONV_GROUP_POSITIONS 256
+
+static inline int conv_is_pointwise(int k, int stride, int pad) { return k == 1 && stride == 1 && pad == 0; }
+
+// Images per group for a batch of B images with N output positions each.
+static inline int conv_group_size(int B, int N) {
+    int g = N > 0 ? CONV_GROUP_POSITIONS / N : 1;
+    return g < 1 ? 1 : g > B ? B : g;
+}
+
+// The scratch a convolution of B images needs (in elements): col, the columns of a group
+// (0 for a single image's pointwise convolution), and work, a group's outputs (0 when every
+// group is one image).
+static inline void conv2d_scratch(int B, int C, int OC, int k, int stride, int pad, int OH, int OW, size_t *col,
+                                  size_t *work) {
+    size_t N = (size_t)OH * OW, g = (size_t)conv_group_size(B, (int)N);
+    *col = conv_is_pointwise(k, stride, pad) && g == 1 ? 0 : (size_t)C * k * k * g * N;
+    *work = g > 1 ? (size_t)OC * g * N : 0;
+}
+
 #define NN_DECLARE(real, S)                                                                          \
     /* out (B,OC,OH,OW) = conv(inp (B,C,H,W), weight (OC, C*k*k)) + bias (OC, or NULL).         \
-       col: scratch of C*k*k * OH*OW (unused, may be NULL, for 1x1 stride-1 unpadded); with       \
-       col_stride > 0, image b's columns are kept at col + b * col_stride for the backward. */   \
-    void conv2d_forward##S(real *out, real *col, size_t col_stride, const real *inp, const real *weight, \
-                           const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad); \
+       col and work: scratch as conv2d_scratch sizes them. With col_stride > 0 the columns are    \
+       kept for the backward instead: the group starting at image b at col + b * col_stride, as  \
+       (C*k*k, images * OH*OW) (col_stride is one image's C*k*k*OH*OW; not for pointwise). */    \
+    void conv2d_forward##S(real *out, real *col, size_t col_stride, real *work, const real *inp,        \
+                           const real *weight, const real *bias, int B, int C, int H, int W, int OC, int k, \
+                           int stride, int pad);                                                       \
     /* dinp (B,C,H,W) (may be NULL), dweight (OC, C*k*k) +=, dbias (OC) += (may be NULL).         \
-       cached (may be NULL): the columns the forward pass kept, image b's at b * cached_stride. */ \
-    void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, const real *cached,     \
-                            size_t cached_stride, const real *dout, const real *inp, const real *weight, \
-                            int B, int C, int H, int W, int OC, int k, int stride, int pad);          \
+       cached (may be NULL): the columns the forward pass kept with cached_stride. col and work:  \
+       scratch as for the forward pass. */                                                       \
+    void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, real *work,             \
+                            const real *cached, size_t cached_stride, const real *dout, const real *inp, \
+                            const real *weight, int B, int C, int H, int W, int OC, int k, int stride,  \
+                            int pad);                                                                  \
     /* Training-mode batch norm over (B, HW) per channel fused with SiLU: pre_act = (x - mean) *  \
        rstd * gamma + beta, out = silu(pre_act); mean, rstd (C) are saved for the backward pass,  \
        which uses dpre (B,C,HW) as scratch. */                                                   \

@@ -19,13 +19,13 @@ static void F(valid_span)(int W, int OW, int kx, int stride, int pad, int *ox0, 
     if (*ox1 < *ox0) *ox1 = *ox0;
 }
 
-// One image's (C,H,W) into columns (C*k*k, OH*OW): per output row, zeros outside the
-// image and a copy (stride 1) or a strided gather inside it.
-static void F(im2col)(real *col, const real *img, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
+// One image's (C,H,W) into columns (C*k*k, OH*OW), row r at col + r * ld: per output row,
+// zeros outside the image and a copy (stride 1) or a strided gather inside it.
+static void F(im2col)(real *col, size_t ld, const real *img, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                real *row = col + ((size_t)(c * k + ky) * k + kx) * OH * OW;
+                real *row = col + ((size_t)(c * k + ky) * k + kx) * ld;
                 int ox0, ox1;
                 F(valid_span)(W, OW, kx, stride, pad, &ox0, &ox1);
                 for (int oy = 0; oy < OH; oy++) {
@@ -42,13 +42,14 @@ static void F(im2col)(real *col, const real *img, int C, int H, int W, int k, in
             }
 }
 
-// The adjoint of im2col: columns added back into one image (which is zeroed first).
-static void F(col2im)(real *img, const real *col, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
+// The adjoint of im2col: columns (row r at col + r * ld) added back into one image (which
+// is zeroed first).
+static void F(col2im)(real *img, const real *col, size_t ld, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
     memset(img, 0, sizeof(real) * (size_t)C * H * W);
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                const real *row = col + ((size_t)(c * k + ky) * k + kx) * OH * OW;
+                const real *row = col + ((size_t)(c * k + ky) * k + kx) * ld;
                 int ox0, ox1;
                 F(valid_span)(W, OW, kx, stride, pad, &ox0, &ox1);
                 for (int oy = 0; oy < OH; oy++) {
@@ -62,58 +63,99 @@ static void F(col2im)(real *img, const real *col, int C, int H, int W, int k, in
             }
 }
 
-static int F(is_pointwise)(int k, int stride, int pad) { return k == 1 && stride == 1 && pad == 0; }
-
-void F(conv2d_forward)(real *out, real *col, size_t col_stride, const real *inp, const real *weight, const real *bias,
-                       int B, int C, int H, int W, int OC, int k, int stride, int pad) {
-    int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
-    for (int b = 0; b < B; b++) {
-        const real *x = inp + (size_t)b * C * H * W;
-        real *y = out + (size_t)b * OC * N;
-        const real *cols = x;   // a 1x1 stride-1 convolution reads the image as its columns
-        if (!F(is_pointwise)(k, stride, pad)) {
-            real *c = col + (size_t)b * col_stride;   // kept per image when col_stride > 0
-            F(im2col)(c, x, C, H, W, k, stride, pad, OH, OW);
-            cols = c;
-        }
-        // y (OC, N) = weight (OC, K) @ cols (K, N)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, N, K, 1, weight, K, cols, N, 0, y, N);
-        if (bias)
-            for (int o = 0; o < OC; o++)
-                for (int i = 0; i < N; i++) y[(size_t)o * N + i] += bias[o];
+// A group's columns (K, L = gi * N): image j's at column j * N, by im2col or, for a
+// pointwise convolution, by copying its rows.
+static void F(group_columns)(real *col, const real *x, int gi, int pw, int C, int H, int W, int k, int stride, int pad,
+                             int OH, int OW) {
+    size_t N = (size_t)OH * OW, L = (size_t)gi * N;
+    for (int j = 0; j < gi; j++) {
+        const real *xj = x + (size_t)j * C * H * W;
+        if (pw)
+            for (int r = 0; r < C; r++) memcpy(col + r * L + j * N, xj + r * N, sizeof(real) * N);
+        else
+            F(im2col)(col + j * N, L, xj, C, H, W, k, stride, pad, OH, OW);
     }
 }
 
-void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, const real *cached, size_t cached_stride,
-                        const real *dout, const real *inp, const real *weight, int B, int C, int H, int W, int OC, int k,
-                        int stride, int pad) {
+void F(conv2d_forward)(real *out, real *col, size_t col_stride, real *work, const real *inp, const real *weight,
+                       const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
-    int pw = F(is_pointwise)(k, stride, pad);
-    for (int b = 0; b < B; b++) {
+    int pw = conv_is_pointwise(k, stride, pad), g = conv_group_size(B, N);
+    for (int b = 0; b < B; b += g) {
+        int gi = B - b < g ? B - b : g, L = gi * N;
+        const real *x = inp + (size_t)b * C * H * W;
+        real *y = out + (size_t)b * OC * N;
+        const real *cols = x;   // a single image's 1x1 stride-1 convolution reads it as its columns
+        if (!pw || gi > 1) {
+            real *c = col + (size_t)b * col_stride;   // kept per group when col_stride > 0
+            F(group_columns)(c, x, gi, pw, C, H, W, k, stride, pad, OH, OW);
+            cols = c;
+        }
+        // (OC, L) = weight (OC, K) @ cols (K, L): straight into y for one image, else into
+        // work and from there image by image
+        real *dst = gi > 1 ? work : y;
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1, weight, K, cols, L, 0, dst, L);
+        for (int j = 0; j < gi; j++)
+            for (int o = 0; o < OC; o++) {
+                real *yo = y + ((size_t)j * OC + o) * N, bo = bias ? bias[o] : 0;
+                if (gi > 1) {
+                    const real *src = work + (size_t)o * L + (size_t)j * N;
+                    for (int i = 0; i < N; i++) yo[i] = src[i] + bo;
+                } else if (bias) {
+                    for (int i = 0; i < N; i++) yo[i] += bo;
+                }
+            }
+    }
+}
+
+void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real *work, const real *cached,
+                        size_t cached_stride, const real *dout, const real *inp, const real *weight, int B, int C, int H,
+                        int W, int OC, int k, int stride, int pad) {
+    int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
+    int pw = conv_is_pointwise(k, stride, pad), g = conv_group_size(B, N);
+    for (int b = 0; b < B; b += g) {
+        int gi = B - b < g ? B - b : g, L = gi * N;
         const real *x = inp + (size_t)b * C * H * W, *dy = dout + (size_t)b * OC * N;
+        // the group's columns (K, L)
         const real *cols = x;
         if (!pw && cached) {
             cols = cached + (size_t)b * cached_stride;   // the forward pass's columns
-        } else if (!pw) {
-            F(im2col)(col, x, C, H, W, k, stride, pad, OH, OW);
+        } else if (!pw || gi > 1) {
+            F(group_columns)(col, x, gi, pw, C, H, W, k, stride, pad, OH, OW);
             cols = col;
         }
-        // dweight (OC, K) += dy (OC, N) @ cols^T (N, K)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, N, 1, dy, N, cols, N, 1, dweight, K);
+        // the group's output gradient (OC, L)
+        const real *dyg = dy;
+        if (gi > 1) {
+            for (int j = 0; j < gi; j++)
+                for (int o = 0; o < OC; o++)
+                    memcpy(work + (size_t)o * L + (size_t)j * N, dy + ((size_t)j * OC + o) * N, sizeof(real) * (size_t)N);
+            dyg = work;
+        }
+        // dweight (OC, K) += dy (OC, L) @ cols^T (L, K)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1, dyg, L, cols, L, 1, dweight, K);
         if (dbias)
-            for (int o = 0; o < OC; o++) {
-                real s = 0;
-                for (int i = 0; i < N; i++) s += dy[(size_t)o * N + i];
-                dbias[o] += s;
-            }
+            for (int j = 0; j < gi; j++)
+                for (int o = 0; o < OC; o++) {
+                    real s = 0;
+                    for (int i = 0; i < N; i++) s += dy[((size_t)j * OC + o) * N + i];
+                    dbias[o] += s;
+                }
         if (!dinp) continue;
         real *dx = dinp + (size_t)b * C * H * W;
-        if (pw) {
+        if (pw && gi == 1) {
             // dx (C, N) = weight^T (K=C, OC) @ dy (OC, N)
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, OC, 1, weight, K, dy, N, 0, dx, N);
-        } else {
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, OC, 1, weight, K, dy, N, 0, col, N);
-            F(col2im)(dx, col, C, H, W, k, stride, pad, OH, OW);
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, OC, 1, weight, K, dyg, N, 0, dx, N);
+            continue;
+        }
+        // dcols (K, L) = weight^T @ dy, then back into each image
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, OC, 1, weight, K, dyg, L, 0, col, L);
+        for (int j = 0; j < gi; j++) {
+            real *dxj = dx + (size_t)j * C * H * W;
+            if (pw)
+                for (int r = 0; r < C; r++) memcpy(dxj + (size_t)r * N, col + (size_t)r * L + (size_t)j * N, sizeof(real) * (size_t)N);
+            else
+                F(col2im)(dxj, col + (size_t)j * N, (size_t)L, C, H, W, k, stride, pad, OH, OW);
         }
     }
 }

@@ -206,11 +206,13 @@ int net_set_batch(Net *n, int B) {
     free(n->col);
     free(n->colcache);
     free(n->wtmp);
+    free(n->work);
     n->arena = NULL;
     n->col = NULL;
     n->colcache = NULL;
     n->wtmp = NULL;
-    size_t total = 0, max_act = 0, col = 1;
+    n->work = NULL;
+    size_t total = 0, max_act = 0, col = 1, work = 1;
     for (int i = 0; i < n->n_nodes; i++) {
         const Node *d = &n->node[i];
         size_t act = (size_t)B * d->C * d->H * d->W;
@@ -219,9 +221,10 @@ int net_set_batch(Net *n, int B) {
         if (d->type == NODE_CONV) total += 2 * act + 2 * (size_t)d->C;   // pre_bn, pre_act, mean, rstd
         if (d->type == NODE_MAXPOOL) total += act;               // argmax (stored as int in float slots)
         if (d->type == NODE_CONV || d->type == NODE_DETECT) {
-            const Node *x = &n->node[d->in[0]];
-            size_t c = (size_t)x->C * d->k * d->k * d->H * d->W;
+            size_t c, w;
+            conv2d_scratch(B, n->node[d->in[0]].C, d->C, d->k, d->stride, d->pad, d->H, d->W, &c, &w);
             if (c > col) col = c;
+            if (w > work) work = w;
         }
     }
     total += 2 * max_act;
@@ -236,9 +239,11 @@ int net_set_batch(Net *n, int B) {
     if (n->threads < 1) n->threads = 1;
     n->arena = calloc(total, sizeof(float));
     n->col = malloc(sizeof(float) * col * (size_t)n->threads);
+    n->work = malloc(sizeof(float) * work * (size_t)n->threads);
+    n->work_floats = work;
     n->wtmp = malloc(sizeof(float) * wmax * (size_t)n->threads);
     n->wtmp_floats = wmax;
-    if (!n->arena || !n->col || !n->wtmp) return -1;
+    if (!n->arena || !n->col || !n->work || !n->wtmp) return -1;
     float *p = n->arena;
     for (int i = 0; i < n->n_nodes; i++) {
         Node *d = &n->node[i];
@@ -286,6 +291,7 @@ void net_free(Net *n) {
     free(n->col);
     free(n->colcache);
     free(n->wtmp);
+    free(n->work);
     memset(n, 0, sizeof *n);
 }
 
@@ -317,7 +323,8 @@ static void conv_split(Net *n, float *out, const Node *a, const float *w, const 
         int keep = n->training && d->cols;
         if (b1 > b0)
             conv2d_forward_f32(out + b0 * out_img, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats, keep ? ck : 0,
-                               a->out + b0 * in_img, w, bias, b1 - b0, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+                               n->work + (size_t)t * n->work_floats, a->out + b0 * in_img, w, bias, b1 - b0, a->C, a->H, a->W,
+                               d->C, d->k, d->stride, d->pad);
     }
 }
 
@@ -335,7 +342,7 @@ static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const
         size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;
         if (b1 > b0)
             conv2d_backward_f32(dinp ? dinp + b0 * in_img : NULL, wt, NULL, n->col + (size_t)t * n->col_floats,
-                                d->cols ? d->cols + b0 * ck : NULL, ck, dy + b0 * out_img, a->out + b0 * in_img, w, b1 - b0,
+                                n->work + (size_t)t * n->work_floats, d->cols ? d->cols + b0 * ck : NULL, ck, dy + b0 * out_img, a->out + b0 * in_img, w, b1 - b0,
                                 a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
     }
     #pragma omp parallel for schedule(static)

@@ -67,6 +67,8 @@ typedef struct {
     float *col;               // im2col scratch, one per thread
     float *colcache;          // the nodes' kept columns, one allocation (NULL when over NET_COLCACHE_MAX)
     size_t col_floats;        // per thread
+    float *work;              // a group's convolution outputs or output gradients, one per thread
+    size_t work_floats;       // per thread
     float *wtmp;              // per-thread weight-gradient scratch
     size_t wtmp_floats;       // per thread
     int threads;              // images of a batch are split across this many threads

@@ -48,12 +48,12 @@ static void check_grad(const char *what, double *x, const double *grad, long n, 
 
 typedef struct {
     int B, C, H, W, OC, k, s, p, OH, OW;
-    double *x, *w, *b, *r, *out, *col;
+    double *x, *w, *b, *r, *out, *col, *work;
 } Conv;
 
 static double conv_loss(void *ctx) {
     Conv *c = ctx;
-    conv2d_forward_f64(c->out, c->col, 0, c->x, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s, c->p);
+    conv2d_forward_f64(c->out, c->col, 0, c->work, c->x, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s, c->p);
     return dot(c->out, c->r, (long)c->B * c->OC * c->OH * c->OW);
 }
 
@@ -63,10 +63,13 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     long nx = (long)B * C * H * W, nw = (long)OC * C * k * k, no = (long)B * OC * c.OH * c.OW;
     c.x = randn(nx); c.w = randn(nw); c.b = randn(OC); c.r = randn(no);
     c.out = malloc(sizeof(double) * (size_t)no);
-    c.col = malloc(sizeof(double) * (size_t)C * k * k * c.OH * c.OW);
+    size_t ncol, nwork;
+    conv2d_scratch(B, C, OC, k, s, p, c.OH, c.OW, &ncol, &nwork);
+    c.col = malloc(sizeof(double) * (ncol + 1));
+    c.work = malloc(sizeof(double) * (nwork + 1));
     double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
     conv_loss(&c);
-    conv2d_backward_f64(dx, dw, db, c.col, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx, dw, db, c.col, c.work, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
     char what[64];
     snprintf(what, sizeof what, "conv k%d s%d p%d dinp", k, s, p);
     check_grad(what, c.x, dx, nx, conv_loss, &c);
@@ -77,30 +80,31 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
 
     // float runs the same arithmetic to float precision
     float *xf = malloc(sizeof(float) * (size_t)nx), *wf = malloc(sizeof(float) * (size_t)nw), *bf = malloc(sizeof(float) * (size_t)OC);
-    float *of = malloc(sizeof(float) * (size_t)no), *colf = malloc(sizeof(float) * (size_t)C * k * k * c.OH * c.OW);
+    float *of = malloc(sizeof(float) * (size_t)no), *colf = malloc(sizeof(float) * (ncol + 1)),
+          *workf = malloc(sizeof(float) * (nwork + 1));
     for (long i = 0; i < nx; i++) xf[i] = (float)c.x[i];
     for (long i = 0; i < nw; i++) wf[i] = (float)c.w[i];
     for (int i = 0; i < OC; i++) bf[i] = (float)c.b[i];
-    conv2d_forward_f32(of, colf, 0, xf, wf, bf, B, C, H, W, OC, k, s, p);
+    conv2d_forward_f32(of, colf, 0, workf, xf, wf, bf, B, C, H, W, OC, k, s, p);
     conv_loss(&c);
     double e = 0, n2 = 0;
     for (long i = 0; i < no; i++) { e += (of[i] - c.out[i]) * (of[i] - c.out[i]); n2 += c.out[i] * c.out[i]; }
     CHECK(sqrt(e / n2) < 1e-6);
-    free(xf); free(wf); free(bf); free(of); free(colf);
+    free(xf); free(wf); free(bf); free(of); free(colf); free(workf);
 
     // columns kept by the forward pass and reused by the backward: the same gradients
     size_t K = (size_t)C * k * k * c.OH * c.OW;
     double *keep = malloc(sizeof(double) * K * B), *dx2 = malloc(sizeof(double) * (size_t)nx);
     double *dw2 = calloc((size_t)nw, sizeof *dw2), *dw1 = calloc((size_t)nw, sizeof *dw1);
-    conv2d_forward_f64(c.out, keep, K, c.x, c.w, c.b, B, C, H, W, OC, k, s, p);
-    conv2d_backward_f64(dx2, dw2, NULL, c.col, keep, K, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
-    conv2d_backward_f64(dx, dw1, NULL, c.col, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_forward_f64(c.out, keep, K, c.work, c.x, c.w, c.b, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx2, dw2, NULL, c.col, c.work, keep, K, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx, dw1, NULL, c.col, c.work, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
     double ek = 0;
     for (long i = 0; i < nx; i++) ek = fmax(ek, fabs(dx2[i] - dx[i]));
     for (long i = 0; i < nw; i++) ek = fmax(ek, fabs(dw2[i] - dw1[i]));
     CHECK(ek == 0);
     free(keep); free(dx2); free(dw2); free(dw1);
-    free(c.x); free(c.w); free(c.b); free(c.r); free(c.out); free(c.col); free(dx); free(dw); free(db);
+    free(c.x); free(c.w); free(c.b); free(c.r); free(c.out); free(c.col); free(c.work); free(dx); free(dw); free(db);
 }
 
 // ---- batch norm with SiLU (the fused layer the network runs) ---------------------------
@@ -201,10 +205,17 @@ static void test_simple(int kind, const char *name) {
 
 int main(void) {
     rng_seed(&g, 8, 0);
+    // small maps: the images of a batch in one GEMM (conv_group_size)
     test_conv(2, 3, 7, 6, 4, 3, 1, 1);    // 3x3, same size
     test_conv(2, 3, 8, 7, 5, 3, 2, 1);    // 3x3, stride 2 (downsampling)
-    test_conv(2, 4, 5, 5, 3, 1, 1, 0);    // 1x1: no im2col
+    test_conv(2, 4, 5, 5, 3, 1, 1, 0);    // 1x1: the images' rows side by side
+    test_conv(3, 2, 10, 10, 3, 3, 1, 1);  // groups of 2 and 1 (100 positions)
     test_conv(1, 1, 12, 10, 4, 6, 2, 2);  // the 6x6 stride-2 stem, 1 input channel
+    // large maps: one image a GEMM
+    test_conv(2, 2, 16, 17, 3, 3, 1, 1);  // 3x3, 272 positions
+    test_conv(2, 3, 16, 16, 2, 1, 1, 0);  // 1x1, no im2col
+    CHECK(conv_group_size(32, 16) == 16 && conv_group_size(32, 64) == 4 && conv_group_size(32, 256) == 1);
+    CHECK(conv_group_size(3, 100) == 2 && conv_group_size(2, 4096) == 1);
     test_batchnorm_silu();
     test_simple(1, "maxpool k5");
     test_simple(2, "upsample2x");
