@@ -48,14 +48,14 @@ static inline void conv2d_scratch(int B, int C, int OC, int k, int stride, int p
                             const real *cached, size_t cached_stride, const real *dout, const real *inp, \
                             const real *weight, int B, int C, int H, int W, int OC, int k, int stride,  \
                             int pad);                                                                  \
-    /* Training-mode batch norm over (B, HW) per channel fused with SiLU: pre_act = (x - mean) *  \
-       rstd * gamma + beta, out = silu(pre_act); mean, rstd (C) are saved for the backward pass,  \
-       which uses dpre (B,C,HW) as scratch. */                                                   \
-    void batchnorm_silu_forward##S(real *out, real *pre_act, real *mean, real *rstd, const real *inp,    \
-                                   const real *gamma, const real *beta, int B, int C, int HW, real eps); \
+    /* Training-mode batch norm over (B, HW) per channel fused with SiLU: out = silu((x - mean) *  \
+       rstd * gamma + beta); mean, rstd (C) are saved for the backward pass, which recomputes    \
+       the value before SiLU from x and uses dpre (B,C,HW) as scratch. */                        \
+    void batchnorm_silu_forward##S(real *out, real *mean, real *rstd, const real *inp, const real *gamma, \
+                                   const real *beta, int B, int C, int HW, real eps);                  \
     void silu_batchnorm_backward##S(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, \
-                                    const real *pre_act, const real *inp, const real *mean,              \
-                                    const real *rstd, const real *gamma, int B, int C, int HW);          \
+                                    const real *inp, const real *mean, const real *rstd,                 \
+                                    const real *gamma, const real *beta, int B, int C, int HW);          \
     /* Inference: out = silu(BN(inp)) with the running statistics. */                           \
     void batchnorm_silu_inference##S(real *out, const real *inp, const real *gamma, const real *beta,   \
                                      const real *run_mean, const real *run_var, int B, int C, int HW,  \

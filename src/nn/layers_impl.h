@@ -178,62 +178,59 @@ void F(batchnorm_silu_inference)(real *out, const real *inp, const real *gamma, 
     }
 }
 
-// Batch norm (training, biased variance over (B, HW) per channel) and SiLU in one pass over
-// the output: pre_act = (inp - mean) * rstd * gamma + beta, out = pre_act * sigmoid(pre_act);
-// mean and rstd (C) are kept for the backward pass.
-void F(batchnorm_silu_forward)(real *out, real *pre_act, real *mean, real *rstd, const real *inp, const real *gamma,
-                               const real *beta, int B, int C, int HW, real eps) {
+// Batch norm (training, biased variance over (B, HW) per channel) and SiLU: the statistics
+// in one pass (sums of x and x^2 in double), then out = silu((inp - mean) * rstd * gamma +
+// beta); mean and rstd (C) are kept for the backward pass.
+void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
+                               int B, int C, int HW, real eps) {
     double n = (double)B * HW;
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double s = 0, s2 = 0;
         for (int b = 0; b < B; b++) {
             const real *x = inp + ((size_t)b * C + c) * HW;
-            #pragma omp simd reduction(+ : s)
-            for (int i = 0; i < HW; i++) s += x[i];
+            #pragma omp simd reduction(+ : s, s2)
+            for (int i = 0; i < HW; i++) { double v = x[i]; s += v; s2 += v * v; }
         }
-        double m = s / n;
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            #pragma omp simd reduction(+ : s2)
-            for (int i = 0; i < HW; i++) { double d = x[i] - m; s2 += d * d; }
-        }
-        real r = (real)(1.0 / sqrt(s2 / n + eps)), mr = (real)m, g = gamma[c], bt = beta[c];
+        double m = s / n, var = s2 / n - m * m;
+        if (var < 0) var = 0;   // rounding, for a constant channel
+        real r = (real)(1.0 / sqrt(var + eps)), mr = (real)m, g = gamma[c], bt = beta[c];
         mean[c] = mr;
         rstd[c] = r;
         for (int b = 0; b < B; b++) {
             size_t o = ((size_t)b * C + c) * HW;
             const real *x = inp + o;
-            real *p = pre_act + o, *y = out + o;
+            real *y = out + o;
             #pragma omp simd
             for (int i = 0; i < HW; i++) {
                 real v = (x[i] - mr) * r * g + bt;
-                p[i] = v;
                 y[i] = v / (1 + EXP(-v));
             }
         }
     }
 }
 
-// Their backward in two passes: SiLU's derivative and BN's sums together, then the input
-// gradient; with xhat = (x - mean) * rstd and d the gradient at pre_act,
-// dx = rstd * gamma * (d - mean(d) - xhat * mean(d * xhat)). dpre (B,C,HW) is scratch for d.
-void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout,
-                                const real *pre_act, const real *inp, const real *mean, const real *rstd,
-                                const real *gamma, int B, int C, int HW) {
+// Their backward in two passes: SiLU's derivative at pre_act = (x - mean) * rstd * gamma +
+// beta (recomputed from x) with BN's sums, then the input gradient; with xhat = (x - mean)
+// * rstd and d the gradient at pre_act, dx = rstd * gamma * (d - mean(d) - xhat * mean(d *
+// xhat)). dpre (B,C,HW) is scratch for d.
+void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, const real *inp,
+                                const real *mean, const real *rstd, const real *gamma, const real *beta, int B, int C,
+                                int HW) {
     double n = (double)B * HW;
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double sdy = 0, sdyx = 0;
-        real m = mean[c], r = rstd[c];
+        real m = mean[c], r = rstd[c], gm = gamma[c], bt = beta[c];
         for (int b = 0; b < B; b++) {
             size_t o = ((size_t)b * C + c) * HW;
-            const real *x = inp + o, *dy = dout + o, *p = pre_act + o;
+            const real *x = inp + o, *dy = dout + o;
             real *dp = dpre + o;
             #pragma omp simd
             for (int i = 0; i < HW; i++) {
-                real sg = 1 / (1 + EXP(-p[i]));
-                dp[i] = dy[i] * sg * (1 + p[i] * (1 - sg));
+                real p = (x[i] - m) * r * gm + bt;
+                real sg = 1 / (1 + EXP(-p));
+                dp[i] = dy[i] * sg * (1 + p * (1 - sg));
             }
             #pragma omp simd reduction(+ : sdy, sdyx)
             for (int i = 0; i < HW; i++) {
@@ -243,7 +240,7 @@ void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbet
         }
         dgamma[c] += (real)sdyx;
         dbeta[c] += (real)sdy;
-        real mdy = (real)(sdy / n), mdyx = (real)(sdyx / n), g = r * gamma[c];
+        real mdy = (real)(sdy / n), mdyx = (real)(sdyx / n), g = r * gm;
         for (int b = 0; b < B; b++) {
             size_t o = ((size_t)b * C + c) * HW;
             const real *x = inp + o, *dp = dpre + o;

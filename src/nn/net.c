@@ -218,7 +218,7 @@ int net_set_batch(Net *n, int B) {
         size_t act = (size_t)B * d->C * d->H * d->W;
         if (act > max_act) max_act = act;
         total += 2 * act;                                        // out, dout
-        if (d->type == NODE_CONV) total += 2 * act + 2 * (size_t)d->C;   // pre_bn, pre_act, mean, rstd
+        if (d->type == NODE_CONV) total += act + 2 * (size_t)d->C;   // pre_bn, mean, rstd
         if (d->type == NODE_MAXPOOL) total += act;               // argmax (stored as int in float slots)
         if (d->type == NODE_CONV || d->type == NODE_DETECT) {
             size_t c, w;
@@ -252,7 +252,6 @@ int net_set_batch(Net *n, int B) {
         d->dout = p; p += act;
         if (d->type == NODE_CONV) {
             d->pre_bn = p; p += act;
-            d->pre_act = p; p += act;
             d->mean = p; p += d->C;
             d->rstd = p; p += d->C;
         }
@@ -377,7 +376,7 @@ void net_forward(Net *n, const float *x) {
         case NODE_CONV:
             conv_split(n, d->pre_bn, a, P(n, d->w), NULL, d);
             if (n->training) {
-                batchnorm_silu_forward_f32(d->out, d->pre_act, d->mean, d->rstd, d->pre_bn, P(n, d->g), P(n, d->g + 1), B, d->C,
+                batchnorm_silu_forward_f32(d->out, d->mean, d->rstd, d->pre_bn, P(n, d->g), P(n, d->g + 1), B, d->C,
                                            (int)hw, BN_EPS);
                 // running statistics, as PyTorch keeps them (unbiased variance)
                 float *rm = P(n, d->rm), *rv = P(n, d->rm + 1);
@@ -464,8 +463,8 @@ void net_backward(Net *n, const float *x) {
         case NODE_INPUT:
             break;
         case NODE_CONV:
-            silu_batchnorm_backward_f32(t1, t0, G(n, d->g), G(n, d->g + 1), d->dout, d->pre_act, d->pre_bn, d->mean, d->rstd,
-                                        P(n, d->g), B, d->C, (int)hw);
+            silu_batchnorm_backward_f32(t1, t0, G(n, d->g), G(n, d->g + 1), d->dout, d->pre_bn, d->mean, d->rstd, P(n, d->g),
+                                        P(n, d->g + 1), B, d->C, (int)hw);
             if (a->type == NODE_INPUT) {
                 conv_split_backward(n, NULL, G(n, d->w), NULL, t1, a, P(n, d->w), d);
                 break;

@@ -31,7 +31,7 @@ typedef struct {
     int rm;                   // running mean index (running var = rm + 1), not trained
     // activations for a batch (B, C, H, W), owned by the net's arena
     float *out, *dout;
-    float *pre_bn, *pre_act;  // conv output before BN, BN output before SiLU
+    float *pre_bn;            // conv output before BN
     float *mean, *rstd;       // BN batch statistics
     int *argmax;              // max pool
     float *cols;              // conv with k > 1 or stride > 1: the batch's im2col columns kept by the

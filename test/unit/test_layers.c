@@ -116,7 +116,7 @@ typedef struct {
 
 static double bn_loss(void *ctx) {
     Bn *b = ctx;
-    batchnorm_silu_forward_f64(b->out, b->pre, b->mean, b->rstd, b->x, b->gamma, b->beta, b->B, b->C, b->HW, 1e-3);
+    batchnorm_silu_forward_f64(b->out, b->mean, b->rstd, b->x, b->gamma, b->beta, b->B, b->C, b->HW, 1e-3);
     return dot(b->out, b->r, (long)b->B * b->C * b->HW);
 }
 
@@ -132,20 +132,33 @@ static void test_batchnorm_silu(void) {
     double *dx = calloc((size_t)n, sizeof *dx), *dpre = calloc((size_t)n, sizeof *dpre);
     double *dg = calloc(4, sizeof *dg), *dbt = calloc(4, sizeof *dbt);
     bn_loss(&b);
-    // before SiLU each channel has mean beta; after it, out = silu(pre)
+    // the kept statistics are the channels' own mean and 1 / sqrt(biased variance + eps); before
+    // SiLU each channel then has mean beta and variance gamma^2 var / (var + eps); out = silu(pre)
     double e = 0;
     for (int c = 0; c < b.C; c++) {
-        double s = 0;
+        double s = 0, s2 = 0, sp = 0, sp2 = 0;
         for (int i = 0; i < b.B; i++)
             for (int j = 0; j < b.HW; j++) {
                 size_t k = ((size_t)i * b.C + c) * b.HW + j;
-                s += b.pre[k];
+                s += b.x[k];
+                s2 += b.x[k] * b.x[k];
+            }
+        double m = s / (b.B * b.HW), var = s2 / (b.B * b.HW) - m * m;
+        CHECK_NEAR(b.mean[c], m, 1e-12);
+        CHECK_NEAR(b.rstd[c], 1 / sqrt(var + 1e-3), 1e-12);
+        for (int i = 0; i < b.B; i++)
+            for (int j = 0; j < b.HW; j++) {
+                size_t k = ((size_t)i * b.C + c) * b.HW + j;
+                b.pre[k] = (b.x[k] - b.mean[c]) * b.rstd[c] * b.gamma[c] + b.beta[c];
+                sp += b.pre[k];
+                sp2 += (b.pre[k] - b.beta[c]) * (b.pre[k] - b.beta[c]);
                 e = fmax(e, fabs(b.out[k] - silu(b.pre[k])));
             }
-        CHECK_NEAR(s / (b.B * b.HW), b.beta[c], 1e-12);
+        CHECK_NEAR(sp / (b.B * b.HW), b.beta[c], 1e-12);
+        CHECK_NEAR(sp2 / (b.B * b.HW), b.gamma[c] * b.gamma[c] * var / (var + 1e-3), 1e-12);
     }
     CHECK(e < 1e-15);
-    silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.pre, b.x, b.mean, b.rstd, b.gamma, b.B, b.C, b.HW);
+    silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.x, b.mean, b.rstd, b.gamma, b.beta, b.B, b.C, b.HW);
     check_grad("batchnorm+silu dinp", b.x, dx, n, bn_loss, &b);
     check_grad("batchnorm+silu dgamma", b.gamma, dg, b.C, bn_loss, &b);
     check_grad("batchnorm+silu dbeta", b.beta, dbt, b.C, bn_loss, &b);
