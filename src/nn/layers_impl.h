@@ -251,28 +251,42 @@ void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbet
     }
 }
 
+// Separable: the maximum over each row's window (with the first column that reaches it),
+// then over the column of those. The first row holding the maximum wins, and in it the
+// first column: the first maximum in scan order, as PyTorch routes the gradient (ties are
+// common: the second and third pools of SPPF repeat values).
 void F(maxpool_forward)(real *out, int *argmax, const real *inp, int B, int C, int H, int W, int k) {
     int r = k / 2;
-    #pragma omp parallel for schedule(static)
-    for (long p = 0; p < (long)B * C; p++) {
-        const real *x = inp + (size_t)p * H * W;
-        for (int y = 0; y < H; y++)
-            for (int xx = 0; xx < W; xx++) {
-                // the first maximum in scan order takes the gradient, as PyTorch routes it
-                // (ties are common: the second and third pools of SPPF repeat values)
-                int best = -1;
-                for (int dy = -r; dy <= r; dy++) {
-                    int yy = y + dy;
-                    if (yy < 0 || yy >= H) continue;
-                    for (int dx = -r; dx <= r; dx++) {
-                        int xq = xx + dx;
-                        if (xq < 0 || xq >= W) continue;
-                        if (best < 0 || x[yy * W + xq] > x[best]) best = yy * W + xq;
-                    }
+    #pragma omp parallel
+    {
+        real *rmax = malloc(sizeof(real) * (size_t)H * W);   // (H, W): the row windows' maxima
+        int *rarg = malloc(sizeof(int) * (size_t)H * W);     // and where they are
+        #pragma omp for schedule(static)
+        for (long p = 0; p < (long)B * C; p++) {
+            const real *x = inp + (size_t)p * H * W;
+            for (int y = 0; y < H; y++)
+                for (int xx = 0; xx < W; xx++) {
+                    int x0 = xx - r < 0 ? 0 : xx - r, x1 = xx + r >= W ? W - 1 : xx + r, best = y * W + x0;
+                    for (int xq = x0 + 1; xq <= x1; xq++)
+                        if (x[y * W + xq] > x[best]) best = y * W + xq;
+                    rmax[y * W + xx] = x[best];
+                    rarg[y * W + xx] = best;
                 }
-                out[(size_t)p * H * W + y * W + xx] = x[best];
-                argmax[(size_t)p * H * W + y * W + xx] = best;
+            real *o = out + (size_t)p * H * W;
+            int *a = argmax + (size_t)p * H * W;
+            for (int y = 0; y < H; y++) {
+                int y0 = y - r < 0 ? 0 : y - r, y1 = y + r >= H ? H - 1 : y + r;
+                for (int xx = 0; xx < W; xx++) {
+                    int best = y0 * W + xx;
+                    for (int yy = y0 + 1; yy <= y1; yy++)
+                        if (rmax[yy * W + xx] > rmax[best]) best = yy * W + xx;
+                    o[y * W + xx] = rmax[best];
+                    a[y * W + xx] = rarg[best];
+                }
             }
+        }
+        free(rmax);
+        free(rarg);
     }
 }
 

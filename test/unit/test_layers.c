@@ -216,6 +216,31 @@ static void test_simple(int kind, const char *name) {
     free(s.x); free(s.r); free(s.out); free(s.arg); free(dx);
 }
 
+// Max pooling on values with many ties: the output and the argmax of a plain scan (rows
+// outer, columns inner, the first maximum wins), as PyTorch routes the gradient.
+static void test_maxpool_ties(int H, int W, int k) {
+    int B = 2, C = 3, r = k / 2;
+    long n = (long)B * C * H * W;
+    double *x = malloc(sizeof(double) * (size_t)n), *out = malloc(sizeof(double) * (size_t)n);
+    int *arg = malloc(sizeof(int) * (size_t)n);
+    for (long i = 0; i < n; i++) x[i] = (double)rng_int(&g, 0, 3);
+    maxpool_forward_f64(out, arg, x, B, C, H, W, k);
+    long bad = 0;
+    for (long p = 0; p < (long)B * C; p++)
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) {
+                const double *v = x + p * H * W;
+                int best = -1;
+                for (int yy = y - r; yy <= y + r; yy++)
+                    for (int xq = xx - r; xq <= xx + r; xq++)
+                        if (yy >= 0 && yy < H && xq >= 0 && xq < W && (best < 0 || v[yy * W + xq] > v[best])) best = yy * W + xq;
+                long o = p * H * W + y * W + xx;
+                bad += arg[o] != best || out[o] != v[best];
+            }
+    CHECK(bad == 0);
+    free(x); free(out); free(arg);
+}
+
 int main(void) {
     rng_seed(&g, 8, 0);
     // small maps: the images of a batch in one GEMM (conv_group_size)
@@ -231,6 +256,9 @@ int main(void) {
     CHECK(conv_group_size(3, 100) == 2 && conv_group_size(2, 4096) == 1);
     test_batchnorm_silu();
     test_simple(1, "maxpool k5");
+    test_maxpool_ties(6, 5, 5);
+    test_maxpool_ties(4, 4, 5);   // SPPF at 128 px: every window clipped
+    test_maxpool_ties(9, 7, 3);
     test_simple(2, "upsample2x");
     // max pool ties: the first maximum in scan order takes the gradient (PyTorch's choice),
     // not the centre, though the centre holds the same value
