@@ -111,9 +111,9 @@ $(RASTER_LINKS):
 # icon image in a sequence has its own).
 $(SIZE_ROWS):
 	@mkdir -p $(@D)
-	@w=$$(dcmdump -s +P 0028,0011 $< | awk '{print $$3}') && h=$$(dcmdump -s +P 0028,0010 $< | awk '{print $$3}') \
-		&& case "$$w,$$h" in *[!0-9,]* | ,* | *,) echo "vindr.mk: $<: cannot read its columns and rows (dcmdump gave '$$w' and '$$h')" >&2; exit 1 ;; esac \
-		&& printf '%s,%s,%s\n' $(basename $(@F)) $$w $$h > $@.tmp && mv $@.tmp $@
+	@wh=$$(dcmdump -s +P 0028,0011 +P 0028,0010 $< | awk '/^\(0028,0011\)/ { w = $$3 } /^\(0028,0010\)/ { h = $$3 } END { print w "," h }') \
+		&& case "$$wh" in *[!0-9,]* | ,* | *,) echo "vindr.mk: $<: cannot read its columns and rows (dcmdump gave '$$wh')" >&2; exit 1 ;; esac \
+		&& printf '%s,%s\n' $(basename $(@F)) $$wh > $@.tmp && mv $@.tmp $@
 
 # The frames: DIR/sizes.csv's rows, then the DICOMs' (found, not listed: the list can be
 # longer than a command line).

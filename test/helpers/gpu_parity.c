@@ -31,6 +31,7 @@
 #include "engine.h"
 #include "loss.h"
 #include "rng.h"
+#include "synthetic.h"
 
 enum { K_DETECT, K_LOSS, K_DGRAD, K_GRAD, K_STAT, K_OPTIM, K_UPDATE, K_EMA, K_COUNT };
 
@@ -140,13 +141,7 @@ int main(int argc, char **argv) {
     float *x = malloc(sizeof(float) * nx);
     for (size_t i = 0; i < nx; i++) x[i] = (float)rng_uniform(&r);
     Target *t = malloc(sizeof *t * (size_t)(3 * B));
-    int nt = 0;
-    for (int b = 0; b < B; b++)
-        for (int k = 0; k < 2 + (b % 2); k++) {
-            float w = (float)rng_range(&r, 0.08, 0.4), h = (float)rng_range(&r, 0.08, 0.4);
-            t[nt++] = (Target){ b, rng_int(&r, 0, cfg.classes - 1), (float)rng_range(&r, w / 2, 1 - w / 2),
-                                (float)rng_range(&r, h / 2, 1 - h / 2), w, h, (float)rng_range(&r, 1, 3) };
-        }
+    int nt = random_targets(&r, B, cfg.classes, t);
     LossOptions lo;
     loss_defaults(&lo);
     size_t nf = cn.n_floats;

@@ -25,6 +25,7 @@
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
+#include "synthetic.h"
 
 static double now(void) {
     struct timespec t;
@@ -109,15 +110,8 @@ int main(int argc, char **argv) {
     float *x = gpu_host_alloc(sizeof(float) * nx), *xm = NULL;   // page-locked where CUDA is built in
     if (!x) x = xm = malloc(sizeof(float) * nx);
     for (size_t i = 0; i < nx; i++) x[i] = (float)rng_uniform(&r);
-    // 2.5 targets per image, as in MED-MNIST
-    int nt = 0, cap = 3 * B;
-    Target *t = malloc(sizeof *t * (size_t)cap);
-    for (int b = 0; b < B; b++)
-        for (int k = 0; k < 2 + (b % 2); k++) {
-            float w = (float)rng_range(&r, 0.08, 0.4), h = (float)rng_range(&r, 0.08, 0.4);
-            t[nt++] = (Target){ b, rng_int(&r, 0, cfg.classes - 1), (float)rng_range(&r, w / 2, 1 - w / 2),
-                                (float)rng_range(&r, h / 2, 1 - h / 2), w, h, (float)rng_range(&r, 1, 3) };
-        }
+    Target *t = malloc(sizeof *t * (size_t)(3 * B));
+    int nt = random_targets(&r, B, cfg.classes, t);
     OptConfig oc;
     optim_defaults(&oc);
     Optimizer opt;
