@@ -68,6 +68,8 @@ par() {
     if [ "$1" = env ]; then stage "$name" 120 "$@"; else stage "$name" 120 "$HELP/gpu_parity" "$@"; fi
     local line=$(tail -n +"$from" "$log" | grep '^parity:' | tail -n 1)
     summary+=("${line:-parity: FAIL ($name: no result)}")
+    line=$(tail -n +"$from" "$log" | grep '^  trajectory' | tail -n 1 | sed 's/^  trajectory *all parameters */  free trajectory: /')
+    [ -n "$line" ] && summary+=("$line")
 }
 par parity-n-fp32-sgd --width 0.25 --size 128 --batch 8 --gpu-math fp32 --steps 3
 par parity-n-fp32-adamw --width 0.25 --size 128 --batch 8 --gpu-math fp32 --optimizer adamw --steps 3

@@ -71,6 +71,10 @@ has_gpu() { "$BIN/devices" --require > /dev/null 2>&1; }
     run "$BUILD/test/gpu_parity" --self --width 0.25 --size 64 --batch 4 --steps 2
     [ "$status" -eq 0 ]
     [[ "$output" == *"parity: pass (fp32, sgd, worst counted 0.000e+00"* ]]
+    # the resynced N-step update is counted; the free trajectory is printed with the CPU's
+    # own spread beside it
+    [[ "$output" == *"update "*"0.000e+00    yes"* ]]
+    [[ "$output" =~ "trajectory     all parameters"\ +"0.000e+00    no (printed; the CPU against itself, inputs moved by 1e-6: "[0-9.e+-]+")" ]]
     run "$BUILD/test/gpu_parity" --self --width 0.25 --size 64 --batch 4 --steps 2 --optimizer adamw
     [ "$status" -eq 0 ]
     [[ "$output" == *"optimiser"*"0.000e+00"* ]]

@@ -14,7 +14,9 @@
 //   running stat  the batch-norm running statistics after the step
 //   optimiser     one clipping + optimiser + EMA step from identical state and gradients
 //                 (the CPU's copied to the GPU): parameters, moments and EMA
-//   update, ema   after N full steps, the change of the parameters and of the EMA
+//   update, ema   N full steps, the GPU taking the CPU's parameters before each (its
+//                 momentum and EMA carry over): the parameters' and the EMA's change
+//   trajectory    N free steps on each side (printed, not counted: see below)
 // A kind counts towards pass/fail when its comparison is well conditioned in that mode:
 // every kind with fp32 and SGD; with AdamW not the N-step update (its first steps move
 // each weight by about lr * sign(gradient), so a gradient near 0 flips it); with tf32
@@ -152,6 +154,8 @@ int main(int argc, char **argv) {
                          { "gradient", "", 0, fp32, 0 }, { "running stat", "", 0, 1, 0 }, { "optimiser", "", 0, 1, 0 },
                          { "update", "", 0, fp32 && !adamw, 0 }, { "ema", "", 0, fp32 && !adamw, 0 } };
 
+    double traj = NAN, traj_cpu = NAN;
+
     // one step without the optimiser: outputs, loss, gradients, running statistics
     LossParts lc, lg;
     if (run_step(&ce, x, t, nt, &lo, &lc, B, 0) || run_step(&ge, x, t, nt, &lo, &lg, B, 0)) return die(&ce, &ge);
@@ -214,16 +218,68 @@ int main(int argc, char **argv) {
         memcpy(gbuf, co.ema, sizeof(float) * nf);
     }
 
-    // N full steps: the parameters' and the EMA's change since then
-    for (int s = 0; s < steps; s++)
-        if (run_step(&ce, x, t, nt, &lo, &lc, B, 1) || run_step(&ge, x, t, nt, &lo, &lg, B, 1)) return die(&ce, &ge);
+    // N full steps from the CPU's state, twice.
+    //   update, ema   before each step the GPU takes the CPU's parameters; its momentum and
+    //                 EMA carry over. Compared: the sum of the steps' parameter changes, and
+    //                 the EMA's change.
+    //   trajectory    both run free. Printed, not counted: SPPF's max pools gather a whole
+    //                 channel's gradient at one pixel on small maps, so when the two largest
+    //                 values of a channel lie within rounding of each other the argmax, and
+    //                 with it the backbone's gradient, can jump between two runs. The CPU
+    //                 against itself with the inputs moved by 1e-6 is printed beside it.
     if (steps > 0) {
-        if (engine_download(&ge)) return die(&ce, &ge);
-        for (size_t j = 0; j < nf; j++) { dc[j] = cn.params[j] - p0[j]; dg[j] = gn.params[j] - p0[j]; }
+        float *m0 = malloc(sizeof(float) * nf), *e0 = malloc(sizeof(float) * nf), *before = malloc(sizeof(float) * nf);
+        float *x2 = malloc(sizeof(float) * nx);
+        long u0 = co.updates;
+        int hm0 = co.has_momentum;
+        memcpy(m0, co.momentum_buf, sizeof(float) * nf);
+        memcpy(e0, co.ema, sizeof(float) * nf);
+        float *s0 = co.second ? malloc(sizeof(float) * nf) : NULL;
+        if (s0) memcpy(s0, co.second, sizeof(float) * nf);
+        memset(dc, 0, sizeof(float) * nf);
+        memset(dg, 0, sizeof(float) * nf);
+        for (int st = 0; st < steps; st++) {
+            memcpy(before, cn.params, sizeof(float) * nf);
+            if (self) memcpy(gn.params, cn.params, sizeof(float) * nf);
+            else if (gpu_net_upload(ge.gpu, GPU_PARAMS, cn.params)) return die(&ce, &ge);
+            if (run_step(&ce, x, t, nt, &lo, &lc, B, 1) || run_step(&ge, x, t, nt, &lo, &lg, B, 1) || engine_download(&ge))
+                return die(&ce, &ge);
+            for (size_t j = 0; j < nf; j++) { dc[j] += cn.params[j] - before[j]; dg[j] += gn.params[j] - before[j]; }
+        }
         note(&w[K_UPDATE], "all parameters", rel_err(dg, dc, nf), all);
-        for (size_t j = 0; j < nf; j++) { dc[j] = co.ema[j] - gbuf[j]; dg[j] = go.ema[j] - gbuf[j]; }
+        for (size_t j = 0; j < nf; j++) { dc[j] = co.ema[j] - e0[j]; dg[j] = go.ema[j] - e0[j]; }
         note(&w[K_EMA], "all parameters", rel_err(dg, dc, nf), all);
-        printf("  loss after %d more steps: cpu %.6g gpu %.6g\n", steps, lc.total, lg.total);
+
+        // the free runs: the CPU, the GPU, and a second CPU on inputs moved by up to 1e-6
+        Net yn;
+        Optimizer yo;
+        Engine ye;
+        if (net_build(&yn, &cfg, 7) || optim_init(&yo, &yn, &oc) || engine_init(&ye, &yn, &yo, DEVICE_CPU, math, B, desc, sizeof desc))
+            { fprintf(stderr, "gpu_parity: cannot build the second CPU copy\n"); return 1; }
+        Rng r2;
+        rng_seed(&r2, 13, 5);
+        for (size_t i = 0; i < nx; i++) x2[i] = x[i] + (float)(1e-6 * rng_uniform(&r2));
+        memcpy(cn.params, p0, sizeof(float) * nf);
+        memcpy(co.momentum_buf, m0, sizeof(float) * nf);
+        memcpy(co.ema, e0, sizeof(float) * nf);
+        if (s0) memcpy(co.second, s0, sizeof(float) * nf);
+        co.updates = u0;
+        co.has_momentum = hm0;
+        if (copy_state(&ge, &cn, &co) || copy_state(&ye, &cn, &co)) return die(&ce, &ge);
+        LossParts lp;
+        for (int st = 0; st < steps; st++)
+            if (run_step(&ce, x, t, nt, &lo, &lc, B, 1) || run_step(&ge, x, t, nt, &lo, &lg, B, 1) || run_step(&ye, x2, t, nt, &lo, &lp, B, 1))
+                return die(&ce, &ge);
+        if (engine_download(&ge)) return die(&ce, &ge);
+        float *dp = before;
+        for (size_t j = 0; j < nf; j++) { dc[j] = cn.params[j] - p0[j]; dg[j] = gn.params[j] - p0[j]; dp[j] = yn.params[j] - p0[j]; }
+        traj = rel_err(dg, dc, nf);
+        traj_cpu = rel_err(dp, dc, nf);
+        printf("  loss after %d free steps: cpu %.6g gpu %.6g\n", steps, lc.total, lg.total);
+        engine_free(&ye);
+        optim_free(&yo);
+        net_free(&yn);
+        free(m0); free(e0); free(s0); free(before); free(x2);
     }
     printf("  %-14s %-40s %-12s %s\n", "kind", "worst tensor", "error", "counts");
     double worst = 0;
@@ -232,6 +288,9 @@ int main(int argc, char **argv) {
         printf("  %-14s %-40s %.3e    %s\n", w[k].what, w[k].name, w[k].err, w[k].gate ? "yes" : "no (printed)");
         if (w[k].gate && !(w[k].err <= worst)) worst = w[k].err;
     }
+    if (steps > 0)
+        printf("  %-14s %-40s %.3e    no (printed; the CPU against itself, inputs moved by 1e-6: %.3e)\n", "trajectory",
+               "all parameters", traj, traj_cpu);
     printf("  all gradients together: %.3e\n", gall);
     int pass = worst <= tol;   // NaN fails
     printf("parity: %s (%s, %s, worst counted %.3e, tolerance %.1e; gradients %.3e; width %g, %d px, batch %d, %d classes, %d channel(s))\n",
