@@ -252,6 +252,10 @@ int main(void) {
     // large maps: one image a GEMM
     test_conv(2, 2, 16, 17, 3, 3, 1, 1);  // 3x3, 272 positions
     test_conv(2, 3, 16, 16, 2, 1, 1, 0);  // 1x1, no im2col
+    // strided convolutions at odd and even widths, kernels wider than the stride, stride 3
+    test_conv(1, 2, 21, 19, 3, 6, 2, 2);  // the stem's kernel, odd sizes, one image a GEMM
+    test_conv(2, 2, 33, 34, 2, 3, 2, 1);  // 3x3 stride 2, 289 positions
+    test_conv(2, 2, 11, 13, 3, 5, 3, 2);  // stride 3, negative and positive offsets
     CHECK(conv_group_size(32, 16) == 16 && conv_group_size(32, 64) == 4 && conv_group_size(32, 256) == 1);
     CHECK(conv_group_size(3, 100) == 2 && conv_group_size(2, 4096) == 1);
     test_batchnorm_silu();
