@@ -195,3 +195,15 @@ with_box() { good_record | jq -c --argjson b "$1" '.objects = [{label: "1", box:
     pbad "line 1: $BATS_TEST_TMPDIR/bad.jpg: not a JPEG or PNG image" "$(good_record | jq -c --arg p "$BATS_TEST_TMPDIR/bad.jpg" '.image = $p')"
     pbad "no records" ""
 }
+
+@test "nn_bench --profile on the CPU: every kind of node timed, the convolutions' multiply-adds adding up to the network's" {
+    run env OMP_NUM_THREADS=2 "$BUILD/test/nn_bench" --width 0.1875 --size 64 --batch 8 --steps 1 --profile
+    [ "$status" -eq 0 ]
+    json=$(tail -n 1 <<< "$output")
+    # per kind [forward ms, backward ms, M multiply-adds]; the Ms are rounded per kind
+    jq -e '(.profile_ms | length) >= 10
+           and ([.profile_ms[] | .[0] >= 0 and .[1] >= 0] | all)
+           and ([.profile_ms | to_entries[] | select(.key | startswith("conv")) | .value[0] > 0 and .value[1] > 0] | all)
+           and (.profile_ms | has("conv k6 s2 32px") and has("maxpool 2px") and has("detect k1 s1 8px"))
+           and (([.profile_ms[] | .[2]] | add) - .macs_per_image * .batch / 1e6 | fabs) < 0.5 * (.profile_ms | length)' <<< "$json"
+}

@@ -33,26 +33,10 @@ static double now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-// The CPU's time per kind of node over five training steps, in ms per step: a JSON object
-// {"conv k3 s1 32px": [forward, backward, M multiply-adds of the forward], ...}, the kinds in
-// order of first appearance.
-static void cpu_profile(Engine *eng, Net *n, const float *x, const Target *t, int nt, const double lr[3], double clip,
-                        char *out, size_t cap) {
-    enum { STEPS = 5 };
-    double *ms = calloc(2 * NET_MAX_NODES, sizeof *ms);
-    n->node_ms = ms;
-    LossOptions lo;
-    loss_defaults(&lo);
-    for (int s = 0; s < STEPS; s++) {
-        LossParts lp;
-        double norm;
-        engine_zero_grad(eng);
-        engine_forward(eng, x, 1);
-        engine_loss(eng, t, nt, &lo, &lp);
-        engine_backward(eng, x);
-        engine_step(eng, lr, 0.937, n->batch, 1, clip, &norm);
-    }
-    n->node_ms = NULL;
+// The CPU's time per kind of node, from Net.node_ms summed over `steps` training steps, in
+// ms per step: a JSON object {"conv k3 s1 32px": [forward, backward, M multiply-adds of the
+// forward], ...}, the kinds in order of first appearance.
+static void cpu_profile_report(const Net *n, const double *ms, int steps, char *out, size_t cap) {
     static const char *type_name[] = { "input", "conv", "detect", "add", "concat", "upsample", "maxpool" };
     char key[NET_MAX_NODES][48];
     double f[NET_MAX_NODES] = { 0 }, b[NET_MAX_NODES] = { 0 }, macs[NET_MAX_NODES] = { 0 };
@@ -69,14 +53,13 @@ static void cpu_profile(Engine *eng, Net *n, const float *x, const Target *t, in
         if (j == nk) snprintf(key[nk++], sizeof key[0], "%s", k);
         if (d->type == NODE_CONV || d->type == NODE_DETECT)
             macs[j] += (double)n->batch * d->C * d->H * d->W * n->node[d->in[0]].C * d->k * d->k;
-        f[j] += ms[i] / STEPS;
-        b[j] += ms[NET_MAX_NODES + i] / STEPS;
+        f[j] += ms[i] / steps;
+        b[j] += ms[NET_MAX_NODES + i] / steps;
     }
     size_t len = (size_t)snprintf(out, cap, "{");
     for (int j = 0; j < nk && len < cap; j++)
         len += (size_t)snprintf(out + len, cap - len, "%s\"%s\":[%.2f,%.2f,%.0f]", j ? "," : "", key[j], f[j], b[j], macs[j] / 1e6);
     if (len < cap) snprintf(out + len, cap - len, "}");
-    free(ms);
 }
 
 int main(int argc, char **argv) {
@@ -144,16 +127,25 @@ int main(int argc, char **argv) {
         ph[0] += b - a; ph[1] += c2 - b; ph[2] += d - c2; ph[3] += e - d;
     }
     double train = steps * (double)B / (now() - t0);
+    // --profile: five more steps, timed per kind of operation (GPU) or per node (CPU)
     char prof[4096] = "{}";
-    for (int s = 0; profile && eng.gpu && s < 5; s++) {
+    enum { PROFILE_STEPS = 5 };
+    double *node_ms = profile && !eng.gpu ? calloc(2 * NET_MAX_NODES, sizeof *node_ms) : NULL;
+    if (profile && !eng.gpu && !node_ms) ok = 0;
+    n.node_ms = node_ms;
+    for (int s = 0; profile && ok && s < PROFILE_STEPS; s++) {
         double norm;
-        ok &= gpu_net_profile(eng.gpu, 1) == 0 && engine_zero_grad(&eng) == 0 && engine_forward(&eng, x, 1) == 0;
+        if (eng.gpu) ok &= gpu_net_profile(eng.gpu, 1) == 0;
+        ok &= engine_zero_grad(&eng) == 0 && engine_forward(&eng, x, 1) == 0;
         LossParts lp;
         ok &= engine_loss(&eng, t, nt, &lo, &lp) == 0 && engine_backward(&eng, x) == 0;
-        ok &= engine_step(&eng, lr, 0.937, B, 1, oc.clip, &norm) == 0 && gpu_net_profile(eng.gpu, 0) == 0;
-        if (s == 4) gpu_net_profile_report(eng.gpu, prof, sizeof prof);
+        ok &= engine_step(&eng, lr, 0.937, B, 1, oc.clip, &norm) == 0;
+        if (eng.gpu) ok &= gpu_net_profile(eng.gpu, 0) == 0;
     }
-    if (profile && !eng.gpu) cpu_profile(&eng, &n, x, t, nt, lr, oc.clip, prof, sizeof prof);
+    n.node_ms = NULL;
+    if (profile && ok && eng.gpu) gpu_net_profile_report(eng.gpu, prof, sizeof prof);
+    if (node_ms && ok) cpu_profile_report(&n, node_ms, PROFILE_STEPS, prof, sizeof prof);
+    free(node_ms);
     Det *dets = malloc(sizeof *dets * 300 * (size_t)omp_get_max_threads());
     for (int s = 0; s < steps + 2; s++) {
         if (s == 2) t0 = now();
