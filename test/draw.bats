@@ -37,8 +37,23 @@ setup_file() {
     run "$BIN/draw" --out "$d/row.png" --n 5 --cols 5 --cell 64 --root "$d" --layers truth < "$d/five.jsonl"
     [ "$status" -eq 0 ]
     [ "$("$IMGCHECK" "$d/row.png")" = "320 90 3" ]
-    # --layers truth: R1's corner shows the image, not R1's colour
-    [ "$("$IMGCHECK" --pixel 16 27 "$d/row.png")" != "230 25 75" ]
+    # --layers truth: R1's corner shows the image's own gray, 16 * 255 / 64 + 16 * 128 / 64
+    [ "$("$IMGCHECK" --pixel 16 27 "$d/row.png")" = "95 95 95" ]
+}
+
+@test "fused objects and detections: their colours, and --min-score leaves the low ones out" {
+    d="$BATS_FILE_TMPDIR"
+    jq -c '.objects = [{"label":"7","box":[4,4,20,20],"votes":2}]
+           | .detections = [{"label":"7","box":[24,4,44,20],"score":0.9}, {"label":"7","box":[4,44,20,60],"score":0.1}]' \
+        "$d/one.jsonl" > "$d/od.jsonl"
+    run "$BIN/draw" --out "$d/od.png" --cell 64 --root "$d" --layers objects,detections --min-score 0.5 < "$d/od.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$("$IMGCHECK" --pixel 20 31 "$d/od.png")" = "255 255 255" ]   # the object's bottom-right corner, white
+    [ "$("$IMGCHECK" --pixel 44 31 "$d/od.png")" = "255 225 25" ]    # the kept detection's, yellow
+    [ "$("$IMGCHECK" --pixel 20 71 "$d/od.png")" = "199 199 199" ]   # the one under 0.5 is not drawn: the gray at (20,60)
+    run "$BIN/draw" --out "$d/od2.png" --cell 64 --root "$d" --layers objects,detections --min-score 0.05 < "$d/od.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$("$IMGCHECK" --pixel 20 71 "$d/od2.png")" = "255 225 25" ]
 }
 
 @test "draw: bad input names its line, exits 1 and writes nothing" {
@@ -52,15 +67,16 @@ setup_file() {
     }
     good=$(cat "$d/one.jsonl")
     check "line 2" <<< "$good"$'\n''{"id": "b", oops}'
-    check 'line 1: ' <<< '{"id":"a","width":64,"height":64}'                                # no image
+    check 'line 1: missing "image"' <<< '{"id":"a","width":64,"height":64}'
     check 'line 1: truth[0]: "box" must be 4 finite numbers' <<< "${good/\[8,8,40,40\]/[8,\"8\",40,40]}"
     check 'line 1: truth[0]: "box" must be 4 finite numbers' <<< "${good/\[8,8,40,40\]/[8,8,40]}"
-    check 'line 1: truth[0]: "box" is inverted or empty' <<< "${good/\[8,8,40,40\]/[40,8,8,40]}"
-    check 'line 1: annotations[0]: "box" is outside the 64x64 frame' <<< "${good/\[16,16,48,48\]/[16,16,48,70]}"
-    check 'line 1: annotations[0]: "annotator" must be a string' <<< "${good/\"annotator\":\"R1\",/}"
-    check 'line 1: ' <<< "${good/g.png/missing.png}"
+    check 'line 1: truth[0]: "box" [40,8,8,40] is inverted or empty' <<< "${good/\[8,8,40,40\]/[40,8,8,40]}"
+    check 'line 1: annotations[0]: "box" [16,16,48,70] is outside the 64x64 frame' <<< "${good/\[16,16,48,48\]/[16,16,48,70]}"
+    check 'line 1: annotations[0]: missing "annotator"' <<< "${good/\"annotator\":\"R1\",/}"
+    check 'line 1: truth[0]: missing "label"' <<< "${good/\"label\":\"7\",\"box\":\[8/\"box\":[8}"
+    check 'line 1: cannot open' <<< "${good/g.png/missing.png}"
     printf 'not a jpeg' > "$d/corrupt.jpg"
-    check 'line 1: ' <<< "${good/g.png/corrupt.jpg}"
+    check 'line 1: '"$d"'/corrupt.jpg: not a JPEG or PNG image' <<< "${good/g.png/corrupt.jpg}"
     check 'no records on stdin' < /dev/null
 }
 

@@ -172,8 +172,10 @@ bad_csv() {   # CSV body (after the header), expected message
     "$BIN/validate" --quiet < "$BATS_TEST_TMPDIR/big.jsonl" > /dev/null
     # the VinDr pipeline's split of 15,000 images: 12,000 (11,250 + 750) / 3,000, by image
     run "$BIN/split" --stratify --ratios 0.75,0.05,0.2 --names train,val,test --seed 1 --prefix "$BATS_TEST_TMPDIR/s/" < "$BATS_TEST_TMPDIR/big.jsonl"
+    [ "$status" -eq 0 ]
     [[ "$output" == *"15000 records -> train 11250 val 750 test 3000"* ]]
     run "$BIN/split" --stratify --ratios 0.8,0.2 --names train,val --seed 1 --prefix "$BATS_TEST_TMPDIR/s/" < "$BATS_TEST_TMPDIR/big.jsonl"
+    [ "$status" -eq 0 ]
     [[ "$output" == *"15000 records -> train 12000 val 3000"* ]]
 }
 

@@ -48,6 +48,9 @@ typedef struct {
     Record rec;
     Mark *marks[L_COUNT];
     int n[L_COUNT];
+    Image cell;        // the image letterboxed to the cell
+    Letterbox lb;
+    int file_w, file_h;   // the image file's size (the record's frame may differ)
 } Item;
 
 static const Rgb PALETTE[10] = { { 230, 25, 75 },  { 60, 180, 75 }, { 0, 130, 200 }, { 245, 130, 48 }, { 145, 30, 180 },
@@ -68,72 +71,59 @@ static int annotator_slot(Annotators *a, const char *name) {
     return a->n++;
 }
 
-// Reads one layer's boxes from the record: "label" and "box" (inside the frame), and
-// "annotator", "votes" or "score" by layer. Returns -1 with a message naming the line.
+// Reads one layer's boxes from the record, checked by record.c as every tool checks them
+// (a "label", a "box" inside the frame, an annotation's "annotator", a detection's
+// "score"), and an object's "votes". Returns -1 with a message naming the line.
 static int read_layer(Item *it, int layer, Annotators *ann, char *err, size_t errn) {
+    static const unsigned NEED[L_COUNT] = { REC_TRUTH, REC_ANNOTATIONS, REC_TRUTH, REC_DETECTIONS };
     const Record *r = &it->rec;
     json_t *arr = json_object_get(r->json, LAYER_NAMES[layer]);
     it->n[layer] = 0;
     it->marks[layer] = NULL;
     if (!arr || json_is_null(arr)) return 0;
-    const char *f = LAYER_NAMES[layer];
-    if (!json_is_array(arr)) { snprintf(err, errn, "line %ld: \"%s\" must be an array", r->line, f); return -1; }
-    size_t n = json_array_size(arr), i;
-    it->marks[layer] = calloc(n + 1, sizeof(Mark));
-    json_t *v;
-    json_array_foreach(arr, i, v) {
+    Record t;   // the layer's boxes; its json stays the item's
+    int rc = record_from_json(r->json, r->line, NEED[layer], BOX_STRICT, LAYER_NAMES[layer], &t, err, errn);
+    int n = layer == L_ANN ? t.n_annotations : layer == L_DET ? t.n_detections : t.n_truth;
+    if (rc == 0 && !(it->marks[layer] = calloc((size_t)n + 1, sizeof(Mark)))) {
+        snprintf(err, errn, "line %ld: out of memory", r->line);
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
         Mark *m = &it->marks[layer][i];
-        json_t *b = json_object_get(v, "box"), *l = json_object_get(v, "label");
-        double q[4];
-        if (!json_is_object(v)) { snprintf(err, errn, "line %ld: %s[%zu] must be an object", r->line, f, i); return -1; }
-        if (!json_is_array(b) || json_array_size(b) != 4) { snprintf(err, errn, "line %ld: %s[%zu]: \"box\" must be 4 finite numbers", r->line, f, i); return -1; }
-        for (int k = 0; k < 4; k++) {
-            json_t *e = json_array_get(b, k);
-            if (!json_is_number(e) || !isfinite(q[k] = json_number_value(e))) {
-                snprintf(err, errn, "line %ld: %s[%zu]: \"box\" must be 4 finite numbers", r->line, f, i);
-                return -1;
-            }
-        }
-        m->box = (Box){ q[0], q[1], q[2], q[3] };
-        if (!(q[0] < q[2] && q[1] < q[3])) { snprintf(err, errn, "line %ld: %s[%zu]: \"box\" is inverted or empty", r->line, f, i); return -1; }
-        if (q[0] < 0 || q[1] < 0 || q[2] > r->width || q[3] > r->height) {
-            snprintf(err, errn, "line %ld: %s[%zu]: \"box\" is outside the %dx%d frame", r->line, f, i, r->width, r->height);
-            return -1;
-        }
-        if (l && !json_is_string(l)) { snprintf(err, errn, "line %ld: %s[%zu]: \"label\" must be a string", r->line, f, i); return -1; }
-        snprintf(m->label, sizeof m->label, "%s", l ? json_string_value(l) : "");
         if (layer == L_ANN) {
-            json_t *a = json_object_get(v, "annotator");
-            if (!json_is_string(a)) { snprintf(err, errn, "line %ld: annotations[%zu]: \"annotator\" must be a string", r->line, i); return -1; }
-            m->who = annotator_slot(ann, json_string_value(a));
+            const Annotation *a = &t.annotations[i];
+            snprintf(m->label, sizeof m->label, "%s", a->label);
+            m->box = a->box;
+            m->who = annotator_slot(ann, a->annotator);
+            continue;
         }
+        const LabeledBox *b = layer == L_DET ? &t.detections[i] : &t.truth[i];
+        snprintf(m->label, sizeof m->label, "%s", b->label);
+        m->box = b->box;
+        m->score = b->score;
         if (layer == L_OBJ) {
-            json_t *vo = json_object_get(v, "votes");
-            if (vo && !json_is_integer(vo)) { snprintf(err, errn, "line %ld: objects[%zu]: \"votes\" must be an integer", r->line, i); return -1; }
+            json_t *vo = json_object_get(json_array_get(arr, (size_t)i), "votes");
+            if (vo && !json_is_integer(vo)) {
+                snprintf(err, errn, "line %ld: objects[%d]: \"votes\" must be an integer", r->line, i);
+                rc = -1;
+            }
             m->votes = vo ? (int)json_integer_value(vo) : 0;
         }
-        if (layer == L_DET) {
-            json_t *s = json_object_get(v, "score");
-            if (!json_is_number(s) || !(json_number_value(s) >= 0 && json_number_value(s) <= 1)) {
-                snprintf(err, errn, "line %ld: detections[%zu]: \"score\" must be a number in [0,1]", r->line, i);
-                return -1;
-            }
-            m->score = json_number_value(s);
-        }
     }
-    it->n[layer] = (int)n;
-    return 0;
+    if (rc == 0) it->n[layer] = n;
+    free(t.annotators);
+    free(t.annotations);
+    free(t.truth);
+    free(t.detections);
+    return rc;
 }
 
 // One record's cell: the letterboxed image and its boxes, at (ox, oy) in the sheet.
-static void draw_cell(Image *sheet, const Image *im, const Item *it, int ox, int oy, int cell, const int *on, double min_score, int ts) {
-    Image boxed;
-    Letterbox lb;
-    if (image_letterbox(im, cell, cell, 40, &boxed, &lb) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
-    paint_blit(sheet, &boxed, ox, oy);
-    image_free(&boxed);
+static void draw_cell(Image *sheet, const Item *it, int ox, int oy, int cell, const int *on, double min_score, int ts) {
+    const Letterbox lb = it->lb;
+    paint_blit(sheet, &it->cell, ox, oy);
     // the record's frame may differ from the file's size (a resized copy)
-    double fx = (double)im->w / it->rec.width, fy = (double)im->h / it->rec.height;
+    double fx = (double)it->file_w / it->rec.width, fy = (double)it->file_h / it->rec.height;
     int thick = cell >= 512 ? 2 : 1;
     for (int layer = 0; layer < L_COUNT; layer++) {
         if (!on[layer]) continue;
@@ -155,6 +145,22 @@ static void draw_cell(Image *sheet, const Image *im, const Item *it, int ox, int
             paint_label(sheet, x1, ty, text, C_DARK, c, ts);
         }
     }
+}
+
+// Lays the legend's entries (a swatch and a name each) out in lines of width W from y, and
+// paints them when sheet is not NULL. Returns the number of lines.
+static int legend(Image *sheet, int W, int y, int line_h, const char **name, const Rgb *col, int n, int ts) {
+    int lines = 1, x = 4;
+    for (int i = 0; i < n; i++) {
+        int w = 14 * ts + paint_text_width(name[i], ts) + 10;
+        if (x + w > W && x > 4) { lines++; y += line_h; x = 4; }
+        if (sheet) {
+            paint_fill(sheet, x, y, x + 10 * ts, y + FONT_H * ts - 1, col[i]);
+            paint_text(sheet, x + 14 * ts, y, name[i], C_TEXT, ts);
+        }
+        x += w;
+    }
+    return lines;
 }
 
 int main(int argc, char **argv) {
@@ -203,7 +209,7 @@ int main(int argc, char **argv) {
     // read the records and load their images first: a bad one stops before anything is drawn
     char err[2048];
     Item *items = calloc((size_t)n, sizeof *items);
-    Image *ims = calloc((size_t)n, sizeof *ims);
+    if (!items) cli_die(TOOL, EXIT_DATA, "out of memory");
     Annotators ann = { { 0 }, 0 };
     RecordReader rd;
     record_reader_init(&rd, stdin, REC_ID | REC_IMAGE | REC_SIZE, BOX_STRICT);
@@ -220,8 +226,14 @@ int main(int argc, char **argv) {
         for (int layer = 0; layer < L_COUNT; layer++)
             if (on[layer] && read_layer(it, layer, &ann, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
         char *path = path_join(root, it->rec.image), ie[1024];
-        if (image_load(path, &ims[got], 3, ie, sizeof ie) != 0) cli_die(TOOL, EXIT_DATA, "line %ld: %s", it->rec.line, ie);
+        Image im;
+        if (image_load(path, &im, 3, ie, sizeof ie) != 0) cli_die(TOOL, EXIT_DATA, "line %ld: %s", it->rec.line, ie);
         free(path);
+        // only the cell-sized copy is kept
+        it->file_w = im.w;
+        it->file_h = im.h;
+        if (image_letterbox(&im, (int)cell, (int)cell, 40, &it->cell, &it->lb) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+        image_free(&im);
         got++;
     }
     if (got == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
@@ -229,7 +241,7 @@ int main(int argc, char **argv) {
     int C = (int)(cols ? cols : (long)ceil(sqrt((double)got)));
     if (C > got) C = got;
     int R = (got + C - 1) / C, ts = cell >= 384 ? 2 : 1, cap = FONT_H * ts + 4, S = (int)cell;
-    int legend = FONT_H * ts + 8;
+    int legend_h = FONT_H * ts + 8;
     // the legend's entries: annotators, then the other layers present
     const char *lname[80];
     Rgb lcol[80];
@@ -241,37 +253,23 @@ int main(int argc, char **argv) {
     if (any[L_OBJ]) { lname[nl] = "fused (votes)"; lcol[nl++] = C_OBJ; }
     if (any[L_DET]) { lname[nl] = "detections (score)"; lcol[nl++] = C_DET; }
     if (any[L_TRUTH]) { lname[nl] = "truth"; lcol[nl++] = C_TRUTH; }
-    int W = C * S, lines = 1, x = 4;
-    for (int i = 0; i < nl; i++) {
-        int w = 14 * ts + paint_text_width(lname[i], ts) + 10;
-        if (x + w > W && x > 4) { lines++; x = 4; }
-        x += w;
-    }
+    int W = C * S, lines = legend(NULL, W, 0, legend_h, lname, lcol, nl, ts);
     Image sheet;
-    if (image_alloc(&sheet, W, R * (S + cap) + lines * legend, 3, C_BG.r) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+    if (image_alloc(&sheet, W, R * (S + cap) + lines * legend_h, 3, C_BG.r) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     for (int k = 0; k < got; k++) {
         int ox = (k % C) * S, oy = (k / C) * (S + cap);
         paint_text(&sheet, ox + 2, oy + 2, items[k].rec.id ? items[k].rec.id : "", C_TEXT, ts);
-        draw_cell(&sheet, &ims[k], &items[k], ox, oy + cap, S, on, min_score, ts);
+        draw_cell(&sheet, &items[k], ox, oy + cap, S, on, min_score, ts);
     }
-    int y = R * (S + cap) + 4;
-    x = 4;
-    for (int i = 0; i < nl; i++) {
-        int w = 14 * ts + paint_text_width(lname[i], ts) + 10;
-        if (x + w > W && x > 4) { y += legend; x = 4; }
-        paint_fill(&sheet, x, y, x + 10 * ts, y + FONT_H * ts - 1, lcol[i]);
-        paint_text(&sheet, x + 14 * ts, y, lname[i], C_TEXT, ts);
-        x += w;
-    }
+    legend(&sheet, W, R * (S + cap) + 4, legend_h, lname, lcol, nl, ts);
     if (image_save(out, &sheet, 90, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
     image_free(&sheet);
     for (int k = 0; k < got; k++) {
-        image_free(&ims[k]);
+        image_free(&items[k].cell);
         for (int layer = 0; layer < L_COUNT; layer++) free(items[k].marks[layer]);
         record_free(&items[k].rec);
     }
     free(items);
-    free(ims);
     free(rd.buf);
     return 0;
 }
