@@ -17,13 +17,15 @@
 #   SCORE_TRUTH  the test records' field scored against [truth]; VAL_TRUTH train's --val-truth [truth]
 #   REFERENCE  what SCORE_TRUTH is, in words, for the summary [the true boxes]
 #   FUSION_SCORE  the fused targets scored as detections, for the summary [DATA/test.fusion-score.json; empty: none]
+#   FUSE_IOU   fuse's --iou-thr for the splits, majority vote and the ensemble [0.4]; FUSE_OPTS the splits' other fuse options
 #
 # Outputs in RUN (targets: methods, the default, and scores, without the pictures): models/<method>.safetensors and .log.jsonl, test.<method>.pred.jsonl,
 # test.<method>.score.json and .curves.jsonl, summary.json and summary.md, and with
 # gnuplot training.png (loss and validation mAP per epoch) and pr-curves.png, and draw's
 # contact sheets sheet-fusion.png (annotations and fused boxes) and sheet-predictions.png.
-# A model is retrained when its training arguments change (models/<method>.args), and
-# only then.
+# A model is retrained when its training arguments change (models/<method>.args: also its
+# training file and VAL_TRUTH), and the scores when score's do (score.args), and only then.
+# The fragment makes RUN/<split>.jsonl; the fused splits are made here.
 
 METHODS ?= baseline wbf-earl
 DATA ?= $(RUN)
@@ -48,13 +50,14 @@ SCORE_TRUTH ?= truth
 VAL_TRUTH ?= truth
 REFERENCE ?= the true boxes
 FUSION_SCORE ?= $(DATA)/test.fusion-score.json
+FUSE_IOU ?= 0.4
+FUSE_OPTS ?=
 
 METHOD_baseline := --targets annotations --weight none
 METHOD_wbf := --targets objects --weight none
 METHOD_wbf-earl := --targets objects --weight votes
 METHOD_gold := --targets truth --weight none
 METHOD_mv-earl := --targets objects --weight votes
-METHOD_ensemble := (no model of its own)
 $(foreach a,$(ANNOTATORS),$(eval METHOD_$(a) := --targets annotations --annotator $(a) --weight none)$(eval LABEL_$(a) := $(a) alone))
 LABEL_baseline := Baseline (all annotations)
 LABEL_wbf := WBF
@@ -65,7 +68,9 @@ LABEL_ensemble := Ensemble of annotator models
 
 train_args = --quiet --preset $(MODEL) --size $(IMG) --epochs $(EPOCHS) --seed $(SEED) --device $(DEVICE) $(RECIPE) $(METHOD_$(1))
 
-$(foreach m,$(METHODS),$(if $(METHOD_$(m)),,$(error unknown method '$(m)' in METHODS (baseline, $(ANNOTATORS), ensemble, wbf, mv-earl, wbf-earl, gold))))
+# ensemble has no model of its own: it needs the annotators' models
+KNOWN_METHODS := $(strip baseline $(ANNOTATORS) $(if $(ANNOTATORS),ensemble) wbf mv-earl wbf-earl gold)
+$(foreach m,$(METHODS),$(if $(filter $(m),$(KNOWN_METHODS)),,$(error unknown method '$(m)' in METHODS ($(KNOWN_METHODS)))))
 # The methods with a model: ensemble trains its members, the annotators' models.
 TRAINED := $(sort $(filter-out ensemble,$(METHODS)) $(if $(filter ensemble,$(METHODS)),$(ANNOTATORS)))
 train_file = $(DATA)/train.$(if $(filter mv-earl,$(1)),mv,fused).jsonl
@@ -80,8 +85,11 @@ $(1): $$(if $$(shell printf '%s\n' '$(2)' | cmp -s - $(1) 2>/dev/null || echo st
 	@mkdir -p $$(@D) && printf '%s\n' '$(2)' > $$@
 endef
 
-# Each method's training arguments: the model depends on them.
-$(foreach m,$(TRAINED),$(eval $(call stamp,$(RUN)/models/$(m).args,$(call train_args,$(m)))))
+# Each method's training arguments, its training file and validation truth: the model
+# depends on them; and score's arguments: the scores depend on them.
+$(foreach m,$(TRAINED),$(eval $(call stamp,$(RUN)/models/$(m).args,$(call train_args,$(m)) --val-truth $(VAL_TRUTH) < $(call train_file,$(m)))))
+score_args = --truth $(SCORE_TRUTH) --bootstrap $(BOOT) --seed $(SEED)
+$(eval $(call stamp,$(RUN)/score.args,$(score_args)))
 
 SCORES := $(foreach m,$(METHODS),$(RUN)/test.$(m).score.json)
 PICTURES := $(RUN)/training.png $(RUN)/pr-curves.png $(RUN)/sheet-fusion.png $(RUN)/sheet-predictions.png
@@ -106,14 +114,18 @@ $(RUN)/test.%.pred.jsonl: $(RUN)/models/%.safetensors $(DATA)/test.fused.jsonl $
 
 # The ensemble: the annotators' models' detections, fused with WBF as the paper fuses them.
 $(RUN)/test.ensemble.pred.jsonl: $(foreach a,$(ANNOTATORS),$(RUN)/test.$(a).pred.jsonl) $(FUSE)
-	$(FUSE) --quiet --ensemble --iou-thr 0.4 $(filter %.pred.jsonl,$^) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+	$(FUSE) --quiet --ensemble --iou-thr $(FUSE_IOU) $(filter %.pred.jsonl,$^) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# The fused splits (WBF), with each split's agreement report.
+$(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
+	$(FUSE) --quiet --iou-thr $(FUSE_IOU) $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # Majority-vote targets (fuse --method mv) for mv-earl.
 $(DATA)/%.mv.jsonl: $(DATA)/%.jsonl $(FUSE)
-	$(FUSE) --quiet --method mv --iou-thr 0.4 < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+	$(FUSE) --quiet --method mv --iou-thr $(FUSE_IOU) < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
-$(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(SCORE)
-	$(SCORE) --truth $(SCORE_TRUTH) --bootstrap $(BOOT) --seed $(SEED) --curves $(RUN)/test.$*.curves.jsonl.tmp < $< > $@.tmp \
+$(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(RUN)/score.args $(SCORE)
+	$(SCORE) $(score_args) --curves $(RUN)/test.$*.curves.jsonl.tmp < $< > $@.tmp \
 		&& mv $(RUN)/test.$*.curves.jsonl.tmp $(RUN)/test.$*.curves.jsonl && mv $@.tmp $@ \
 		|| { rm -f $@.tmp $(RUN)/test.$*.curves.jsonl.tmp; exit 1; }
 

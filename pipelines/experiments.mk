@@ -17,7 +17,8 @@ FRAGMENT ?= $(if $(filter medmnist,$(DATASET)),pipelines/medmnist.mk,pipelines/v
 # One model per annotator where every image has the same annotators (MED-MNIST's R1-R3,
 # Rads-VinDr-CXR's R8-R10; VinDr-CXR's 17 radiologists read three images each at random),
 # and the gold labels where the data has them.
-ANNOTATORS ?= $(if $(filter medmnist,$(DATASET)),R1 R2 R3,$(if $(filter vindr-rads,$(DATASET)),R8 R9 R10))
+RADS ?= $(if $(filter vindr-rads,$(DATASET)),1,0)
+ANNOTATORS ?= $(if $(filter medmnist,$(DATASET)),R1 R2 R3,$(if $(filter 1,$(RADS)),R8 R9 R10))
 EXP_METHODS ?= baseline $(if $(ANNOTATORS),$(ANNOTATORS) ensemble) wbf mv-earl wbf-earl $(if $(filter medmnist,$(DATASET)),gold)
 # The paper's reported numbers, printed beside ours: JSON {"<method>": {"map40": x, "map50_95": y}}.
 PAPER ?=

@@ -24,7 +24,6 @@ SIMULATE ?= bin/simulate
 FUSE ?= bin/fuse
 SCORE ?= bin/score
 SIM_OPTS ?=
-FUSE_OPTS ?=
 
 SIM = $(SIMULATE) --quiet --mnist $(MNIST) --preset $(PRESET) --seed $(SEED) $(SIM_OPTS)
 
@@ -35,9 +34,6 @@ data: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl $(
 		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.truth | length) | add // 0) digits, \(map(.annotations | length) | add // 0) annotations, \(map(.objects | length) | add // 0) fused objects"' $(RUN)/$$s.fused.jsonl; \
 	done
 	@jq -r '"test: fused targets against the true digits: mAP@0.4 \(.map40), mAP@[.5:.95] \(.map50_95)"' $(RUN)/test.fusion-score.json
-
-$(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
-	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # Each split is written to a temporary name and renamed, so a failed run leaves nothing.
 $(RUN)/train.jsonl: $(SIMULATE) $(MNIST)

@@ -18,8 +18,9 @@
 #   - with VINDR_TEST (PhysioNet's consensus CSV, annotations_test.csv), the images it names
 #     are the test split, scored against that consensus ("truth"), and the CSV's images are
 #     split 12,000/3,000 to train and validate (VAL_RATIOS 0.8,0.2).
-# Every split is fused (WBF, iou_thr 0.4). WIDTH, the ingest options and the split options
-# are remembered (RUN/*.args): changing one redoes that stage and what follows. RADS=1
+# Every split is fused (WBF, iou_thr 0.4; detect.mk). WIDTH and VINDR, the ingest options
+# and the split options are remembered (RUN/*.args): changing one redoes that stage and
+# what follows. RADS=1
 # (DATASET=vindr-rads) keeps the Rads-VinDr-CXR subset: the images read by exactly R8, R9
 # and R10, and with VINDR_TEST the consensus images. The target `data` stops there;
 # `methods` (pipelines/detect.mk) trains, predicts, scores and summarises; `all` (the
@@ -45,7 +46,6 @@ SIZES_IN ?= $(wildcard $(VINDR)/sizes.csv)
 INGEST ?= bin/ingest
 FUSE ?= bin/fuse
 SPLIT ?= bin/split
-FUSE_OPTS ?=
 
 # The defaults of detect.mk for X-rays: grey 512 px inputs, the s model, SGD.
 EPOCHS ?= 30
@@ -72,7 +72,9 @@ $(error VINDR_TEST=$(VINDR_TEST): no such file)
 endif
 endif
 
-# The image files the CSVs name, and what each becomes in RUN/images.
+# The image files the CSVs name, and what each becomes in RUN/images. Listed only where the
+# data are made: the seeds of make experiments (DATA=RUN/..) need none of it.
+ifeq ($(or $(DATA),$(RUN)),$(RUN))
 SOURCES := $(shell scripts/vindr-images.sh '$(CSV) $(VINDR_TEST)' $(IMAGE_DIRS) || echo vindr-images.sh-failed)
 ifneq ($(filter vindr-images.sh-failed,$(SOURCES)),)
 $(error scripts/vindr-images.sh could not list the images of $(CSV) $(VINDR_TEST) in $(IMAGE_DIRS))
@@ -84,6 +86,7 @@ RASTER_LINKS := $(foreach f,$(RASTER_SRC),$(RUN)/images/$(notdir $(f)))
 SIZE_ROWS := $(foreach f,$(DICOM_SRC),$(RUN)/size/$(basename $(notdir $(f))).csv)
 $(foreach f,$(DICOM_SRC),$(eval $(RUN)/images/$(basename $(notdir $(f))).png $(RUN)/size/$(basename $(notdir $(f))).csv: $(f)))
 $(foreach f,$(RASTER_SRC),$(eval $(RUN)/images/$(notdir $(f)): $(f)))
+endif
 
 comma := ,
 RADS_OPTS := $(if $(filter 1,$(RADS)),--annotators R8$(comma)R9$(comma)R10 --require-all)
@@ -97,8 +100,9 @@ data: $(RUN)/train.fused.jsonl $(RUN)/val.fused.jsonl $(RUN)/test.fused.jsonl
 		jq -rs --arg s $$s '"\($$s): \(length) images, \(map(.annotations | length) | add // 0) annotations, \(map(.objects | length) | add // 0) fused objects, \(map(.truth // [] | length) | add // 0) consensus boxes"' $(RUN)/$$s.fused.jsonl; \
 	done
 
-# WIDTH is remembered (the stamps are at the end): a new one converts the DICOM files again.
-$(DICOM_PNGS): $(RUN)/width.args
+# WIDTH and the source folder are remembered (the stamps are at the end): a new one
+# converts the DICOM files again.
+$(DICOM_PNGS): $(RUN)/images.args
 	@mkdir -p $(@D)
 	scripts/dicom2png.sh $(filter %.dicom %.dcm,$^) $@ $(WIDTH)
 
@@ -140,16 +144,15 @@ $(RUN)/test.jsonl: $(RUN)/records.jsonl
 	@$(call check_parts,test,VINDR_TEST names none of them)
 
 $(RUN)/train.jsonl $(RUN)/val.jsonl &: $(RUN)/records.jsonl $(RUN)/split.args $(SPLIT)
-	jq -c 'select(has("truth") | not)' $< | $(SPLIT) $(STRATIFY) --ratios $(VAL_RATIOS) --names train,val --seed $(SEED) --prefix $(RUN)/
+	jq -c 'select(has("truth") | not)' $< > $(RUN)/trainval.jsonl.tmp \
+		&& $(SPLIT) $(STRATIFY) --ratios $(VAL_RATIOS) --names train,val --seed $(SEED) --prefix $(RUN)/ < $(RUN)/trainval.jsonl.tmp; \
+		rc=$$?; rm -f $(RUN)/trainval.jsonl.tmp; exit $$rc
 	@$(call check_parts,train val,VAL_RATIOS=$(VAL_RATIOS))
 endif
-
-$(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
-	$(FUSE) --quiet --iou-thr 0.4 $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 include pipelines/detect.mk
 
 # What each stage was made with: a change redoes that stage and what follows it.
-$(eval $(call stamp,$(RUN)/width.args,$(WIDTH)))
-$(eval $(call stamp,$(RUN)/ingest.args,$(TEST_OPTS) $(RADS_OPTS) $(SIZES_IN)))
-$(eval $(call stamp,$(RUN)/split.args,$(STRATIFY) $(RATIOS) $(VAL_RATIOS) $(SEED)))
+$(eval $(call stamp,$(RUN)/images.args,$(WIDTH) $(abspath $(VINDR))))
+$(eval $(call stamp,$(RUN)/ingest.args,$(abspath $(CSV)) $(TEST_OPTS) $(RADS_OPTS) $(SIZES_IN)))
+$(eval $(call stamp,$(RUN)/split.args,$(STRATIFY) $(if $(VINDR_TEST),$(VAL_RATIOS),$(RATIOS)) $(SEED)))

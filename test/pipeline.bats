@@ -59,6 +59,19 @@ load helpers/common
     run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" EPOCHS=3
     [[ "$output" == *"bin/train"*"--epochs 3"* ]]
     [[ "$output" != *"bin/simulate"* && "$output" != *"bin/fuse"* ]]
+    # a new validation truth retrains; a new SCORE_TRUTH or BOOT scores again, no training
+    run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" VAL_TRUTH=objects methods
+    [[ "$output" == *"bin/train"*"--val-truth objects"* ]]
+    run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" SCORE_TRUTH=objects methods
+    [[ "$output" == *"bin/score --truth objects"* && "$output" != *"bin/train"* && "$output" != *"bin/predict"* ]]
+    run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" BOOT=60 methods
+    [[ "$output" == *"bin/score --truth truth --bootstrap 60"* && "$output" != *"bin/train"* ]]
+    # ensemble needs annotators to have models
+    run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" ANNOTATORS= METHODS=ensemble methods
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"unknown method 'ensemble' in METHODS (baseline wbf mv-earl wbf-earl gold)"* ]]
+    run make -q -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" methods
+    [ "$status" -eq 0 ]
 }
 
 @test "make pipeline and make experiments refuse an unknown dataset, and VinDr without VINDR=DIR" {
@@ -152,6 +165,14 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     [[ "$output" == *"bin/ingest vindr"*"--annotators R8,R9,R10 --require-all"* && "$output" != *"dicom2png"* ]]
     run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" RATIOS=0.4,0.3,0.3 data
     [[ "$output" == *"bin/split  --ratios 0.4,0.3,0.3"* && "$output" != *"bin/ingest"* ]]
+    # VAL_RATIOS is not used without VINDR_TEST: nothing to redo
+    run make -q -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" VAL_RATIOS=0.7,0.3 methods
+    [ "$status" -eq 0 ]
+    # the same images from another folder are converted again
+    cp -r "$VINDR_F" "$BATS_TEST_TMPDIR/other"
+    touch -d '2001-01-01' "$BATS_TEST_TMPDIR/other"/*.csv "$BATS_TEST_TMPDIR/other"/images/*
+    run make -n -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" VINDR="$BATS_TEST_TMPDIR/other" data
+    [[ "$output" == *"dicom2png.sh $BATS_TEST_TMPDIR/other/images/img12.dicom"* && "$output" == *"bin/ingest vindr --csv $BATS_TEST_TMPDIR/other/train.csv"* ]]
     # and those dry runs changed nothing
     run make -q -C "$ROOT" -f pipelines/vindr.mk RUN="$r" "${VINDR_OPTS[@]}" methods
     [ "$status" -eq 0 ]
