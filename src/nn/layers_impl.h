@@ -108,6 +108,77 @@ void F(conv2d_forward)(real *out, real *col, size_t col_stride, real *work, cons
     }
 }
 
+// The input gradient of a group of gi images by output phases. The input positions y = i *
+// stride + py, x = j * stride + px of one phase (py, px) receive gradient only through the
+// taps (ky, kx) with py + pad - ky and px + pad - kx divisible by stride, each from dy at
+// (i + (py + pad - ky) / stride, j + (px + pad - kx) / stride): a stride-1 correlation whose
+// columns are contiguous copies of dy's rows. Per phase,
+//   dphase (C, gi * P) = wt (C, OC * T) @ cols (OC * T, gi * P),   P = Hp * Wp, T taps,
+// then scattered into dx (gi, C, H, W). With stride 1 this is the forward convolution of dy
+// with the flipped kernel, written straight into dx for one image. dy: (gi, OC, OH, OW).
+// col: (OC * T, gi * P); work: the phase's outputs (C, gi * P), then wt (C, OC * T).
+static void F(conv2d_input_grad_phases)(real *dx, real *col, real *work, const real *dy, const real *weight, int gi,
+                                        int C, int H, int W, int OC, int k, int stride, int pad, int OH, int OW) {
+    int tk = (k + stride - 1) / stride, P_max = ((H + stride - 1) / stride) * ((W + stride - 1) / stride);
+    real *wt = work + (size_t)C * gi * P_max;
+    for (int py = 0; py < stride; py++)
+        for (int px = 0; px < stride; px++) {
+            int Hp = py < H ? (H - py + stride - 1) / stride : 0, Wp = px < W ? (W - px + stride - 1) / stride : 0;
+            if (Hp == 0 || Wp == 0) continue;
+            int ky_of[16], kx_of[16], nky = 0, nkx = 0;   // the phase's taps (k / stride <= 16)
+            for (int q = 0; q < k && nky < tk; q++) if ((py + pad - q) % stride == 0) ky_of[nky++] = q;
+            for (int q = 0; q < k && nkx < tk; q++) if ((px + pad - q) % stride == 0) kx_of[nkx++] = q;
+            size_t P = (size_t)Hp * Wp, L = (size_t)gi * P;
+            int T = nky * nkx, direct = stride == 1 && gi == 1;
+            real *out = direct ? dx : work;
+            if (T == 0) {   // no tap reaches this phase
+                memset(out, 0, sizeof(real) * (size_t)C * L);
+            } else {
+                // wt (C, OC * T): column oc * T + t holds weight[oc][c][ky_t][kx_t]
+                for (int c = 0; c < C; c++)
+                    for (int oc = 0; oc < OC; oc++)
+                        for (int a = 0; a < nky; a++)
+                            for (int b = 0; b < nkx; b++)
+                                wt[((size_t)c * OC + oc) * T + a * nkx + b] = weight[(((size_t)oc * C + c) * k + ky_of[a]) * k + kx_of[b]];
+                // cols: row (oc, t), image j's positions at j * P: dy shifted by the tap's offset
+                for (int oc = 0; oc < OC; oc++)
+                    for (int a = 0; a < nky; a++)
+                        for (int b = 0; b < nkx; b++) {
+                            real *row = col + ((size_t)oc * T + a * nkx + b) * L;
+                            int oy0 = (py + pad - ky_of[a]) / stride, ox0 = (px + pad - kx_of[b]) / stride;
+                            int j0 = -ox0 > 0 ? -ox0 : 0, j1 = OW - ox0 < Wp ? OW - ox0 : Wp;   // valid [j0, j1)
+                            if (j1 < j0) j1 = j0;
+                            for (int im = 0; im < gi; im++) {
+                                const real *src = dy + ((size_t)im * OC + oc) * OH * OW;
+                                for (int i = 0; i < Hp; i++) {
+                                    real *r = row + (size_t)im * P + (size_t)i * Wp;
+                                    int oy = i + oy0;
+                                    if (oy < 0 || oy >= OH) { memset(r, 0, sizeof(real) * (size_t)Wp); continue; }
+                                    for (int j = 0; j < j0; j++) r[j] = 0;
+                                    memcpy(r + j0, src + (size_t)oy * OW + j0 + ox0, sizeof(real) * (size_t)(j1 - j0));
+                                    for (int j = j1; j < Wp; j++) r[j] = 0;
+                                }
+                            }
+                        }
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, (int)L, OC * T, 1, wt, OC * T, col, (int)L, 0, out,
+                     (int)L);
+            }
+            if (direct) continue;
+            // scatter (C, gi * P) into the phase's positions of each image
+            for (int im = 0; im < gi; im++)
+                for (int c = 0; c < C; c++) {
+                    const real *o = out + (size_t)c * L + (size_t)im * P;
+                    real *d = dx + ((size_t)im * C + c) * H * W;
+                    for (int i = 0; i < Hp; i++) {
+                        real *drow = d + (size_t)(i * stride + py) * W + px;
+                        const real *orow = o + (size_t)i * Wp;
+                        if (stride == 1) memcpy(drow, orow, sizeof(real) * (size_t)Wp);
+                        else for (int j = 0; j < Wp; j++) drow[(size_t)j * stride] = orow[j];
+                    }
+                }
+        }
+}
+
 void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real *work, const real *cached,
                         size_t cached_stride, const real *dout, const real *inp, const real *weight, int B, int C, int H,
                         int W, int OC, int k, int stride, int pad) {
@@ -146,6 +217,10 @@ void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real 
         if (pw && gi == 1) {
             // dx (C, N) = weight^T (K=C, OC) @ dy (OC, N)
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, OC, 1, weight, K, dyg, N, 0, dx, N);
+            continue;
+        }
+        if (conv_grad_by_phases(C, k, stride, N)) {
+            F(conv2d_input_grad_phases)(dx, col, work, dy, weight, gi, C, H, W, OC, k, stride, pad, OH, OW);
             continue;
         }
         // dcols (K, L) = weight^T @ dy, then back into each image

@@ -222,7 +222,7 @@ int net_set_batch(Net *n, int B) {
         if (d->type == NODE_MAXPOOL) total += act;               // argmax (stored as int in float slots)
         if (d->type == NODE_CONV || d->type == NODE_DETECT) {
             size_t c, w;
-            conv2d_scratch(B, n->node[d->in[0]].C, d->C, d->k, d->stride, d->pad, d->H, d->W, &c, &w);
+            conv2d_scratch(B, n->node[d->in[0]].C, n->node[d->in[0]].H, n->node[d->in[0]].W, d->C, d->k, d->stride, d->pad, d->H, d->W, &c, &w);
             if (c > col) col = c;
             if (w > work) work = w;
         }

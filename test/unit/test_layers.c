@@ -64,7 +64,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     c.x = randn(nx); c.w = randn(nw); c.b = randn(OC); c.r = randn(no);
     c.out = malloc(sizeof(double) * (size_t)no);
     size_t ncol, nwork;
-    conv2d_scratch(B, C, OC, k, s, p, c.OH, c.OW, &ncol, &nwork);
+    conv2d_scratch(B, C, H, W, OC, k, s, p, c.OH, c.OW, &ncol, &nwork);
     c.col = malloc(sizeof(double) * (ncol + 1));
     c.work = malloc(sizeof(double) * (nwork + 1));
     double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
@@ -256,6 +256,12 @@ int main(void) {
     test_conv(1, 2, 21, 19, 3, 6, 2, 2);  // the stem's kernel, odd sizes, one image a GEMM
     test_conv(2, 2, 33, 34, 2, 3, 2, 1);  // 3x3 stride 2, 289 positions
     test_conv(2, 2, 11, 13, 3, 5, 3, 2);  // stride 3, negative and positive offsets
+    // the input gradient by output phases (conv_grad_by_phases: 8 channels, large maps)
+    test_conv(1, 8, 16, 17, 3, 3, 1, 1);  // stride 1, 272 positions, written straight into dx
+    test_conv(2, 8, 18, 18, 2, 3, 1, 0);  // stride 1 without padding: the map shrinks
+    test_conv(1, 8, 65, 66, 2, 3, 2, 1);  // stride 2, odd height: phases of 33 and 32 rows
+    test_conv(1, 8, 70, 70, 2, 6, 2, 2);  // the stem's kernel: 9 taps in every phase
+    test_conv(1, 8, 100, 101, 2, 5, 3, 2); // stride 3: phases with 4, 2 and 1 taps
     CHECK(conv_group_size(32, 16) == 16 && conv_group_size(32, 64) == 4 && conv_group_size(32, 256) == 1);
     CHECK(conv_group_size(3, 100) == 2 && conv_group_size(2, 4096) == 1);
     test_batchnorm_silu();
