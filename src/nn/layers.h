@@ -74,7 +74,19 @@ static inline void conv2d_scratch(int B, int C, int H, int W, int OC, int k, int
     void silu_batchnorm_backward##S(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, \
                                     const real *inp, const real *mean, const real *rstd,                 \
                                     const real *gamma, const real *beta, int B, int C, int HW);          \
-    /* Inference: out = silu(BN(inp)) with the running statistics. */                           \
+    /* The same in pieces over a share of the batch (see layers_impl.h): the network runs     \
+       them per thread on its own images and adds the threads' sums (2, C) in double. */         \
+    void batchnorm_sums##S(double *sums, const real *inp, int B, int C, int HW);                    \
+    void batchnorm_stats##S(real *mean, real *rstd, const double *sums, double n, int C, real eps);   \
+    void batchnorm_silu_apply##S(real *out, const real *inp, const real *mean, const real *rstd,      \
+                                 const real *gamma, const real *beta, int B, int C, int HW);         \
+    void silu_batchnorm_backward_sums##S(real *dpre, double *sums, const real *dout, const real *inp, \
+                                         const real *mean, const real *rstd, const real *gamma,       \
+                                         const real *beta, int B, int C, int HW);                     \
+    void batchnorm_backward_input##S(real *dinp, const real *dpre, const real *inp, const real *mean, \
+                                     const real *rstd, const real *gamma, const double *sums,         \
+                                     double n, int B, int C, int HW);                                 \
+    /* Inference: out = silu(BN(inp)) with the running statistics (serial). */                  \
     void batchnorm_silu_inference##S(real *out, const real *inp, const real *gamma, const real *beta,   \
                                      const real *run_mean, const real *run_var, int B, int C, int HW,  \
                                      real eps);                                                        \

@@ -236,12 +236,12 @@ void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real 
 }
 
 // Inference batch norm and SiLU in one pass: out = silu(BN(inp)) with running statistics.
+// Serial: the network calls it per thread on that thread's images.
 void F(batchnorm_silu_inference)(real *out, const real *inp, const real *gamma, const real *beta, const real *run_mean,
                                  const real *run_var, int B, int C, int HW, real eps) {
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
-        for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
             const real *x = inp + ((size_t)b * C + c) * HW;
             real *y = out + ((size_t)b * C + c) * HW;
             #pragma omp simd
@@ -250,80 +250,113 @@ void F(batchnorm_silu_inference)(real *out, const real *inp, const real *gamma, 
                 y[i] = v / (1 + EXP(-v));
             }
         }
+}
+
+// Training-mode batch norm and SiLU in pieces, so that each thread works on its own images
+// and only the per-channel sums cross threads:
+//   batchnorm_sums       sums (2, C) += per channel (sum x, sum x^2) over B images, in double
+//   batchnorm_stats      mean, rstd (C) from the sums of n values (biased variance)
+//   batchnorm_silu_apply out = silu((inp - mean) * rstd * gamma + beta)
+void F(batchnorm_sums)(double *sums, const real *inp, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            const real *x = inp + ((size_t)b * C + c) * HW;
+            double s = 0, s2 = 0;
+            #pragma omp simd reduction(+ : s, s2)
+            for (int i = 0; i < HW; i++) { double v = x[i]; s += v; s2 += v * v; }
+            sums[c] += s;
+            sums[C + c] += s2;
+        }
+}
+
+void F(batchnorm_stats)(real *mean, real *rstd, const double *sums, double n, int C, real eps) {
+    for (int c = 0; c < C; c++) {
+        double m = sums[c] / n, var = sums[C + c] / n - m * m;
+        if (var < 0) var = 0;   // rounding, for a constant channel
+        mean[c] = (real)m;
+        rstd[c] = (real)(1.0 / sqrt(var + eps));
     }
 }
 
-// Batch norm (training, biased variance over (B, HW) per channel) and SiLU: the statistics
-// in one pass (sums of x and x^2 in double), then out = silu((inp - mean) * rstd * gamma +
-// beta); mean and rstd (C) are kept for the backward pass.
-void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
-                               int B, int C, int HW, real eps) {
-    double n = (double)B * HW;
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double s = 0, s2 = 0;
-        for (int b = 0; b < B; b++) {
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            #pragma omp simd reduction(+ : s, s2)
-            for (int i = 0; i < HW; i++) { double v = x[i]; s += v; s2 += v * v; }
-        }
-        double m = s / n, var = s2 / n - m * m;
-        if (var < 0) var = 0;   // rounding, for a constant channel
-        real r = (real)(1.0 / sqrt(var + eps)), mr = (real)m, g = gamma[c], bt = beta[c];
-        mean[c] = mr;
-        rstd[c] = r;
-        for (int b = 0; b < B; b++) {
+void F(batchnorm_silu_apply)(real *out, const real *inp, const real *mean, const real *rstd, const real *gamma,
+                             const real *beta, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
             size_t o = ((size_t)b * C + c) * HW;
             const real *x = inp + o;
-            real *y = out + o;
+            real *y = out + o, mr = mean[c], r = rstd[c], g = gamma[c], bt = beta[c];
             #pragma omp simd
             for (int i = 0; i < HW; i++) {
                 real v = (x[i] - mr) * r * g + bt;
                 y[i] = v / (1 + EXP(-v));
             }
         }
-    }
 }
 
-// Their backward in two passes: SiLU's derivative at pre_act = (x - mean) * rstd * gamma +
-// beta (recomputed from x) with BN's sums, then the input gradient; with xhat = (x - mean)
-// * rstd and d the gradient at pre_act, dx = rstd * gamma * (d - mean(d) - xhat * mean(d *
-// xhat)). dpre (B,C,HW) is scratch for d.
-void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, const real *inp,
-                                const real *mean, const real *rstd, const real *gamma, const real *beta, int B, int C,
-                                int HW) {
-    double n = (double)B * HW;
-    #pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double sdy = 0, sdyx = 0;
-        real m = mean[c], r = rstd[c], gm = gamma[c], bt = beta[c];
-        for (int b = 0; b < B; b++) {
+// The whole batch at once (the tests' entry point): statistics in one pass, then the output.
+void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
+                               int B, int C, int HW, real eps) {
+    double *sums = calloc(2 * (size_t)C, sizeof *sums);
+    if (!sums) abort();
+    F(batchnorm_sums)(sums, inp, B, C, HW);
+    F(batchnorm_stats)(mean, rstd, sums, (double)B * HW, C, eps);
+    F(batchnorm_silu_apply)(out, inp, mean, rstd, gamma, beta, B, C, HW);
+    free(sums);
+}
+
+// Their backward, in two pieces with the same split. With xhat = (x - mean) * rstd and d
+// the gradient at pre_act = xhat * gamma + beta (SiLU's derivative there, recomputed from x),
+//   silu_batchnorm_backward_sums   dpre = d; sums (2, C) += (sum d, sum d * xhat)
+//   batchnorm_backward_input       dx = rstd * gamma * (d - mean(d) - xhat * mean(d * xhat)),
+//                                  the means from the sums of n values; dinp may be dpre.
+// sum d and sum d * xhat are also beta's and gamma's gradients.
+void F(silu_batchnorm_backward_sums)(real *dpre, double *sums, const real *dout, const real *inp, const real *mean,
+                                     const real *rstd, const real *gamma, const real *beta, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
             size_t o = ((size_t)b * C + c) * HW;
             const real *x = inp + o, *dy = dout + o;
-            real *dp = dpre + o;
-            #pragma omp simd
-            for (int i = 0; i < HW; i++) {
-                real p = (x[i] - m) * r * gm + bt;
-                real sg = 1 / (1 + EXP(-p));
-                dp[i] = dy[i] * sg * (1 + p * (1 - sg));
-            }
+            real *dp = dpre + o, m = mean[c], r = rstd[c], gm = gamma[c], bt = beta[c];
+            double sdy = 0, sdyx = 0;
             #pragma omp simd reduction(+ : sdy, sdyx)
             for (int i = 0; i < HW; i++) {
-                sdy += dp[i];
-                sdyx += dp[i] * (x[i] - m) * r;
+                real xh = (x[i] - m) * r, p = xh * gm + bt;
+                real sg = 1 / (1 + EXP(-p));
+                real d = dy[i] * sg * (1 + p * (1 - sg));
+                dp[i] = d;
+                sdy += d;
+                sdyx += (double)d * xh;
             }
+            sums[c] += sdy;
+            sums[C + c] += sdyx;
         }
-        dgamma[c] += (real)sdyx;
-        dbeta[c] += (real)sdy;
-        real mdy = (real)(sdy / n), mdyx = (real)(sdyx / n), g = r * gm;
-        for (int b = 0; b < B; b++) {
+}
+
+void F(batchnorm_backward_input)(real *dinp, const real *dpre, const real *inp, const real *mean, const real *rstd,
+                                 const real *gamma, const double *sums, double n, int B, int C, int HW) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
             size_t o = ((size_t)b * C + c) * HW;
             const real *x = inp + o, *dp = dpre + o;
-            real *dx = dinp + o;
+            real *dx = dinp + o, m = mean[c], r = rstd[c], g = r * gamma[c];
+            real mdy = (real)(sums[c] / n), mdyx = (real)(sums[C + c] / n);
             #pragma omp simd
             for (int i = 0; i < HW; i++) dx[i] = g * (dp[i] - mdy - (x[i] - m) * r * mdyx);
         }
+}
+
+void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, const real *inp,
+                                const real *mean, const real *rstd, const real *gamma, const real *beta, int B, int C,
+                                int HW) {
+    double *sums = calloc(2 * (size_t)C, sizeof *sums);
+    if (!sums) abort();
+    F(silu_batchnorm_backward_sums)(dpre, sums, dout, inp, mean, rstd, gamma, beta, B, C, HW);
+    for (int c = 0; c < C; c++) {
+        dbeta[c] += (real)sums[c];
+        dgamma[c] += (real)sums[C + c];
     }
+    F(batchnorm_backward_input)(dinp, dpre, inp, mean, rstd, gamma, sums, (double)B * HW, B, C, HW);
+    free(sums);
 }
 
 // Separable: the maximum over each row's window (with the first column that reaches it),

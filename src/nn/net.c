@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "layers.h"
 #include <omp.h>
@@ -201,7 +202,25 @@ int net_build(Net *n, const NetConfig *cfg, unsigned long long seed) {
     return 0;
 }
 
+// A buffer that every training step walks end to end (activations, columns, scratch),
+// aligned to 2 MiB and, on Linux, marked for transparent huge pages: hundreds of MiB in 4 KiB
+// pages miss the TLB on every few rows. Zeroed when asked; released with free().
+static void *alloc_streamed(size_t bytes, int zero) {
+    const size_t huge = (size_t)2 << 20;
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (rounded == 0) rounded = huge;
+    if (posix_memalign(&p, huge, rounded) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE);   // advice only: without it the pages are small
+#endif
+    if (zero) memset(p, 0, bytes);
+    return p;
+}
+
 int net_set_batch(Net *n, int B) {
+    free(n->bn_sums);
+    n->bn_sums = NULL;
     free(n->arena);
     free(n->col);
     free(n->colcache);
@@ -237,13 +256,17 @@ int net_set_batch(Net *n, int B) {
     n->threads = omp_get_max_threads();
     if (n->threads > B) n->threads = B;
     if (n->threads < 1) n->threads = 1;
-    n->arena = calloc(total, sizeof(float));
-    n->col = malloc(sizeof(float) * col * (size_t)n->threads);
-    n->work = malloc(sizeof(float) * work * (size_t)n->threads);
+    n->arena = alloc_streamed(sizeof(float) * total, 1);
+    n->col = alloc_streamed(sizeof(float) * col * (size_t)n->threads, 0);
+    n->work = alloc_streamed(sizeof(float) * work * (size_t)n->threads, 0);
     n->work_floats = work;
     n->wtmp = malloc(sizeof(float) * wmax * (size_t)n->threads);
     n->wtmp_floats = wmax;
-    if (!n->arena || !n->col || !n->work || !n->wtmp) return -1;
+    n->bn_channels = 1;
+    for (int i = 0; i < n->n_nodes; i++)
+        if (n->node[i].type == NODE_CONV && n->node[i].C > n->bn_channels) n->bn_channels = n->node[i].C;
+    n->bn_sums = malloc(sizeof(double) * 2 * (size_t)n->bn_channels * (size_t)(n->threads + 1));
+    if (!n->arena || !n->col || !n->work || !n->wtmp || !n->bn_sums) return -1;
     float *p = n->arena;
     for (int i = 0; i < n->n_nodes; i++) {
         Node *d = &n->node[i];
@@ -264,7 +287,7 @@ int net_set_batch(Net *n, int B) {
         if ((d->type == NODE_CONV || d->type == NODE_DETECT) && !(d->k == 1 && d->stride == 1 && d->pad == 0))
             cached += (size_t)B * n->node[d->in[0]].C * d->k * d->k * d->H * d->W;
     }
-    if (cached * sizeof(float) <= NET_COLCACHE_MAX) n->colcache = malloc(sizeof(float) * (cached ? cached : 1));
+    if (cached * sizeof(float) <= NET_COLCACHE_MAX) n->colcache = alloc_streamed(sizeof(float) * (cached ? cached : 1), 0);
     float *cc = n->colcache;
     for (int i = 0; i < n->n_nodes; i++) {
         Node *d = &n->node[i];
@@ -291,6 +314,7 @@ void net_free(Net *n) {
     free(n->colcache);
     free(n->wtmp);
     free(n->work);
+    free(n->bn_sums);
     memset(n, 0, sizeof *n);
 }
 
@@ -311,31 +335,103 @@ double net_macs(const Net *n) {
 static float *P(Net *n, int i) { return n->params + n->param[i].offset; }
 static float *G(Net *n, int i) { return n->grads + n->param[i].offset; }
 
-// A convolution of the whole batch, the images split across the threads.
+// One thread's share of a convolution: images [b0, b1) of the batch.
+static void conv_share(Net *n, int t, int b0, int b1, float *out, const Node *a, const float *w, const float *bias,
+                       const Node *d) {
+    size_t in_img = (size_t)a->C * a->H * a->W, out_img = (size_t)d->C * d->H * d->W;
+    size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;   // one image's columns
+    int keep = n->training && d->cols;
+    if (b1 > b0)
+        conv2d_forward_f32(out + b0 * out_img, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats, keep ? ck : 0,
+                           n->work + (size_t)t * n->work_floats, a->out + b0 * in_img, w, bias, b1 - b0, a->C, a->H, a->W,
+                           d->C, d->k, d->stride, d->pad);
+}
+
+// A convolution of the whole batch (Detect), the images split across the threads.
 static void conv_split(Net *n, float *out, const Node *a, const float *w, const float *bias, const Node *d) {
     int B = n->batch, T = n->threads;
-    size_t in_img = (size_t)a->C * a->H * a->W, out_img = (size_t)d->C * d->H * d->W;
     #pragma omp parallel num_threads(T)
     {
-        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
-        size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;   // one image's columns
-        int keep = n->training && d->cols;
-        if (b1 > b0)
-            conv2d_forward_f32(out + b0 * out_img, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats, keep ? ck : 0,
-                               n->work + (size_t)t * n->work_floats, a->out + b0 * in_img, w, bias, b1 - b0, a->C, a->H, a->W,
-                               d->C, d->k, d->stride, d->pad);
+        int t = omp_get_thread_num();
+        conv_share(n, t, B * t / T, B * (t + 1) / T, out, a, w, bias, d);
     }
 }
 
-// Its backward pass: input gradients into dinp (may be NULL), weight gradients summed over
-// the threads into dw, bias gradients (may be NULL) into db.
-static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const float *dy, const Node *a, const float *w, const Node *d) {
-    int B = n->batch, T = n->threads;
+// Conv + batch norm + SiLU: each thread convolves its images, sums their channels, and
+// after the threads' sums are added (in thread order) normalises the same images, so that
+// an image stays with one thread (and in its caches) through the node.
+static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
+    int B = n->batch, T = n->threads, C = d->C;
+    long hw = (long)d->H * d->W;
+    const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
+    #pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
+        size_t off = (size_t)b0 * C * hw;
+        conv_share(n, t, b0, b1, d->pre_bn, a, P(n, d->w), NULL, d);
+        if (n->training) {
+            double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
+            memset(sums, 0, sizeof(double) * 2 * (size_t)C);
+            batchnorm_sums_f32(sums, d->pre_bn + off, b1 - b0, C, (int)hw);
+            #pragma omp barrier
+            #pragma omp single
+            {
+                double *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;
+                for (int j = 0; j < 2 * C; j++) {
+                    double v = 0;
+                    for (int u = 0; u < T; u++) v += n->bn_sums[(size_t)u * 2 * n->bn_channels + j];
+                    all[j] = v;
+                }
+                batchnorm_stats_f32(d->mean, d->rstd, all, (double)B * hw, C, BN_EPS);
+            }
+            batchnorm_silu_apply_f32(d->out + off, d->pre_bn + off, d->mean, d->rstd, gamma, beta, b1 - b0, C, (int)hw);
+        } else {
+            batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, gamma, beta, P(n, d->rm), P(n, d->rm + 1), b1 - b0,
+                                         C, (int)hw, BN_EPS);
+        }
+    }
+}
+
+// The backward pass of a convolution: input gradients into dinp (may be NULL), weight
+// gradients summed over the threads into dw, bias gradients (may be NULL) into db. dy is the
+// gradient at the node's output. With bn_grad (the Conv nodes), the node's batch norm and
+// SiLU come first, by the same split as the forward pass: each thread takes SiLU's
+// derivative on its images into bn_grad and sums its channels; after the threads' sums are
+// added, it turns its part of bn_grad into the gradient at the convolution's output, which
+// the convolution's backward then reads.
+static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const float *dy, const Node *a, const float *w,
+                                const Node *d, float *bn_grad) {
+    int B = n->batch, T = n->threads, C = d->C;
     size_t in_img = (size_t)a->C * a->H * a->W, out_img = (size_t)d->C * d->H * d->W;
     size_t wn = (size_t)d->C * a->C * d->k * d->k;
     #pragma omp parallel num_threads(T)
     {
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
+        if (bn_grad) {
+            size_t off = (size_t)b0 * out_img;
+            double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels, *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;
+            const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
+            memset(sums, 0, sizeof(double) * 2 * (size_t)C);
+            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->pre_bn + off, d->mean, d->rstd, gamma, beta,
+                                             b1 - b0, C, (int)(out_img / C));
+            #pragma omp barrier
+            #pragma omp single
+            {
+                float *dgamma = G(n, d->g), *dbeta = G(n, d->g + 1);
+                for (int j = 0; j < 2 * C; j++) {
+                    double v = 0;
+                    for (int u = 0; u < T; u++) v += n->bn_sums[(size_t)u * 2 * n->bn_channels + j];
+                    all[j] = v;
+                }
+                for (int c = 0; c < C; c++) {
+                    dbeta[c] += (float)all[c];
+                    dgamma[c] += (float)all[C + c];
+                }
+            }
+            batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, d->mean, d->rstd, gamma, all,
+                                         (double)B * (double)(out_img / C), b1 - b0, C, (int)(out_img / C));
+            dy = bn_grad;
+        }
         float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
         memset(wt, 0, sizeof(float) * wn);
         size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;
@@ -374,10 +470,8 @@ void net_forward(Net *n, const float *x) {
             memcpy(d->out, x, sizeof(float) * (size_t)act);
             break;
         case NODE_CONV:
-            conv_split(n, d->pre_bn, a, P(n, d->w), NULL, d);
+            conv_bn_silu_split(n, a, d);
             if (n->training) {
-                batchnorm_silu_forward_f32(d->out, d->mean, d->rstd, d->pre_bn, P(n, d->g), P(n, d->g + 1), B, d->C,
-                                           (int)hw, BN_EPS);
                 // running statistics, as PyTorch keeps them (unbiased variance)
                 float *rm = P(n, d->rm), *rv = P(n, d->rm + 1);
                 double cnt = (double)B * hw;
@@ -386,9 +480,6 @@ void net_forward(Net *n, const float *x) {
                     rm[c] = (1 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * d->mean[c];
                     rv[c] = (float)((1 - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * var * cnt / (cnt > 1 ? cnt - 1 : 1));
                 }
-            } else {
-                batchnorm_silu_inference_f32(d->out, d->pre_bn, P(n, d->g), P(n, d->g + 1), P(n, d->rm), P(n, d->rm + 1), B,
-                                             d->C, (int)hw, BN_EPS);
             }
             break;
         case NODE_DETECT:
@@ -463,18 +554,16 @@ void net_backward(Net *n, const float *x) {
         case NODE_INPUT:
             break;
         case NODE_CONV:
-            silu_batchnorm_backward_f32(t1, t0, G(n, d->g), G(n, d->g + 1), d->dout, d->pre_bn, d->mean, d->rstd, P(n, d->g),
-                                        P(n, d->g + 1), B, d->C, (int)hw);
             if (a->type == NODE_INPUT) {
-                conv_split_backward(n, NULL, G(n, d->w), NULL, t1, a, P(n, d->w), d);
+                conv_split_backward(n, NULL, G(n, d->w), NULL, d->dout, a, P(n, d->w), d, t1);
                 break;
             }
-            conv_split_backward(n, into, G(n, d->w), NULL, t1, a, P(n, d->w), d);
+            conv_split_backward(n, into, G(n, d->w), NULL, d->dout, a, P(n, d->w), d, t1);
             if (into == t0) accumulate(a->dout, t0, in_act);
             fresh[ai] = 0;
             break;
         case NODE_DETECT:
-            conv_split_backward(n, into, G(n, d->w), G(n, d->b), d->dout, a, P(n, d->w), d);
+            conv_split_backward(n, into, G(n, d->w), G(n, d->b), d->dout, a, P(n, d->w), d, NULL);
             if (into == t0) accumulate(a->dout, t0, in_act);
             fresh[ai] = 0;
             break;

@@ -72,6 +72,8 @@ typedef struct {
     float *wtmp;              // per-thread weight-gradient scratch
     size_t wtmp_floats;       // per thread
     int threads;              // images of a batch are split across this many threads
+    double *bn_sums;          // batch norm's per-channel sums, per thread: (threads, 2, bn_channels)
+    int bn_channels;          // the widest convolution's output channels
     float *tmp[2];            // two activation-sized scratch buffers for the backward pass
     size_t max_act;           // floats of the largest activation of the batch
     int training;             // batch norm: batch statistics (1) or running ones (0)
