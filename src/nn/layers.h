@@ -1,4 +1,7 @@
-// The detector's layers, each with forward and backward, on NCHW activations.
+// The detector's layers, each with forward and backward. Convolutions and the pieces of
+// batch norm take channel-major activations with a channel stride (the network's layout,
+// see NN_DECLARE); the whole-batch batch norm, pooling and upsampling take NCHW (pooling
+// and upsampling see only planes, so either layout).
 // Every function exists in float (the network: names ending _f32, sgemm) and in double
 // (names ending _f64, dgemm), compiled from the one source in layers_impl.h, so that the
 // tests check the very code the network runs against finite differences in double.
@@ -10,9 +13,11 @@
 
 #include <stddef.h>
 
-// A convolution runs one GEMM per group of images, the group's positions side by side, so
-// that small maps (the deep layers: 16 or 64 positions an image) still make GEMMs large
-// enough to run fast; from CONV_GROUP_POSITIONS positions on, an image is a group alone.
+// A k > 1 or strided convolution builds the columns of a group of images at once, their
+// positions side by side, so that small maps (the deep layers: 16 or 64 positions an image)
+// still make GEMMs large enough to run fast; from CONV_GROUP_POSITIONS positions on, an
+// image is a group alone. A pointwise convolution needs no columns: the whole batch is one
+// GEMM.
 #define CONV_GROUP_POSITIONS 256
 
 static inline int conv_is_pointwise(int k, int stride, int pad) { return k == 1 && stride == 1 && pad == 0; }
@@ -35,61 +40,66 @@ static inline int conv_grad_by_phases(int C, int k, int stride, int N) {
 }
 
 // The scratch a convolution of B images (C x H x W each, OC x OH x OW out) needs, in
-// elements: col, the columns of a group (0 for a single image's pointwise convolution), and
-// work, a group's outputs (0 when every group is one image), with room for the phases of
-// the input gradient where it is taken by phases.
+// elements: col, the columns of a group (0 for a pointwise convolution), and work, the
+// phases of the input gradient where it is taken by phases (else 0).
 static inline void conv2d_scratch(int B, int C, int H, int W, int OC, int k, int stride, int pad, int OH, int OW,
                                   size_t *col, size_t *work) {
     size_t N = (size_t)OH * OW, g = (size_t)conv_group_size(B, (int)N);
-    *col = conv_is_pointwise(k, stride, pad) && g == 1 ? 0 : (size_t)C * k * k * g * N;
-    *work = g > 1 ? (size_t)OC * g * N : 0;
+    *col = conv_is_pointwise(k, stride, pad) ? 0 : (size_t)C * k * k * g * N;
+    *work = 0;
     if (conv_grad_by_phases(C, k, stride, (int)N)) {
         size_t tk = (size_t)(k + stride - 1) / stride, P = (size_t)((H + stride - 1) / stride) * ((W + stride - 1) / stride);
-        size_t pc = (size_t)OC * tk * tk * g * P, pw = (size_t)C * g * P;
+        size_t pc = (size_t)OC * tk * tk * g * P;
         if (pc > *col) *col = pc;
-        *work = (pw > *work ? pw : *work) + (size_t)C * OC * tk * tk;
+        *work = (size_t)C * g * P + (size_t)C * OC * tk * tk;
     }
 }
 
 #define NN_DECLARE(real, S)                                                                          \
-    /* out (B,OC,OH,OW) = conv(inp (B,C,H,W), weight (OC, C*k*k)) + bias (OC, or NULL).         \
-       col and work: scratch as conv2d_scratch sizes them. With col_stride > 0 the columns are    \
-       kept for the backward instead: the group starting at image b at col + b * col_stride, as  \
+    /* Convolutions read and write channel-major activations: element (c, b, y, x) of a batch   \
+       at c * cs + b * H * W + y * W + x, each with its channel stride cs (at least B * H * W),  \
+       so that a channel's images lie side by side and a group of them is one matrix.          \
+       out (OC, B, OH, OW) = conv(inp (C, B, H, W), weight (OC, C*k*k)) + bias (OC, or NULL).     \
+       col: scratch as conv2d_scratch sizes it; with col_stride > 0 the columns are kept for    \
+       the backward instead: the group starting at image b at col + b * col_stride, as          \
        (C*k*k, images * OH*OW) (col_stride is one image's C*k*k*OH*OW; not for pointwise). */    \
-    void conv2d_forward##S(real *out, real *col, size_t col_stride, real *work, const real *inp,        \
-                           const real *weight, const real *bias, int B, int C, int H, int W, int OC, int k, \
-                           int stride, int pad);                                                       \
-    /* dinp (B,C,H,W) (may be NULL), dweight (OC, C*k*k) +=, dbias (OC) += (may be NULL).         \
+    void conv2d_forward##S(real *out, size_t out_cs, real *col, size_t col_stride, const real *inp,     \
+                           size_t in_cs, const real *weight, const real *bias, int B, int C, int H,     \
+                           int W, int OC, int k, int stride, int pad);                                 \
+    /* dinp (C, B, H, W) (may be NULL), dweight (OC, C*k*k) +=, dbias (OC) += (may be NULL).      \
        cached (may be NULL): the columns the forward pass kept with cached_stride. col and work:  \
-       scratch as for the forward pass. */                                                       \
+       scratch as conv2d_scratch sizes them. */                                                   \
     void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, real *work,             \
-                            const real *cached, size_t cached_stride, const real *dout, const real *inp, \
-                            const real *weight, int B, int C, int H, int W, int OC, int k, int stride,  \
-                            int pad);                                                                  \
-    /* Training-mode batch norm over (B, HW) per channel fused with SiLU: out = silu((x - mean) *  \
-       rstd * gamma + beta); mean, rstd (C) are saved for the backward pass, which recomputes    \
-       the value before SiLU from x and uses dpre (B,C,HW) as scratch. */                        \
+                            const real *cached, size_t cached_stride, const real *dout, size_t out_cs,  \
+                            const real *inp, size_t in_cs, const real *weight, int B, int C, int H,     \
+                            int W, int OC, int k, int stride, int pad);                                \
+    /* Training-mode batch norm over (B, HW) per channel fused with SiLU, NCHW (B,C,HW): out =   \
+       silu((x - mean) * rstd * gamma + beta); mean, rstd (C) are saved for the backward pass,   \
+       which recomputes the value before SiLU from x and uses dpre (B,C,HW) as scratch (dinp    \
+       may be dpre). */                                                                          \
     void batchnorm_silu_forward##S(real *out, real *mean, real *rstd, const real *inp, const real *gamma, \
                                    const real *beta, int B, int C, int HW, real eps);                  \
     void silu_batchnorm_backward##S(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, \
                                     const real *inp, const real *mean, const real *rstd,                 \
                                     const real *gamma, const real *beta, int B, int C, int HW);          \
-    /* The same in pieces over a share of the batch (see layers_impl.h): the network runs     \
-       them per thread on its own images and adds the threads' sums (2, C) in double. */         \
-    void batchnorm_sums##S(double *sums, const real *inp, int B, int C, int HW);                    \
-    void batchnorm_stats##S(real *mean, real *rstd, const double *sums, double n, int C, real eps);   \
-    void batchnorm_silu_apply##S(real *out, const real *inp, const real *mean, const real *rstd,      \
-                                 const real *gamma, const real *beta, int B, int C, int HW);         \
+    /* The same in pieces over a share of the batch whose channels are n contiguous values each, \
+       channel c's at c * cs (see layers_impl.h): the network runs them per thread on its own   \
+       images and adds the threads' sums (2, C) in double. */                                    \
+    void batchnorm_sums##S(double *sums, const real *inp, size_t cs, int C, size_t n);              \
+    void batchnorm_stats##S(real *mean, real *rstd, const double *sums, double count, int C, real eps); \
+    void batchnorm_silu_apply##S(real *out, const real *inp, size_t cs, const real *mean,            \
+                                 const real *rstd, const real *gamma, const real *beta, int C,       \
+                                 size_t n);                                                          \
     void silu_batchnorm_backward_sums##S(real *dpre, double *sums, const real *dout, const real *inp, \
-                                         const real *mean, const real *rstd, const real *gamma,       \
-                                         const real *beta, int B, int C, int HW);                     \
-    void batchnorm_backward_input##S(real *dinp, const real *dpre, const real *inp, const real *mean, \
-                                     const real *rstd, const real *gamma, const double *sums,         \
-                                     double n, int B, int C, int HW);                                 \
-    /* Inference: out = silu(BN(inp)) with the running statistics (serial). */                  \
-    void batchnorm_silu_inference##S(real *out, const real *inp, const real *gamma, const real *beta,   \
-                                     const real *run_mean, const real *run_var, int B, int C, int HW,  \
-                                     real eps);                                                        \
+                                         size_t cs, const real *mean, const real *rstd,               \
+                                         const real *gamma, const real *beta, int C, size_t n);       \
+    void batchnorm_backward_input##S(real *dinp, const real *dpre, const real *inp, size_t cs,       \
+                                     const real *mean, const real *rstd, const real *gamma,          \
+                                     const double *sums, double count, int C, size_t n);             \
+    /* Inference: out = silu(BN(inp)) with the running statistics, same layout. */              \
+    void batchnorm_silu_inference##S(real *out, const real *inp, size_t cs, const real *gamma,         \
+                                     const real *beta, const real *run_mean, const real *run_var,     \
+                                     int C, size_t n, real eps);                                      \
     /* Max pooling, kernel k (odd), stride 1, padding k/2 (padding never wins): SPPF's pool.     \
        argmax (B,C,H,W) remembers the winning input index. */                                     \
     void maxpool_forward##S(real *out, int *argmax, const real *inp, int B, int C, int H, int W, int k); \

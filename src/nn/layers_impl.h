@@ -19,9 +19,11 @@ static void F(valid_span)(int W, int OW, int kx, int stride, int pad, int *ox0, 
     if (*ox1 < *ox0) *ox1 = *ox0;
 }
 
-// One image's (C,H,W) into columns (C*k*k, OH*OW), row r at col + r * ld: per output row,
-// zeros outside the image and a copy (stride 1) or a strided gather inside it.
-static void F(im2col)(real *col, size_t ld, const real *img, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
+// One image's (C,H,W), channel c's plane at img + c * cs, into columns (C*k*k, OH*OW), row r
+// at col + r * ld: per output row, zeros outside the image and a copy (stride 1) or a
+// strided gather inside it.
+static void F(im2col)(real *col, size_t ld, const real *img, size_t cs, int C, int H, int W, int k, int stride, int pad,
+                      int OH, int OW) {
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
@@ -32,7 +34,7 @@ static void F(im2col)(real *col, size_t ld, const real *img, int C, int H, int W
                     int y = oy * stride - pad + ky;
                     real *r = row + (size_t)oy * OW;
                     if (y < 0 || y >= H) { memset(r, 0, sizeof(real) * (size_t)OW); continue; }
-                    const real *src = img + ((size_t)c * H + y) * W;   // x = ox * stride + kx - pad
+                    const real *src = img + (size_t)c * cs + (size_t)y * W;   // x = ox * stride + kx - pad
                     int off = kx - pad;
                     for (int ox = 0; ox < ox0; ox++) r[ox] = 0;
                     if (stride == 1) memcpy(r + ox0, src + ox0 + off, sizeof(real) * (size_t)(ox1 - ox0));
@@ -42,10 +44,11 @@ static void F(im2col)(real *col, size_t ld, const real *img, int C, int H, int W
             }
 }
 
-// The adjoint of im2col: columns (row r at col + r * ld) added back into one image (which
-// is zeroed first).
-static void F(col2im)(real *img, const real *col, size_t ld, int C, int H, int W, int k, int stride, int pad, int OH, int OW) {
-    memset(img, 0, sizeof(real) * (size_t)C * H * W);
+// The adjoint of im2col: columns (row r at col + r * ld) added back into one image (channel
+// c's plane at img + c * cs), whose planes are zeroed first.
+static void F(col2im)(real *img, size_t cs, const real *col, size_t ld, int C, int H, int W, int k, int stride, int pad,
+                      int OH, int OW) {
+    for (int c = 0; c < C; c++) memset(img + (size_t)c * cs, 0, sizeof(real) * (size_t)H * W);
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
@@ -55,7 +58,7 @@ static void F(col2im)(real *img, const real *col, size_t ld, int C, int H, int W
                 for (int oy = 0; oy < OH; oy++) {
                     int y = oy * stride - pad + ky;
                     if (y < 0 || y >= H) continue;
-                    real *dst = img + ((size_t)c * H + y) * W;
+                    real *dst = img + (size_t)c * cs + (size_t)y * W;
                     const real *r = row + (size_t)oy * OW;
                     int off = kx - pad;
                     for (int ox = ox0; ox < ox1; ox++) dst[ox * stride + off] += r[ox];
@@ -63,49 +66,36 @@ static void F(col2im)(real *img, const real *col, size_t ld, int C, int H, int W
             }
 }
 
-// A group's columns (K, L = gi * N): image j's at column j * N, by im2col or, for a
-// pointwise convolution, by copying its rows.
-static void F(group_columns)(real *col, const real *x, int gi, int pw, int C, int H, int W, int k, int stride, int pad,
+// A group's columns (K, L = gi * N): image j's at column j * N. x: the group's first image
+// in a layout with channel stride cs.
+static void F(group_columns)(real *col, const real *x, size_t cs, int gi, int C, int H, int W, int k, int stride, int pad,
                              int OH, int OW) {
     size_t N = (size_t)OH * OW, L = (size_t)gi * N;
-    for (int j = 0; j < gi; j++) {
-        const real *xj = x + (size_t)j * C * H * W;
-        if (pw)
-            for (int r = 0; r < C; r++) memcpy(col + r * L + j * N, xj + r * N, sizeof(real) * N);
-        else
-            F(im2col)(col + j * N, L, xj, C, H, W, k, stride, pad, OH, OW);
-    }
+    for (int j = 0; j < gi; j++) F(im2col)(col + j * N, L, x + (size_t)j * H * W, cs, C, H, W, k, stride, pad, OH, OW);
 }
 
-void F(conv2d_forward)(real *out, real *col, size_t col_stride, real *work, const real *inp, const real *weight,
-                       const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
+void F(conv2d_forward)(real *out, size_t out_cs, real *col, size_t col_stride, const real *inp, size_t in_cs,
+                       const real *weight, const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
-    int pw = conv_is_pointwise(k, stride, pad), g = conv_group_size(B, N);
-    for (int b = 0; b < B; b += g) {
-        int gi = B - b < g ? B - b : g, L = gi * N;
-        const real *x = inp + (size_t)b * C * H * W;
-        real *y = out + (size_t)b * OC * N;
-        const real *cols = x;   // a single image's 1x1 stride-1 convolution reads it as its columns
-        if (!pw || gi > 1) {
+    if (conv_is_pointwise(k, stride, pad)) {
+        // the batch's positions side by side in each channel: (OC, B*N) = weight (OC, C) @ inp (C, B*N)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, B * N, C, 1, weight, C, inp, (int)in_cs, 0, out, (int)out_cs);
+    } else {
+        int g = conv_group_size(B, N);
+        for (int b = 0; b < B; b += g) {
+            int gi = B - b < g ? B - b : g, L = gi * N;
             real *c = col + (size_t)b * col_stride;   // kept per group when col_stride > 0
-            F(group_columns)(c, x, gi, pw, C, H, W, k, stride, pad, OH, OW);
-            cols = c;
+            F(group_columns)(c, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
+            // (OC, L) = weight (OC, K) @ cols (K, L), straight into the group's outputs
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1, weight, K, c, L, 0, out + (size_t)b * N,
+                 (int)out_cs);
         }
-        // (OC, L) = weight (OC, K) @ cols (K, L): straight into y for one image, else into
-        // work and from there image by image
-        real *dst = gi > 1 ? work : y;
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1, weight, K, cols, L, 0, dst, L);
-        for (int j = 0; j < gi; j++)
-            for (int o = 0; o < OC; o++) {
-                real *yo = y + ((size_t)j * OC + o) * N, bo = bias ? bias[o] : 0;
-                if (gi > 1) {
-                    const real *src = work + (size_t)o * L + (size_t)j * N;
-                    for (int i = 0; i < N; i++) yo[i] = src[i] + bo;
-                } else if (bias) {
-                    for (int i = 0; i < N; i++) yo[i] += bo;
-                }
-            }
     }
+    if (bias)
+        for (int o = 0; o < OC; o++) {
+            real *yo = out + (size_t)o * out_cs, bo = bias[o];
+            for (size_t i = 0; i < (size_t)B * N; i++) yo[i] += bo;
+        }
 }
 
 // The input gradient of a group of gi images by output phases. The input positions y = i *
@@ -114,11 +104,13 @@ void F(conv2d_forward)(real *out, real *col, size_t col_stride, real *work, cons
 // (i + (py + pad - ky) / stride, j + (px + pad - kx) / stride): a stride-1 correlation whose
 // columns are contiguous copies of dy's rows. Per phase,
 //   dphase (C, gi * P) = wt (C, OC * T) @ cols (OC * T, gi * P),   P = Hp * Wp, T taps,
-// then scattered into dx (gi, C, H, W). With stride 1 this is the forward convolution of dy
-// with the flipped kernel, written straight into dx for one image. dy: (gi, OC, OH, OW).
-// col: (OC * T, gi * P); work: the phase's outputs (C, gi * P), then wt (C, OC * T).
-static void F(conv2d_input_grad_phases)(real *dx, real *col, real *work, const real *dy, const real *weight, int gi,
-                                        int C, int H, int W, int OC, int k, int stride, int pad, int OH, int OW) {
+// then scattered into dx. With stride 1 this is the forward convolution of dy with the
+// flipped kernel, written straight into dx. dy: the group's first image, channel stride
+// dy_cs; dx likewise with dx_cs. col: (OC * T, gi * P); work: the phase's outputs
+// (C, gi * P), then wt (C, OC * T).
+static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, real *col, real *work, const real *dy, size_t dy_cs,
+                                        const real *weight, int gi, int C, int H, int W, int OC, int k, int stride, int pad,
+                                        int OH, int OW) {
     int tk = (k + stride - 1) / stride, P_max = ((H + stride - 1) / stride) * ((W + stride - 1) / stride);
     real *wt = work + (size_t)C * gi * P_max;
     for (int py = 0; py < stride; py++)
@@ -129,10 +121,11 @@ static void F(conv2d_input_grad_phases)(real *dx, real *col, real *work, const r
             for (int q = 0; q < k && nky < tk; q++) if ((py + pad - q) % stride == 0) ky_of[nky++] = q;
             for (int q = 0; q < k && nkx < tk; q++) if ((px + pad - q) % stride == 0) kx_of[nkx++] = q;
             size_t P = (size_t)Hp * Wp, L = (size_t)gi * P;
-            int T = nky * nkx, direct = stride == 1 && gi == 1;
+            int T = nky * nkx, direct = stride == 1;   // with stride 1 a phase is the whole image
             real *out = direct ? dx : work;
+            size_t ldo = direct ? dx_cs : L;
             if (T == 0) {   // no tap reaches this phase
-                memset(out, 0, sizeof(real) * (size_t)C * L);
+                for (int c = 0; c < C; c++) memset(out + (size_t)c * ldo, 0, sizeof(real) * L);
             } else {
                 // wt (C, OC * T): column oc * T + t holds weight[oc][c][ky_t][kx_t]
                 for (int c = 0; c < C; c++)
@@ -149,7 +142,7 @@ static void F(conv2d_input_grad_phases)(real *dx, real *col, real *work, const r
                             int j0 = -ox0 > 0 ? -ox0 : 0, j1 = OW - ox0 < Wp ? OW - ox0 : Wp;   // valid [j0, j1)
                             if (j1 < j0) j1 = j0;
                             for (int im = 0; im < gi; im++) {
-                                const real *src = dy + ((size_t)im * OC + oc) * OH * OW;
+                                const real *src = dy + (size_t)oc * dy_cs + (size_t)im * OH * OW;
                                 for (int i = 0; i < Hp; i++) {
                                     real *r = row + (size_t)im * P + (size_t)i * Wp;
                                     int oy = i + oy0;
@@ -161,146 +154,131 @@ static void F(conv2d_input_grad_phases)(real *dx, real *col, real *work, const r
                             }
                         }
                 GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, (int)L, OC * T, 1, wt, OC * T, col, (int)L, 0, out,
-                     (int)L);
+                     (int)ldo);
             }
             if (direct) continue;
             // scatter (C, gi * P) into the phase's positions of each image
             for (int im = 0; im < gi; im++)
                 for (int c = 0; c < C; c++) {
                     const real *o = out + (size_t)c * L + (size_t)im * P;
-                    real *d = dx + ((size_t)im * C + c) * H * W;
+                    real *d = dx + (size_t)c * dx_cs + (size_t)im * H * W;
                     for (int i = 0; i < Hp; i++) {
                         real *drow = d + (size_t)(i * stride + py) * W + px;
                         const real *orow = o + (size_t)i * Wp;
-                        if (stride == 1) memcpy(drow, orow, sizeof(real) * (size_t)Wp);
-                        else for (int j = 0; j < Wp; j++) drow[(size_t)j * stride] = orow[j];
+                        for (int j = 0; j < Wp; j++) drow[(size_t)j * stride] = orow[j];
                     }
                 }
         }
 }
 
 void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real *work, const real *cached,
-                        size_t cached_stride, const real *dout, const real *inp, const real *weight, int B, int C, int H,
-                        int W, int OC, int k, int stride, int pad) {
+                        size_t cached_stride, const real *dout, size_t out_cs, const real *inp, size_t in_cs,
+                        const real *weight, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
-    int pw = conv_is_pointwise(k, stride, pad), g = conv_group_size(B, N);
+    if (dbias)
+        for (int o = 0; o < OC; o++) {
+            const real *g = dout + (size_t)o * out_cs;
+            double s = 0;
+            for (size_t i = 0; i < (size_t)B * N; i++) s += g[i];
+            dbias[o] += (real)s;
+        }
+    if (conv_is_pointwise(k, stride, pad)) {
+        // dweight (OC, C) += dy (OC, B*N) @ inp^T (B*N, C); dinp (C, B*N) = weight^T @ dy
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, B * N, 1, dout, (int)out_cs, inp, (int)in_cs, 1, dweight, C);
+        if (dinp)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, B * N, OC, 1, weight, C, dout, (int)out_cs, 0, dinp, (int)in_cs);
+        return;
+    }
+    int g = conv_group_size(B, N);
     for (int b = 0; b < B; b += g) {
         int gi = B - b < g ? B - b : g, L = gi * N;
-        const real *x = inp + (size_t)b * C * H * W, *dy = dout + (size_t)b * OC * N;
-        // the group's columns (K, L)
-        const real *cols = x;
-        if (!pw && cached) {
-            cols = cached + (size_t)b * cached_stride;   // the forward pass's columns
-        } else if (!pw || gi > 1) {
-            F(group_columns)(col, x, gi, pw, C, H, W, k, stride, pad, OH, OW);
-            cols = col;
-        }
-        // the group's output gradient (OC, L)
-        const real *dyg = dy;
-        if (gi > 1) {
-            for (int j = 0; j < gi; j++)
-                for (int o = 0; o < OC; o++)
-                    memcpy(work + (size_t)o * L + (size_t)j * N, dy + ((size_t)j * OC + o) * N, sizeof(real) * (size_t)N);
-            dyg = work;
-        }
+        const real *dy = dout + (size_t)b * N, *cols = col;
+        // the group's columns (K, L): the forward pass's, or made again
+        if (cached) cols = cached + (size_t)b * cached_stride;
+        else F(group_columns)(col, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
         // dweight (OC, K) += dy (OC, L) @ cols^T (L, K)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1, dyg, L, cols, L, 1, dweight, K);
-        if (dbias)
-            for (int j = 0; j < gi; j++)
-                for (int o = 0; o < OC; o++) {
-                    real s = 0;
-                    for (int i = 0; i < N; i++) s += dy[((size_t)j * OC + o) * N + i];
-                    dbias[o] += s;
-                }
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1, dy, (int)out_cs, cols, L, 1, dweight, K);
         if (!dinp) continue;
-        real *dx = dinp + (size_t)b * C * H * W;
-        if (pw && gi == 1) {
-            // dx (C, N) = weight^T (K=C, OC) @ dy (OC, N)
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, OC, 1, weight, K, dyg, N, 0, dx, N);
-            continue;
-        }
+        real *dx = dinp + (size_t)b * H * W;
         if (conv_grad_by_phases(C, k, stride, N)) {
-            F(conv2d_input_grad_phases)(dx, col, work, dy, weight, gi, C, H, W, OC, k, stride, pad, OH, OW);
+            F(conv2d_input_grad_phases)(dx, in_cs, col, work, dy, out_cs, weight, gi, C, H, W, OC, k, stride, pad, OH, OW);
             continue;
         }
         // dcols (K, L) = weight^T @ dy, then back into each image
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, OC, 1, weight, K, dyg, L, 0, col, L);
-        for (int j = 0; j < gi; j++) {
-            real *dxj = dx + (size_t)j * C * H * W;
-            if (pw)
-                for (int r = 0; r < C; r++) memcpy(dxj + (size_t)r * N, col + (size_t)r * L + (size_t)j * N, sizeof(real) * (size_t)N);
-            else
-                F(col2im)(dxj, col + (size_t)j * N, (size_t)L, C, H, W, k, stride, pad, OH, OW);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, OC, 1, weight, K, dy, (int)out_cs, 0, col, L);
+        for (int j = 0; j < gi; j++)
+            F(col2im)(dx + (size_t)j * H * W, in_cs, col + (size_t)j * N, (size_t)L, C, H, W, k, stride, pad, OH, OW);
+    }
+}
+
+// Batch norm and SiLU work on a share of the batch in which each channel's values are n
+// contiguous elements, channel c's at c * cs (all arrays of a call share the layout): the
+// network's channel-major activations give each thread its images this way, and one NCHW
+// image is cs = n = H * W.
+//
+// Inference in one pass: out = silu(BN(inp)) with the running statistics.
+void F(batchnorm_silu_inference)(real *out, const real *inp, size_t cs, const real *gamma, const real *beta,
+                                 const real *run_mean, const real *run_var, int C, size_t n, real eps) {
+    for (int c = 0; c < C; c++) {
+        real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
+        const real *x = inp + (size_t)c * cs;
+        real *y = out + (size_t)c * cs;
+        #pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            real v = x[i] * s + t;
+            y[i] = v / (1 + EXP(-v));
         }
     }
 }
 
-// Inference batch norm and SiLU in one pass: out = silu(BN(inp)) with running statistics.
-// Serial: the network calls it per thread on that thread's images.
-void F(batchnorm_silu_inference)(real *out, const real *inp, const real *gamma, const real *beta, const real *run_mean,
-                                 const real *run_var, int B, int C, int HW, real eps) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) {
-            real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            real *y = out + ((size_t)b * C + c) * HW;
-            #pragma omp simd
-            for (int i = 0; i < HW; i++) {
-                real v = x[i] * s + t;
-                y[i] = v / (1 + EXP(-v));
-            }
-        }
-}
-
 // Training-mode batch norm and SiLU in pieces, so that each thread works on its own images
 // and only the per-channel sums cross threads:
-//   batchnorm_sums       sums (2, C) += per channel (sum x, sum x^2) over B images, in double
-//   batchnorm_stats      mean, rstd (C) from the sums of n values (biased variance)
+//   batchnorm_sums       sums (2, C) += per channel (sum x, sum x^2), in double
+//   batchnorm_stats      mean, rstd (C) from the sums of `count` values (biased variance)
 //   batchnorm_silu_apply out = silu((inp - mean) * rstd * gamma + beta)
-void F(batchnorm_sums)(double *sums, const real *inp, int B, int C, int HW) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) {
-            const real *x = inp + ((size_t)b * C + c) * HW;
-            double s = 0, s2 = 0;
-            #pragma omp simd reduction(+ : s, s2)
-            for (int i = 0; i < HW; i++) { double v = x[i]; s += v; s2 += v * v; }
-            sums[c] += s;
-            sums[C + c] += s2;
-        }
+void F(batchnorm_sums)(double *sums, const real *inp, size_t cs, int C, size_t n) {
+    for (int c = 0; c < C; c++) {
+        const real *x = inp + (size_t)c * cs;
+        double s = 0, s2 = 0;
+        #pragma omp simd reduction(+ : s, s2)
+        for (size_t i = 0; i < n; i++) { double v = x[i]; s += v; s2 += v * v; }
+        sums[c] += s;
+        sums[C + c] += s2;
+    }
 }
 
-void F(batchnorm_stats)(real *mean, real *rstd, const double *sums, double n, int C, real eps) {
+void F(batchnorm_stats)(real *mean, real *rstd, const double *sums, double count, int C, real eps) {
     for (int c = 0; c < C; c++) {
-        double m = sums[c] / n, var = sums[C + c] / n - m * m;
+        double m = sums[c] / count, var = sums[C + c] / count - m * m;
         if (var < 0) var = 0;   // rounding, for a constant channel
         mean[c] = (real)m;
         rstd[c] = (real)(1.0 / sqrt(var + eps));
     }
 }
 
-void F(batchnorm_silu_apply)(real *out, const real *inp, const real *mean, const real *rstd, const real *gamma,
-                             const real *beta, int B, int C, int HW) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) {
-            size_t o = ((size_t)b * C + c) * HW;
-            const real *x = inp + o;
-            real *y = out + o, mr = mean[c], r = rstd[c], g = gamma[c], bt = beta[c];
-            #pragma omp simd
-            for (int i = 0; i < HW; i++) {
-                real v = (x[i] - mr) * r * g + bt;
-                y[i] = v / (1 + EXP(-v));
-            }
+void F(batchnorm_silu_apply)(real *out, const real *inp, size_t cs, const real *mean, const real *rstd, const real *gamma,
+                             const real *beta, int C, size_t n) {
+    for (int c = 0; c < C; c++) {
+        const real *x = inp + (size_t)c * cs;
+        real *y = out + (size_t)c * cs, mr = mean[c], r = rstd[c], g = gamma[c], bt = beta[c];
+        #pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            real v = (x[i] - mr) * r * g + bt;
+            y[i] = v / (1 + EXP(-v));
         }
+    }
 }
 
-// The whole batch at once (the tests' entry point): statistics in one pass, then the output.
+// The whole batch at once, NCHW (the tests' entry point): statistics in one pass, then the
+// output.
 void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
                                int B, int C, int HW, real eps) {
     double *sums = calloc(2 * (size_t)C, sizeof *sums);
     if (!sums) abort();
-    F(batchnorm_sums)(sums, inp, B, C, HW);
+    size_t img = (size_t)C * HW;
+    for (int b = 0; b < B; b++) F(batchnorm_sums)(sums, inp + b * img, (size_t)HW, C, (size_t)HW);
     F(batchnorm_stats)(mean, rstd, sums, (double)B * HW, C, eps);
-    F(batchnorm_silu_apply)(out, inp, mean, rstd, gamma, beta, B, C, HW);
+    for (int b = 0; b < B; b++) F(batchnorm_silu_apply)(out + b * img, inp + b * img, (size_t)HW, mean, rstd, gamma, beta, C, (size_t)HW);
     free(sums);
 }
 
@@ -308,41 +286,40 @@ void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *in
 // the gradient at pre_act = xhat * gamma + beta (SiLU's derivative there, recomputed from x),
 //   silu_batchnorm_backward_sums   dpre = d; sums (2, C) += (sum d, sum d * xhat)
 //   batchnorm_backward_input       dx = rstd * gamma * (d - mean(d) - xhat * mean(d * xhat)),
-//                                  the means from the sums of n values; dinp may be dpre.
+//                                  the means from the sums of `count` values; dinp may be dpre.
 // sum d and sum d * xhat are also beta's and gamma's gradients.
-void F(silu_batchnorm_backward_sums)(real *dpre, double *sums, const real *dout, const real *inp, const real *mean,
-                                     const real *rstd, const real *gamma, const real *beta, int B, int C, int HW) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) {
-            size_t o = ((size_t)b * C + c) * HW;
-            const real *x = inp + o, *dy = dout + o;
-            real *dp = dpre + o, m = mean[c], r = rstd[c], gm = gamma[c], bt = beta[c];
-            double sdy = 0, sdyx = 0;
-            #pragma omp simd reduction(+ : sdy, sdyx)
-            for (int i = 0; i < HW; i++) {
-                real xh = (x[i] - m) * r, p = xh * gm + bt;
-                real sg = 1 / (1 + EXP(-p));
-                real d = dy[i] * sg * (1 + p * (1 - sg));
-                dp[i] = d;
-                sdy += d;
-                sdyx += (double)d * xh;
-            }
-            sums[c] += sdy;
-            sums[C + c] += sdyx;
+void F(silu_batchnorm_backward_sums)(real *dpre, double *sums, const real *dout, const real *inp, size_t cs,
+                                     const real *mean, const real *rstd, const real *gamma, const real *beta, int C,
+                                     size_t n) {
+    for (int c = 0; c < C; c++) {
+        size_t o = (size_t)c * cs;
+        const real *x = inp + o, *dy = dout + o;
+        real *dp = dpre + o, m = mean[c], r = rstd[c], gm = gamma[c], bt = beta[c];
+        double sdy = 0, sdyx = 0;
+        #pragma omp simd reduction(+ : sdy, sdyx)
+        for (size_t i = 0; i < n; i++) {
+            real xh = (x[i] - m) * r, p = xh * gm + bt;
+            real sg = 1 / (1 + EXP(-p));
+            real d = dy[i] * sg * (1 + p * (1 - sg));
+            dp[i] = d;
+            sdy += d;
+            sdyx += (double)d * xh;
         }
+        sums[c] += sdy;
+        sums[C + c] += sdyx;
+    }
 }
 
-void F(batchnorm_backward_input)(real *dinp, const real *dpre, const real *inp, const real *mean, const real *rstd,
-                                 const real *gamma, const double *sums, double n, int B, int C, int HW) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) {
-            size_t o = ((size_t)b * C + c) * HW;
-            const real *x = inp + o, *dp = dpre + o;
-            real *dx = dinp + o, m = mean[c], r = rstd[c], g = r * gamma[c];
-            real mdy = (real)(sums[c] / n), mdyx = (real)(sums[C + c] / n);
-            #pragma omp simd
-            for (int i = 0; i < HW; i++) dx[i] = g * (dp[i] - mdy - (x[i] - m) * r * mdyx);
-        }
+void F(batchnorm_backward_input)(real *dinp, const real *dpre, const real *inp, size_t cs, const real *mean,
+                                 const real *rstd, const real *gamma, const double *sums, double count, int C, size_t n) {
+    for (int c = 0; c < C; c++) {
+        size_t o = (size_t)c * cs;
+        const real *x = inp + o, *dp = dpre + o;
+        real *dx = dinp + o, m = mean[c], r = rstd[c], g = r * gamma[c];
+        real mdy = (real)(sums[c] / count), mdyx = (real)(sums[C + c] / count);
+        #pragma omp simd
+        for (size_t i = 0; i < n; i++) dx[i] = g * (dp[i] - mdy - (x[i] - m) * r * mdyx);
+    }
 }
 
 void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, const real *inp,
@@ -350,12 +327,17 @@ void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbet
                                 int HW) {
     double *sums = calloc(2 * (size_t)C, sizeof *sums);
     if (!sums) abort();
-    F(silu_batchnorm_backward_sums)(dpre, sums, dout, inp, mean, rstd, gamma, beta, B, C, HW);
+    size_t img = (size_t)C * HW;
+    for (int b = 0; b < B; b++)
+        F(silu_batchnorm_backward_sums)(dpre + b * img, sums, dout + b * img, inp + b * img, (size_t)HW, mean, rstd, gamma,
+                                        beta, C, (size_t)HW);
     for (int c = 0; c < C; c++) {
         dbeta[c] += (real)sums[c];
         dgamma[c] += (real)sums[C + c];
     }
-    F(batchnorm_backward_input)(dinp, dpre, inp, mean, rstd, gamma, sums, (double)B * HW, B, C, HW);
+    for (int b = 0; b < B; b++)
+        F(batchnorm_backward_input)(dinp + b * img, dpre + b * img, inp + b * img, (size_t)HW, mean, rstd, gamma, sums,
+                                    (double)B * HW, C, (size_t)HW);
     free(sums);
 }
 

@@ -231,6 +231,13 @@ int net_set_batch(Net *n, int B) {
     n->colcache = NULL;
     n->wtmp = NULL;
     n->work = NULL;
+    // Each thread convolves its share of the batch with a single-threaded sgemm: small
+    // matrices gain nothing from OpenBLAS's own threads, which only spin.
+    openblas_set_num_threads(1);
+    n->threads = omp_get_max_threads();
+    if (n->threads > B) n->threads = B;
+    if (n->threads < 1) n->threads = 1;
+    int share = (B + n->threads - 1) / n->threads;   // the most images a thread takes
     size_t total = 0, max_act = 0, col = 1, work = 1;
     for (int i = 0; i < n->n_nodes; i++) {
         const Node *d = &n->node[i];
@@ -241,7 +248,9 @@ int net_set_batch(Net *n, int B) {
         if (d->type == NODE_MAXPOOL) total += act;               // argmax (stored as int in float slots)
         if (d->type == NODE_CONV || d->type == NODE_DETECT) {
             size_t c, w;
-            conv2d_scratch(B, n->node[d->in[0]].C, n->node[d->in[0]].H, n->node[d->in[0]].W, d->C, d->k, d->stride, d->pad, d->H, d->W, &c, &w);
+            conv2d_scratch(share, n->node[d->in[0]].C, n->node[d->in[0]].H, n->node[d->in[0]].W, d->C, d->k, d->stride, d->pad,
+                           d->H, d->W, &c, &w);
+            if (d->type == NODE_DETECT) w = (size_t)share * d->C * d->H * d->W;   // its outputs, channel-major
             if (c > col) col = c;
             if (w > work) work = w;
         }
@@ -250,12 +259,6 @@ int net_set_batch(Net *n, int B) {
     size_t wmax = 1;
     for (int i = 0; i < n->n_params; i++)
         if (n->param[i].ndim == 4 && n->param[i].count > wmax) wmax = n->param[i].count;
-    // Each thread convolves its share of the batch with a single-threaded sgemm: small
-    // matrices gain nothing from OpenBLAS's own threads, which only spin.
-    openblas_set_num_threads(1);
-    n->threads = omp_get_max_threads();
-    if (n->threads > B) n->threads = B;
-    if (n->threads < 1) n->threads = 1;
     n->arena = alloc_streamed(sizeof(float) * total, 1);
     n->col = alloc_streamed(sizeof(float) * col * (size_t)n->threads, 0);
     n->work = alloc_streamed(sizeof(float) * work * (size_t)n->threads, 0);
@@ -320,6 +323,15 @@ void net_free(Net *n) {
 
 void net_zero_grad(Net *n) { memset(n->grads, 0, sizeof(float) * n->n_floats); }
 
+void net_node_nchw(const Net *n, int i, int grad, float *dst) {
+    const Node *d = &n->node[i];
+    const float *src = grad ? d->dout : d->out;
+    size_t B = (size_t)n->batch, hw = (size_t)d->H * d->W;
+    if (d->type == NODE_DETECT) { memcpy(dst, src, sizeof(float) * B * d->C * hw); return; }
+    for (size_t b = 0; b < B; b++)
+        for (int c = 0; c < d->C; c++) memcpy(dst + (b * d->C + c) * hw, src + ((size_t)c * B + b) * hw, sizeof(float) * hw);
+}
+
 double net_macs(const Net *n) {
     double m = 0;
     for (int i = 0; i < n->n_nodes; i++) {
@@ -335,25 +347,39 @@ double net_macs(const Net *n) {
 static float *P(Net *n, int i) { return n->params + n->param[i].offset; }
 static float *G(Net *n, int i) { return n->grads + n->param[i].offset; }
 
-// One thread's share of a convolution: images [b0, b1) of the batch.
-static void conv_share(Net *n, int t, int b0, int b1, float *out, const Node *a, const float *w, const float *bias,
-                       const Node *d) {
-    size_t in_img = (size_t)a->C * a->H * a->W, out_img = (size_t)d->C * d->H * d->W;
-    size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;   // one image's columns
+// Activations are channel-major: node output (c, b, y, x) at c * B*H*W + b * H*W + y*W + x,
+// so that a thread's images [b0, b1) of one channel are contiguous and a convolution over
+// them is one GEMM per group without copies (see layers.h). The Detect outputs alone are
+// NCHW (B, C, H, W), as the loss and the decoder read them.
+
+// One thread's share of a Conv node's convolution: images [b0, b1) into pre_bn.
+static void conv_share(Net *n, int t, int b0, int b1, const Node *a, const Node *d) {
+    int B = n->batch;
+    size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W;
+    size_t ck = (size_t)a->C * d->k * d->k * hw;   // one image's columns
     int keep = n->training && d->cols;
     if (b1 > b0)
-        conv2d_forward_f32(out + b0 * out_img, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats, keep ? ck : 0,
-                           n->work + (size_t)t * n->work_floats, a->out + b0 * in_img, w, bias, b1 - b0, a->C, a->H, a->W,
-                           d->C, d->k, d->stride, d->pad);
+        conv2d_forward_f32(d->pre_bn + b0 * hw, (size_t)B * hw, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats,
+                           keep ? ck : 0, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL, b1 - b0, a->C, a->H,
+                           a->W, d->C, d->k, d->stride, d->pad);
 }
 
-// A convolution of the whole batch (Detect), the images split across the threads.
-static void conv_split(Net *n, float *out, const Node *a, const float *w, const float *bias, const Node *d) {
+// A Detect node: each thread convolves its images into its work buffer, channel-major,
+// then writes them out NCHW with the bias.
+static void detect_forward(Net *n, const Node *a, Node *d) {
     int B = n->batch, T = n->threads;
+    size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W;
     #pragma omp parallel num_threads(T)
     {
-        int t = omp_get_thread_num();
-        conv_share(n, t, B * t / T, B * (t + 1) / T, out, a, w, bias, d);
+        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
+        float *y = n->work + (size_t)t * n->work_floats;   // (C, bt, hw)
+        if (bt > 0) {
+            conv2d_forward_f32(y, (size_t)bt * hw, n->col + (size_t)t * n->col_floats, 0, a->out + b0 * hw_in,
+                               (size_t)B * hw_in, P(n, d->w), P(n, d->b), bt, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+            for (int j = 0; j < bt; j++)
+                for (int o = 0; o < d->C; o++)
+                    memcpy(d->out + ((size_t)(b0 + j) * d->C + o) * hw, y + ((size_t)o * bt + j) * hw, sizeof(float) * hw);
+        }
     }
 }
 
@@ -362,17 +388,17 @@ static void conv_split(Net *n, float *out, const Node *a, const float *w, const 
 // an image stays with one thread (and in its caches) through the node.
 static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
     int B = n->batch, T = n->threads, C = d->C;
-    long hw = (long)d->H * d->W;
+    size_t hw = (size_t)d->H * d->W, cs = (size_t)B * hw;
     const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
     #pragma omp parallel num_threads(T)
     {
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
-        size_t off = (size_t)b0 * C * hw;
-        conv_share(n, t, b0, b1, d->pre_bn, a, P(n, d->w), NULL, d);
+        size_t off = (size_t)b0 * hw, len = (size_t)(b1 - b0) * hw;
+        conv_share(n, t, b0, b1, a, d);
         if (n->training) {
             double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
             memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-            batchnorm_sums_f32(sums, d->pre_bn + off, b1 - b0, C, (int)hw);
+            batchnorm_sums_f32(sums, d->pre_bn + off, cs, C, len);
             #pragma omp barrier
             #pragma omp single
             {
@@ -382,38 +408,47 @@ static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
                     for (int u = 0; u < T; u++) v += n->bn_sums[(size_t)u * 2 * n->bn_channels + j];
                     all[j] = v;
                 }
-                batchnorm_stats_f32(d->mean, d->rstd, all, (double)B * hw, C, BN_EPS);
+                batchnorm_stats_f32(d->mean, d->rstd, all, (double)cs, C, BN_EPS);
             }
-            batchnorm_silu_apply_f32(d->out + off, d->pre_bn + off, d->mean, d->rstd, gamma, beta, b1 - b0, C, (int)hw);
+            batchnorm_silu_apply_f32(d->out + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, beta, C, len);
         } else {
-            batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, gamma, beta, P(n, d->rm), P(n, d->rm + 1), b1 - b0,
-                                         C, (int)hw, BN_EPS);
+            batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, cs, gamma, beta, P(n, d->rm), P(n, d->rm + 1), C, len,
+                                         BN_EPS);
         }
     }
 }
 
 // The backward pass of a convolution: input gradients into dinp (may be NULL), weight
-// gradients summed over the threads into dw, bias gradients (may be NULL) into db. dy is the
-// gradient at the node's output. With bn_grad (the Conv nodes), the node's batch norm and
-// SiLU come first, by the same split as the forward pass: each thread takes SiLU's
-// derivative on its images into bn_grad and sums its channels; after the threads' sums are
-// added, it turns its part of bn_grad into the gradient at the convolution's output, which
-// the convolution's backward then reads.
+// gradients summed over the threads into dw, bias gradients (Detect) into db. dy is the
+// gradient at the node's output. A Conv node's batch norm and SiLU come first, by the same
+// split as the forward pass: each thread takes SiLU's derivative on its images into bn_grad
+// and sums its channels; after the threads' sums are added, it turns its part of bn_grad into
+// the gradient at the convolution's output, which the convolution's backward then reads. A
+// Detect node's NCHW gradient is first put channel-major in the thread's work buffer.
 static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const float *dy, const Node *a, const float *w,
                                 const Node *d, float *bn_grad) {
-    int B = n->batch, T = n->threads, C = d->C;
-    size_t in_img = (size_t)a->C * a->H * a->W, out_img = (size_t)d->C * d->H * d->W;
+    int B = n->batch, T = n->threads, C = d->C, detect = d->type == NODE_DETECT;
+    size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W, cs = (size_t)B * hw;
     size_t wn = (size_t)d->C * a->C * d->k * d->k;
     #pragma omp parallel num_threads(T)
     {
-        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
-        if (bn_grad) {
-            size_t off = (size_t)b0 * out_img;
+        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
+        size_t off = (size_t)b0 * hw, len = (size_t)bt * hw;
+        const float *g = dy + off;   // this thread's output gradient, channel stride g_cs
+        size_t g_cs = cs;
+        if (detect) {
+            float *y = n->work + (size_t)t * n->work_floats;
+            for (int j = 0; j < bt; j++)
+                for (int o = 0; o < C; o++)
+                    memcpy(y + ((size_t)o * bt + j) * hw, dy + ((size_t)(b0 + j) * C + o) * hw, sizeof(float) * hw);
+            g = y;
+            g_cs = len;
+        } else {
             double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels, *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;
             const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
             memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->pre_bn + off, d->mean, d->rstd, gamma, beta,
-                                             b1 - b0, C, (int)(out_img / C));
+            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, beta,
+                                             C, len);
             #pragma omp barrier
             #pragma omp single
             {
@@ -428,34 +463,34 @@ static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const
                     dgamma[c] += (float)all[C + c];
                 }
             }
-            batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, d->mean, d->rstd, gamma, all,
-                                         (double)B * (double)(out_img / C), b1 - b0, C, (int)(out_img / C));
-            dy = bn_grad;
+            batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, all,
+                                         (double)cs, C, len);
+            g = bn_grad + off;
         }
         float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
         memset(wt, 0, sizeof(float) * wn);
-        size_t ck = (size_t)a->C * d->k * d->k * d->H * d->W;
-        if (b1 > b0)
-            conv2d_backward_f32(dinp ? dinp + b0 * in_img : NULL, wt, NULL, n->col + (size_t)t * n->col_floats,
-                                n->work + (size_t)t * n->work_floats, d->cols ? d->cols + b0 * ck : NULL, ck, dy + b0 * out_img, a->out + b0 * in_img, w, b1 - b0,
-                                a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+        size_t ck = (size_t)a->C * d->k * d->k * hw;
+        if (bt > 0)
+            conv2d_backward_f32(dinp ? dinp + b0 * hw_in : NULL, wt, NULL, n->col + (size_t)t * n->col_floats,
+                                detect ? NULL : n->work + (size_t)t * n->work_floats, d->cols ? d->cols + b0 * ck : NULL, ck,
+                                g, g_cs, a->out + b0 * hw_in, (size_t)B * hw_in, w, bt, a->C, a->H, a->W, d->C, d->k,
+                                d->stride, d->pad);
     }
     #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < wn; j++) {
-        float g = 0;
-        for (int t = 0; t < T; t++) g += n->wtmp[(size_t)t * n->wtmp_floats + j];
-        dw[j] += g;
+        float s = 0;
+        for (int t = 0; t < T; t++) s += n->wtmp[(size_t)t * n->wtmp_floats + j];
+        dw[j] += s;
     }
-    if (db) {
-        long hw = (long)d->H * d->W;
-        for (int b = 0; b < B; b++)
-            for (int o = 0; o < d->C; o++) {
-                const float *g = dy + ((size_t)b * d->C + o) * hw;
-                float s = 0;
-                for (long i = 0; i < hw; i++) s += g[i];
-                db[o] += s;
+    if (db)
+        for (int o = 0; o < C; o++) {   // dy is NCHW here (Detect)
+            float s = 0;
+            for (int b = 0; b < B; b++) {
+                const float *gb = dy + ((size_t)b * C + o) * hw;
+                for (size_t i = 0; i < hw; i++) s += gb[i];
             }
-    }
+            db[o] += s;
+        }
 }
 
 void net_forward(Net *n, const float *x) {
@@ -466,8 +501,10 @@ void net_forward(Net *n, const float *x) {
         const Node *a = d->n_in ? &n->node[d->in[0]] : NULL;
         long act = (long)B * d->C * d->H * d->W, hw = (long)d->H * d->W;
         switch (d->type) {
-        case NODE_INPUT:
-            memcpy(d->out, x, sizeof(float) * (size_t)act);
+        case NODE_INPUT:   // x is NCHW
+            for (int c = 0; c < d->C; c++)
+                for (int b = 0; b < B; b++)
+                    memcpy(d->out + ((size_t)c * B + b) * hw, x + ((size_t)b * d->C + c) * hw, sizeof(float) * (size_t)hw);
             break;
         case NODE_CONV:
             conv_bn_silu_split(n, a, d);
@@ -483,7 +520,7 @@ void net_forward(Net *n, const float *x) {
             }
             break;
         case NODE_DETECT:
-            conv_split(n, d->out, a, P(n, d->w), P(n, d->b), d);
+            detect_forward(n, a, d);
             break;
         case NODE_ADD: {
             const float *b = n->node[d->in[1]].out;
@@ -491,15 +528,13 @@ void net_forward(Net *n, const float *x) {
             for (long j = 0; j < act; j++) d->out[j] = a->out[j] + b[j];
             break;
         }
-        case NODE_CONCAT:
+        case NODE_CONCAT:   // channel-major: the inputs' arrays one after another
             #pragma omp parallel for schedule(static)
-            for (int im = 0; im < B; im++) {
-                float *o = d->out + (size_t)im * d->C * hw;
-                for (int k = 0; k < d->n_in; k++) {
-                    const Node *s = &n->node[d->in[k]];
-                    memcpy(o, s->out + (size_t)im * s->C * hw, sizeof(float) * (size_t)s->C * hw);
-                    o += (size_t)s->C * hw;
-                }
+            for (int c = 0; c < d->C; c++) {
+                int k = 0, c0 = 0;
+                while (c - c0 >= n->node[d->in[k]].C) c0 += n->node[d->in[k++]].C;
+                memcpy(d->out + (size_t)c * B * hw, n->node[d->in[k]].out + (size_t)(c - c0) * B * hw,
+                       sizeof(float) * (size_t)B * hw);
             }
             break;
         case NODE_UPSAMPLE:
@@ -575,16 +610,14 @@ void net_backward(Net *n, const float *x) {
             unsigned char was[NET_MAX_INPUTS];
             for (int k = 0; k < d->n_in; k++) was[k] = fresh[d->in[k]];
             #pragma omp parallel for schedule(static)
-            for (int im = 0; im < B; im++) {
-                const float *g = d->dout + (size_t)im * d->C * hw;
-                for (int k = 0; k < d->n_in; k++) {
-                    Node *s = &n->node[d->in[k]];
-                    float *dst = s->dout + (size_t)im * s->C * hw;
-                    size_t m = (size_t)s->C * hw;
-                    if (was[k]) memcpy(dst, g, sizeof(float) * m);
-                    else for (size_t j = 0; j < m; j++) dst[j] += g[j];
-                    g += m;
-                }
+            for (int c = 0; c < d->C; c++) {
+                int k = 0, c0 = 0;
+                while (c - c0 >= n->node[d->in[k]].C) c0 += n->node[d->in[k++]].C;
+                const float *g = d->dout + (size_t)c * B * hw;
+                float *dst = n->node[d->in[k]].dout + (size_t)(c - c0) * B * hw;
+                size_t m = (size_t)B * hw;
+                if (was[k]) memcpy(dst, g, sizeof(float) * m);
+                else for (size_t j = 0; j < m; j++) dst[j] += g[j];
             }
             for (int k = 0; k < d->n_in; k++) fresh[d->in[k]] = 0;
             break;

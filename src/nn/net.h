@@ -87,12 +87,17 @@ int net_build(Net *net, const NetConfig *cfg, unsigned long long seed);
 int net_set_batch(Net *net, int batch);
 void net_free(Net *net);
 
-// x: (B, in_ch, size, size). The Detect outputs are node[detect[l]].out, shaped
+// x: (B, in_ch, size, size). Inside, activations are channel-major (C, B, H, W); the
+// Detect outputs alone are NCHW: node[detect[l]].out, shaped
 // (B, NET_ANCHORS * (5 + classes), size / stride, size / stride) with strides 8, 16, 32.
 void net_forward(Net *net, const float *x);
 // Given node[detect[l]].dout for each level, accumulates parameter gradients into grads.
 void net_backward(Net *net, const float *x);
 void net_zero_grad(Net *net);
+
+// Node i's output (grad 0) or its gradient (grad 1) as NCHW (B, C, H, W) into dst: the
+// network keeps them channel-major (C, B, H, W), except the Detect nodes'.
+void net_node_nchw(const Net *net, int i, int grad, float *dst);
 
 // Total multiply-adds of one forward pass of one image.
 double net_macs(const Net *net);

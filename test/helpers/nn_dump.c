@@ -112,8 +112,8 @@ int main(int argc, char **argv) {
         size_t k = (size_t)B * d->C * d->H * d->W;
         node_copy[2 * i] = malloc(sizeof(float) * k);
         node_copy[2 * i + 1] = malloc(sizeof(float) * k);
-        memcpy(node_copy[2 * i], d->out, sizeof(float) * k);
-        memcpy(node_copy[2 * i + 1], d->dout, sizeof(float) * k);
+        net_node_nchw(&n, i, 0, node_copy[2 * i]);
+        net_node_nchw(&n, i, 1, node_copy[2 * i + 1]);
     }
     // max pools: where each output's maximum was taken from (ties within float rounding
     // are routed by these; the cross-check verifies each holds the window's maximum)
@@ -123,7 +123,10 @@ int main(int argc, char **argv) {
         if (d->type != NODE_MAXPOOL) continue;
         size_t k = (size_t)B * d->C * d->H * d->W;
         arg[i] = malloc(sizeof(float) * k);
-        for (size_t j = 0; j < k; j++) arg[i][j] = (float)d->argmax[j];
+        size_t hw = (size_t)d->H * d->W;   // plane-local indices; the planes channel-major inside
+        for (size_t b = 0; b < (size_t)B; b++)
+            for (size_t ch = 0; ch < (size_t)d->C; ch++)
+                for (size_t j = 0; j < hw; j++) arg[i][(b * d->C + ch) * hw + j] = (float)d->argmax[(ch * B + b) * hw + j];
     }
     // training outputs, then eval outputs with the updated statistics
     float *train_out[NET_LEVELS], *eval_out[NET_LEVELS];

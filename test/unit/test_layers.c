@@ -46,30 +46,38 @@ static void check_grad(const char *what, double *x, const double *grad, long n, 
 
 // ---- convolution ---------------------------------------------------------------------
 
+// Channel-major activations as the network keeps them, viewed as part of a larger batch:
+// the convolution sees B images of B + 1, so every channel stride is wider than B images.
 typedef struct {
     int B, C, H, W, OC, k, s, p, OH, OW;
+    size_t in_cs, out_cs;
     double *x, *w, *b, *r, *out, *col, *work;
 } Conv;
 
 static double conv_loss(void *ctx) {
     Conv *c = ctx;
-    conv2d_forward_f64(c->out, c->col, 0, c->work, c->x, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s, c->p);
-    return dot(c->out, c->r, (long)c->B * c->OC * c->OH * c->OW);
+    conv2d_forward_f64(c->out, c->out_cs, c->col, 0, c->x, c->in_cs, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s,
+                       c->p);
+    return dot(c->out, c->r, (long)c->OC * (long)c->out_cs);
 }
 
 static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     Conv c = { .B = B, .C = C, .H = H, .W = W, .OC = OC, .k = k, .s = s, .p = p,
                .OH = (H + 2 * p - k) / s + 1, .OW = (W + 2 * p - k) / s + 1 };
-    long nx = (long)B * C * H * W, nw = (long)OC * C * k * k, no = (long)B * OC * c.OH * c.OW;
+    c.in_cs = (size_t)(B + 1) * H * W;
+    c.out_cs = (size_t)(B + 1) * c.OH * c.OW;
+    long nx = (long)C * (long)c.in_cs, nw = (long)OC * C * k * k, no = (long)OC * (long)c.out_cs;
     c.x = randn(nx); c.w = randn(nw); c.b = randn(OC); c.r = randn(no);
-    c.out = malloc(sizeof(double) * (size_t)no);
+    for (int o = 0; o < OC; o++)   // the image outside the view adds nothing to the loss
+        for (size_t i = (size_t)B * c.OH * c.OW; i < c.out_cs; i++) c.r[(size_t)o * c.out_cs + i] = 0;
+    c.out = calloc((size_t)no, sizeof(double));
     size_t ncol, nwork;
     conv2d_scratch(B, C, H, W, OC, k, s, p, c.OH, c.OW, &ncol, &nwork);
     c.col = malloc(sizeof(double) * (ncol + 1));
     c.work = malloc(sizeof(double) * (nwork + 1));
     double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
     conv_loss(&c);
-    conv2d_backward_f64(dx, dw, db, c.col, c.work, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx, dw, db, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
     char what[64];
     snprintf(what, sizeof what, "conv k%d s%d p%d dinp", k, s, p);
     check_grad(what, c.x, dx, nx, conv_loss, &c);
@@ -77,32 +85,38 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     check_grad(what, c.w, dw, nw, conv_loss, &c);
     snprintf(what, sizeof what, "conv k%d s%d p%d dbias", k, s, p);
     check_grad(what, c.b, db, OC, conv_loss, &c);
+    // the image outside the view keeps a zero gradient (nothing is written there)
+    double outside = 0;
+    for (int ch = 0; ch < C; ch++)
+        for (size_t i = (size_t)B * H * W; i < c.in_cs; i++) outside = fmax(outside, fabs(dx[(size_t)ch * c.in_cs + i]));
+    CHECK(outside == 0);
 
     // float runs the same arithmetic to float precision
     float *xf = malloc(sizeof(float) * (size_t)nx), *wf = malloc(sizeof(float) * (size_t)nw), *bf = malloc(sizeof(float) * (size_t)OC);
-    float *of = malloc(sizeof(float) * (size_t)no), *colf = malloc(sizeof(float) * (ncol + 1)),
-          *workf = malloc(sizeof(float) * (nwork + 1));
+    float *of = calloc((size_t)no, sizeof(float)), *colf = malloc(sizeof(float) * (ncol + 1));
     for (long i = 0; i < nx; i++) xf[i] = (float)c.x[i];
     for (long i = 0; i < nw; i++) wf[i] = (float)c.w[i];
     for (int i = 0; i < OC; i++) bf[i] = (float)c.b[i];
-    conv2d_forward_f32(of, colf, 0, workf, xf, wf, bf, B, C, H, W, OC, k, s, p);
+    conv2d_forward_f32(of, c.out_cs, colf, 0, xf, c.in_cs, wf, bf, B, C, H, W, OC, k, s, p);
     conv_loss(&c);
     double e = 0, n2 = 0;
     for (long i = 0; i < no; i++) { e += (of[i] - c.out[i]) * (of[i] - c.out[i]); n2 += c.out[i] * c.out[i]; }
     CHECK(sqrt(e / n2) < 1e-6);
-    free(xf); free(wf); free(bf); free(of); free(colf); free(workf);
+    free(xf); free(wf); free(bf); free(of); free(colf);
 
     // columns kept by the forward pass and reused by the backward: the same gradients
     size_t K = (size_t)C * k * k * c.OH * c.OW;
-    double *keep = malloc(sizeof(double) * K * B), *dx2 = malloc(sizeof(double) * (size_t)nx);
+    double *keep = malloc(sizeof(double) * K * B), *dx2 = calloc((size_t)nx, sizeof(double));
     double *dw2 = calloc((size_t)nw, sizeof *dw2), *dw1 = calloc((size_t)nw, sizeof *dw1);
-    conv2d_forward_f64(c.out, keep, K, c.work, c.x, c.w, c.b, B, C, H, W, OC, k, s, p);
-    conv2d_backward_f64(dx2, dw2, NULL, c.col, c.work, keep, K, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
-    conv2d_backward_f64(dx, dw1, NULL, c.col, c.work, NULL, 0, c.r, c.x, c.w, B, C, H, W, OC, k, s, p);
-    double ek = 0;
-    for (long i = 0; i < nx; i++) ek = fmax(ek, fabs(dx2[i] - dx[i]));
-    for (long i = 0; i < nw; i++) ek = fmax(ek, fabs(dw2[i] - dw1[i]));
-    CHECK(ek == 0);
+    if (!conv_is_pointwise(k, s, p)) {
+        conv2d_forward_f64(c.out, c.out_cs, keep, K, c.x, c.in_cs, c.w, c.b, B, C, H, W, OC, k, s, p);
+        conv2d_backward_f64(dx2, dw2, NULL, c.col, c.work, keep, K, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
+        conv2d_backward_f64(dx, dw1, NULL, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
+        double ek = 0;
+        for (long i = 0; i < nx; i++) ek = fmax(ek, fabs(dx2[i] - dx[i]));
+        for (long i = 0; i < nw; i++) ek = fmax(ek, fabs(dw2[i] - dw1[i]));
+        CHECK(ek == 0);
+    }
     free(keep); free(dx2); free(dw2); free(dw1);
     free(c.x); free(c.w); free(c.b); free(c.r); free(c.out); free(c.col); free(c.work); free(dx); free(dw); free(db);
 }
@@ -164,7 +178,10 @@ static void test_batchnorm_silu(void) {
     check_grad("batchnorm+silu dbeta", b.beta, dbt, b.C, bn_loss, &b);
     // inference: silu((x - running mean) / sqrt(running var + eps) * gamma + beta)
     double rm[4] = { 0.2, -0.1, 0.4, 0 }, rv[4] = { 1.5, 0.7, 2.2, 1 };
-    batchnorm_silu_inference_f64(b.out, b.x, b.gamma, b.beta, rm, rv, b.B, b.C, b.HW, 1e-3);
+    for (int i = 0; i < b.B; i++) {   // one NCHW image: channel stride HW
+        size_t o = (size_t)i * b.C * b.HW;
+        batchnorm_silu_inference_f64(b.out + o, b.x + o, (size_t)b.HW, b.gamma, b.beta, rm, rv, b.C, (size_t)b.HW, 1e-3);
+    }
     double ei = 0;
     for (int i = 0; i < b.B; i++)
         for (int c = 0; c < b.C; c++)
@@ -176,8 +193,47 @@ static void test_batchnorm_silu(void) {
     CHECK(ei < 1e-12);
     // SiLU's values: silu(0) = 0, silu(x) -> x for large x (identity batch norm)
     double xs[3] = { 0, 20, -20 }, ys[3], one = 1, zero = 0;
-    batchnorm_silu_inference_f64(ys, xs, &one, &zero, &zero, &one, 1, 1, 3, 0);
+    batchnorm_silu_inference_f64(ys, xs, 3, &one, &zero, &zero, &one, 1, 3, 0);
     CHECK(ys[0] == 0 && fabs(ys[1] - 20) < 1e-6 && fabs(ys[2]) < 1e-6);
+
+    // the pieces as the network runs them: channel-major (C, B, HW), the batch split into two
+    // shares (image 0, images 1..B-1) whose sums are added: the same as the whole batch
+    size_t cs = (size_t)b.B * b.HW;
+    double *xc = malloc(sizeof(double) * (size_t)n), *rc = malloc(sizeof(double) * (size_t)n);
+    double *oc = malloc(sizeof(double) * (size_t)n), *gc = malloc(sizeof(double) * (size_t)n);
+    for (int i = 0; i < b.B; i++)
+        for (int c = 0; c < b.C; c++)
+            for (int j = 0; j < b.HW; j++) {
+                xc[c * cs + (size_t)i * b.HW + j] = b.x[((size_t)i * b.C + c) * b.HW + j];
+                rc[c * cs + (size_t)i * b.HW + j] = b.r[((size_t)i * b.C + c) * b.HW + j];
+            }
+    bn_loss(&b);   // b.out, b.mean, b.rstd of the whole batch again
+    for (int c = 0; c < b.C; c++) dg[c] = dbt[c] = 0;
+    silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.x, b.mean, b.rstd, b.gamma, b.beta, b.B, b.C, b.HW);
+    double sums[8] = { 0 }, gsum[8] = { 0 }, mean[4], rstd[4];
+    size_t share[3] = { 0, (size_t)b.HW, cs };   // element offsets of the shares within a channel
+    for (int t = 0; t < 2; t++) batchnorm_sums_f64(sums, xc + share[t], cs, b.C, share[t + 1] - share[t]);
+    batchnorm_stats_f64(mean, rstd, sums, (double)cs, b.C, 1e-3);
+    for (int t = 0; t < 2; t++) {
+        batchnorm_silu_apply_f64(oc + share[t], xc + share[t], cs, mean, rstd, b.gamma, b.beta, b.C, share[t + 1] - share[t]);
+        silu_batchnorm_backward_sums_f64(gc + share[t], gsum, rc + share[t], xc + share[t], cs, mean, rstd, b.gamma, b.beta,
+                                         b.C, share[t + 1] - share[t]);
+    }
+    for (int t = 0; t < 2; t++)
+        batchnorm_backward_input_f64(gc + share[t], gc + share[t], xc + share[t], cs, mean, rstd, b.gamma, gsum, (double)cs,
+                                     b.C, share[t + 1] - share[t]);
+    double ep = 0;
+    for (int c = 0; c < b.C; c++) {
+        ep = fmax(ep, fabs(mean[c] - b.mean[c]) + fabs(rstd[c] - b.rstd[c]));
+        ep = fmax(ep, fabs(gsum[c] - dbt[c]) + fabs(gsum[b.C + c] - dg[c]));
+        for (int i = 0; i < b.B; i++)
+            for (int j = 0; j < b.HW; j++) {
+                size_t kc = c * cs + (size_t)i * b.HW + j, kn = ((size_t)i * b.C + c) * b.HW + j;
+                ep = fmax(ep, fabs(oc[kc] - b.out[kn]) + fabs(gc[kc] - dx[kn]));
+            }
+    }
+    CHECK(ep < 1e-12);
+    free(xc); free(rc); free(oc); free(gc);
     free(b.x); free(b.gamma); free(b.beta); free(b.r); free(b.out); free(b.pre); free(b.mean); free(b.rstd);
     free(dx); free(dpre); free(dg); free(dbt);
 }
