@@ -87,12 +87,13 @@ static inline void conv2d_scratch(int B, int C, int H, int W, int OC, int k, int
        images and adds the threads' sums (2, C) in double. */                                    \
     void batchnorm_sums##S(double *sums, const real *inp, size_t cs, int C, size_t n);              \
     void batchnorm_stats##S(real *mean, real *rstd, const double *sums, double count, int C, real eps); \
-    void batchnorm_silu_apply##S(real *out, const real *inp, size_t cs, const real *mean,            \
+    void batchnorm_silu_apply##S(real *out, real *sig, const real *inp, size_t cs, const real *mean,  \
                                  const real *rstd, const real *gamma, const real *beta, int C,       \
                                  size_t n);                                                          \
-    void silu_batchnorm_backward_sums##S(real *dpre, double *sums, const real *dout, const real *inp, \
-                                         size_t cs, const real *mean, const real *rstd,               \
-                                         const real *gamma, const real *beta, int C, size_t n);       \
+    void silu_batchnorm_backward_sums##S(real *dpre, double *sums, const real *dout, const real *sig, \
+                                         const real *inp, size_t cs, const real *mean,                \
+                                         const real *rstd, const real *gamma, const real *beta, int C, \
+                                         size_t n);                                                   \
     void batchnorm_backward_input##S(real *dinp, const real *dpre, const real *inp, size_t cs,       \
                                      const real *mean, const real *rstd, const real *gamma,          \
                                      const double *sums, double count, int C, size_t n);             \

@@ -235,7 +235,8 @@ void F(batchnorm_silu_inference)(real *out, const real *inp, size_t cs, const re
 // and only the per-channel sums cross threads:
 //   batchnorm_sums       sums (2, C) += per channel (sum x, sum x^2), in double
 //   batchnorm_stats      mean, rstd (C) from the sums of `count` values (biased variance)
-//   batchnorm_silu_apply out = silu((inp - mean) * rstd * gamma + beta)
+//   batchnorm_silu_apply out = silu((inp - mean) * rstd * gamma + beta); sig (may be NULL)
+//                        keeps the sigmoid of the value before SiLU for the backward
 void F(batchnorm_sums)(double *sums, const real *inp, size_t cs, int C, size_t n) {
     for (int c = 0; c < C; c++) {
         const real *x = inp + (size_t)c * cs;
@@ -256,15 +257,25 @@ void F(batchnorm_stats)(real *mean, real *rstd, const double *sums, double count
     }
 }
 
-void F(batchnorm_silu_apply)(real *out, const real *inp, size_t cs, const real *mean, const real *rstd, const real *gamma,
-                             const real *beta, int C, size_t n) {
+void F(batchnorm_silu_apply)(real *out, real *sig, const real *inp, size_t cs, const real *mean, const real *rstd,
+                             const real *gamma, const real *beta, int C, size_t n) {
     for (int c = 0; c < C; c++) {
         const real *x = inp + (size_t)c * cs;
         real *y = out + (size_t)c * cs, mr = mean[c], r = rstd[c], g = gamma[c], bt = beta[c];
-        #pragma omp simd
-        for (size_t i = 0; i < n; i++) {
-            real v = (x[i] - mr) * r * g + bt;
-            y[i] = v / (1 + EXP(-v));
+        if (sig) {
+            real *sg = sig + (size_t)c * cs;
+            #pragma omp simd
+            for (size_t i = 0; i < n; i++) {
+                real v = (x[i] - mr) * r * g + bt, e1 = 1 + EXP(-v);
+                sg[i] = 1 / e1;
+                y[i] = v / e1;
+            }
+        } else {
+            #pragma omp simd
+            for (size_t i = 0; i < n; i++) {
+                real v = (x[i] - mr) * r * g + bt;
+                y[i] = v / (1 + EXP(-v));
+            }
         }
     }
 }
@@ -278,32 +289,47 @@ void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *in
     size_t img = (size_t)C * HW;
     for (int b = 0; b < B; b++) F(batchnorm_sums)(sums, inp + b * img, (size_t)HW, C, (size_t)HW);
     F(batchnorm_stats)(mean, rstd, sums, (double)B * HW, C, eps);
-    for (int b = 0; b < B; b++) F(batchnorm_silu_apply)(out + b * img, inp + b * img, (size_t)HW, mean, rstd, gamma, beta, C, (size_t)HW);
+    for (int b = 0; b < B; b++)
+        F(batchnorm_silu_apply)(out + b * img, NULL, inp + b * img, (size_t)HW, mean, rstd, gamma, beta, C, (size_t)HW);
     free(sums);
 }
 
 // Their backward, in two pieces with the same split. With xhat = (x - mean) * rstd and d
 // the gradient at pre_act = xhat * gamma + beta (SiLU's derivative there, recomputed from x),
-//   silu_batchnorm_backward_sums   dpre = d; sums (2, C) += (sum d, sum d * xhat)
+//   silu_batchnorm_backward_sums   dpre = d; sums (2, C) += (sum d, sum d * xhat); sig: the
+//                                  forward's sigmoids, or NULL to recompute them (one exp
+//                                  and one division an element fewer with them)
 //   batchnorm_backward_input       dx = rstd * gamma * (d - mean(d) - xhat * mean(d * xhat)),
 //                                  the means from the sums of `count` values; dinp may be dpre.
 // sum d and sum d * xhat are also beta's and gamma's gradients.
-void F(silu_batchnorm_backward_sums)(real *dpre, double *sums, const real *dout, const real *inp, size_t cs,
-                                     const real *mean, const real *rstd, const real *gamma, const real *beta, int C,
-                                     size_t n) {
+void F(silu_batchnorm_backward_sums)(real *dpre, double *sums, const real *dout, const real *sig, const real *inp,
+                                     size_t cs, const real *mean, const real *rstd, const real *gamma, const real *beta,
+                                     int C, size_t n) {
     for (int c = 0; c < C; c++) {
         size_t o = (size_t)c * cs;
         const real *x = inp + o, *dy = dout + o;
         real *dp = dpre + o, m = mean[c], r = rstd[c], gm = gamma[c], bt = beta[c];
         double sdy = 0, sdyx = 0;
-        #pragma omp simd reduction(+ : sdy, sdyx)
-        for (size_t i = 0; i < n; i++) {
-            real xh = (x[i] - m) * r, p = xh * gm + bt;
-            real sg = 1 / (1 + EXP(-p));
-            real d = dy[i] * sg * (1 + p * (1 - sg));
-            dp[i] = d;
-            sdy += d;
-            sdyx += (double)d * xh;
+        if (sig) {
+            const real *sgs = sig + o;
+            #pragma omp simd reduction(+ : sdy, sdyx)
+            for (size_t i = 0; i < n; i++) {
+                real xh = (x[i] - m) * r, p = xh * gm + bt, sg = sgs[i];
+                real d = dy[i] * sg * (1 + p * (1 - sg));
+                dp[i] = d;
+                sdy += d;
+                sdyx += (double)d * xh;
+            }
+        } else {
+            #pragma omp simd reduction(+ : sdy, sdyx)
+            for (size_t i = 0; i < n; i++) {
+                real xh = (x[i] - m) * r, p = xh * gm + bt;
+                real sg = 1 / (1 + EXP(-p));
+                real d = dy[i] * sg * (1 + p * (1 - sg));
+                dp[i] = d;
+                sdy += d;
+                sdyx += (double)d * xh;
+            }
         }
         sums[c] += sdy;
         sums[C + c] += sdyx;
@@ -329,8 +355,8 @@ void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbet
     if (!sums) abort();
     size_t img = (size_t)C * HW;
     for (int b = 0; b < B; b++)
-        F(silu_batchnorm_backward_sums)(dpre + b * img, sums, dout + b * img, inp + b * img, (size_t)HW, mean, rstd, gamma,
-                                        beta, C, (size_t)HW);
+        F(silu_batchnorm_backward_sums)(dpre + b * img, sums, dout + b * img, NULL, inp + b * img, (size_t)HW, mean, rstd,
+                                        gamma, beta, C, (size_t)HW);
     for (int c = 0; c < C; c++) {
         dbeta[c] += (real)sums[c];
         dgamma[c] += (real)sums[C + c];

@@ -244,7 +244,7 @@ int net_set_batch(Net *n, int B) {
         size_t act = (size_t)B * d->C * d->H * d->W;
         if (act > max_act) max_act = act;
         total += 2 * act;                                        // out, dout
-        if (d->type == NODE_CONV) total += act + 2 * (size_t)d->C;   // pre_bn, mean, rstd
+        if (d->type == NODE_CONV) total += 2 * act + 2 * (size_t)d->C;   // pre_bn, sig, mean, rstd
         if (d->type == NODE_MAXPOOL) total += act;               // argmax (stored as int in float slots)
         if (d->type == NODE_CONV || d->type == NODE_DETECT) {
             size_t c, w;
@@ -278,6 +278,7 @@ int net_set_batch(Net *n, int B) {
         d->dout = p; p += act;
         if (d->type == NODE_CONV) {
             d->pre_bn = p; p += act;
+            d->sig = p; p += act;
             d->mean = p; p += d->C;
             d->rstd = p; p += d->C;
         }
@@ -410,7 +411,7 @@ static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
                 }
                 batchnorm_stats_f32(d->mean, d->rstd, all, (double)cs, C, BN_EPS);
             }
-            batchnorm_silu_apply_f32(d->out + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, beta, C, len);
+            batchnorm_silu_apply_f32(d->out + off, d->sig + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, beta, C, len);
         } else {
             batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, cs, gamma, beta, P(n, d->rm), P(n, d->rm + 1), C, len,
                                          BN_EPS);
@@ -447,8 +448,8 @@ static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const
             double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels, *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;
             const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
             memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, beta,
-                                             C, len);
+            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->sig + off, d->pre_bn + off, cs, d->mean, d->rstd,
+                                             gamma, beta, C, len);
             #pragma omp barrier
             #pragma omp single
             {

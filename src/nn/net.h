@@ -32,6 +32,7 @@ typedef struct {
     // activations for a batch (B, C, H, W), owned by the net's arena
     float *out, *dout;
     float *pre_bn;            // conv output before BN
+    float *sig;               // the sigmoid inside SiLU, kept by the training forward pass
     float *mean, *rstd;       // BN batch statistics
     int *argmax;              // max pool
     float *cols;              // conv with k > 1 or stride > 1: the batch's im2col columns kept by the

@@ -214,11 +214,15 @@ static void test_batchnorm_silu(void) {
     size_t share[3] = { 0, (size_t)b.HW, cs };   // element offsets of the shares within a channel
     for (int t = 0; t < 2; t++) batchnorm_sums_f64(sums, xc + share[t], cs, b.C, share[t + 1] - share[t]);
     batchnorm_stats_f64(mean, rstd, sums, (double)cs, b.C, 1e-3);
+    // the first share keeps the sigmoids and its backward reads them; the second recomputes them
+    double *sg = malloc(sizeof(double) * (size_t)n);
     for (int t = 0; t < 2; t++) {
-        batchnorm_silu_apply_f64(oc + share[t], xc + share[t], cs, mean, rstd, b.gamma, b.beta, b.C, share[t + 1] - share[t]);
-        silu_batchnorm_backward_sums_f64(gc + share[t], gsum, rc + share[t], xc + share[t], cs, mean, rstd, b.gamma, b.beta,
-                                         b.C, share[t + 1] - share[t]);
+        batchnorm_silu_apply_f64(oc + share[t], t == 0 ? sg : NULL, xc + share[t], cs, mean, rstd, b.gamma, b.beta, b.C,
+                                 share[t + 1] - share[t]);
+        silu_batchnorm_backward_sums_f64(gc + share[t], gsum, rc + share[t], t == 0 ? sg : NULL, xc + share[t], cs, mean,
+                                         rstd, b.gamma, b.beta, b.C, share[t + 1] - share[t]);
     }
+    free(sg);
     for (int t = 0; t < 2; t++)
         batchnorm_backward_input_f64(gc + share[t], gc + share[t], xc + share[t], cs, mean, rstd, b.gamma, gsum, (double)cs,
                                      b.C, share[t + 1] - share[t]);
