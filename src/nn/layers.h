@@ -66,10 +66,10 @@ static inline void conv2d_scratch(int B, int C, int H, int W, int OC, int k, int
     void conv2d_forward##S(real *out, size_t out_cs, real *col, size_t col_stride, const real *inp,     \
                            size_t in_cs, const real *weight, const real *bias, int B, int C, int H,     \
                            int W, int OC, int k, int stride, int pad);                                 \
-    /* dinp (C, B, H, W) (may be NULL), dweight (OC, C*k*k) +=, dbias (OC) += (may be NULL).      \
-       cached (may be NULL): the columns the forward pass kept with cached_stride. col and work:  \
-       scratch as conv2d_scratch sizes them. */                                                   \
-    void conv2d_backward##S(real *dinp, real *dweight, real *dbias, real *col, real *work,             \
+    /* dinp (C, B, H, W) (may be NULL; added to with add, else overwritten), dweight            \
+       (OC, C*k*k) +=, dbias (OC) += (may be NULL). cached (may be NULL): the columns the        \
+       forward pass kept with cached_stride. col and work: scratch as conv2d_scratch sizes them. */\
+    void conv2d_backward##S(real *dinp, int add, real *dweight, real *dbias, real *col, real *work,    \
                             const real *cached, size_t cached_stride, const real *dout, size_t out_cs,  \
                             const real *inp, size_t in_cs, const real *weight, int B, int C, int H,     \
                             int W, int OC, int k, int stride, int pad);                                \

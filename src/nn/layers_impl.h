@@ -45,10 +45,11 @@ static void F(im2col)(real *col, size_t ld, const real *img, size_t cs, int C, i
 }
 
 // The adjoint of im2col: columns (row r at col + r * ld) added back into one image (channel
-// c's plane at img + c * cs), whose planes are zeroed first.
-static void F(col2im)(real *img, size_t cs, const real *col, size_t ld, int C, int H, int W, int k, int stride, int pad,
-                      int OH, int OW) {
-    for (int c = 0; c < C; c++) memset(img + (size_t)c * cs, 0, sizeof(real) * (size_t)H * W);
+// c's plane at img + c * cs), whose planes are zeroed first unless add.
+static void F(col2im)(real *img, size_t cs, int add, const real *col, size_t ld, int C, int H, int W, int k, int stride,
+                      int pad, int OH, int OW) {
+    if (!add)
+        for (int c = 0; c < C; c++) memset(img + (size_t)c * cs, 0, sizeof(real) * (size_t)H * W);
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
@@ -104,13 +105,13 @@ void F(conv2d_forward)(real *out, size_t out_cs, real *col, size_t col_stride, c
 // (i + (py + pad - ky) / stride, j + (px + pad - kx) / stride): a stride-1 correlation whose
 // columns are contiguous copies of dy's rows. Per phase,
 //   dphase (C, gi * P) = wt (C, OC * T) @ cols (OC * T, gi * P),   P = Hp * Wp, T taps,
-// then scattered into dx. With stride 1 this is the forward convolution of dy with the
-// flipped kernel, written straight into dx. dy: the group's first image, channel stride
+// then scattered into dx (added to it with add). With stride 1 this is the forward
+// convolution of dy with the flipped kernel, written (or added) straight into dx. dy: the group's first image, channel stride
 // dy_cs; dx likewise with dx_cs. col: (OC * T, gi * P); work: the phase's outputs
 // (C, gi * P), then wt (C, OC * T).
-static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, real *col, real *work, const real *dy, size_t dy_cs,
-                                        const real *weight, int gi, int C, int H, int W, int OC, int k, int stride, int pad,
-                                        int OH, int OW) {
+static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, int add, real *col, real *work, const real *dy,
+                                        size_t dy_cs, const real *weight, int gi, int C, int H, int W, int OC, int k,
+                                        int stride, int pad, int OH, int OW) {
     int tk = (k + stride - 1) / stride, P_max = ((H + stride - 1) / stride) * ((W + stride - 1) / stride);
     real *wt = work + (size_t)C * gi * P_max;
     for (int py = 0; py < stride; py++)
@@ -125,6 +126,7 @@ static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, real *col, real 
             real *out = direct ? dx : work;
             size_t ldo = direct ? dx_cs : L;
             if (T == 0) {   // no tap reaches this phase
+                if (add) continue;
                 for (int c = 0; c < C; c++) memset(out + (size_t)c * ldo, 0, sizeof(real) * L);
             } else {
                 // wt (C, OC * T): column oc * T + t holds weight[oc][c][ky_t][kx_t]
@@ -153,8 +155,8 @@ static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, real *col, real 
                                 }
                             }
                         }
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, (int)L, OC * T, 1, wt, OC * T, col, (int)L, 0, out,
-                     (int)ldo);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, (int)L, OC * T, 1, wt, OC * T, col, (int)L,
+                     direct && add ? 1 : 0, out, (int)ldo);
             }
             if (direct) continue;
             // scatter (C, gi * P) into the phase's positions of each image
@@ -165,13 +167,14 @@ static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, real *col, real 
                     for (int i = 0; i < Hp; i++) {
                         real *drow = d + (size_t)(i * stride + py) * W + px;
                         const real *orow = o + (size_t)i * Wp;
-                        for (int j = 0; j < Wp; j++) drow[(size_t)j * stride] = orow[j];
+                        if (add) for (int j = 0; j < Wp; j++) drow[(size_t)j * stride] += orow[j];
+                        else for (int j = 0; j < Wp; j++) drow[(size_t)j * stride] = orow[j];
                     }
                 }
         }
 }
 
-void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real *work, const real *cached,
+void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *col, real *work, const real *cached,
                         size_t cached_stride, const real *dout, size_t out_cs, const real *inp, size_t in_cs,
                         const real *weight, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
@@ -186,7 +189,8 @@ void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real 
         // dweight (OC, C) += dy (OC, B*N) @ inp^T (B*N, C); dinp (C, B*N) = weight^T @ dy
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, B * N, 1, dout, (int)out_cs, inp, (int)in_cs, 1, dweight, C);
         if (dinp)
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, B * N, OC, 1, weight, C, dout, (int)out_cs, 0, dinp, (int)in_cs);
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, B * N, OC, 1, weight, C, dout, (int)out_cs, add ? 1 : 0, dinp,
+                 (int)in_cs);
         return;
     }
     int g = conv_group_size(B, N);
@@ -201,13 +205,14 @@ void F(conv2d_backward)(real *dinp, real *dweight, real *dbias, real *col, real 
         if (!dinp) continue;
         real *dx = dinp + (size_t)b * H * W;
         if (conv_grad_by_phases(C, k, stride, N)) {
-            F(conv2d_input_grad_phases)(dx, in_cs, col, work, dy, out_cs, weight, gi, C, H, W, OC, k, stride, pad, OH, OW);
+            F(conv2d_input_grad_phases)(dx, in_cs, add, col, work, dy, out_cs, weight, gi, C, H, W, OC, k, stride, pad, OH,
+                                        OW);
             continue;
         }
         // dcols (K, L) = weight^T @ dy, then back into each image
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, OC, 1, weight, K, dy, (int)out_cs, 0, col, L);
         for (int j = 0; j < gi; j++)
-            F(col2im)(dx + (size_t)j * H * W, in_cs, col + (size_t)j * N, (size_t)L, C, H, W, k, stride, pad, OH, OW);
+            F(col2im)(dx + (size_t)j * H * W, in_cs, add, col + (size_t)j * N, (size_t)L, C, H, W, k, stride, pad, OH, OW);
     }
 }
 

@@ -419,15 +419,16 @@ static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
     }
 }
 
-// The backward pass of a convolution: input gradients into dinp (may be NULL), weight
+// The backward pass of a convolution: input gradients into dinp (may be NULL; added to it
+// with add), weight
 // gradients summed over the threads into dw, bias gradients (Detect) into db. dy is the
 // gradient at the node's output. A Conv node's batch norm and SiLU come first, by the same
 // split as the forward pass: each thread takes SiLU's derivative on its images into bn_grad
 // and sums its channels; after the threads' sums are added, it turns its part of bn_grad into
 // the gradient at the convolution's output, which the convolution's backward then reads. A
 // Detect node's NCHW gradient is first put channel-major in the thread's work buffer.
-static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const float *dy, const Node *a, const float *w,
-                                const Node *d, float *bn_grad) {
+static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *db, const float *dy, const Node *a,
+                                const float *w, const Node *d, float *bn_grad) {
     int B = n->batch, T = n->threads, C = d->C, detect = d->type == NODE_DETECT;
     size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W, cs = (size_t)B * hw;
     size_t wn = (size_t)d->C * a->C * d->k * d->k;
@@ -472,7 +473,7 @@ static void conv_split_backward(Net *n, float *dinp, float *dw, float *db, const
         memset(wt, 0, sizeof(float) * wn);
         size_t ck = (size_t)a->C * d->k * d->k * hw;
         if (bt > 0)
-            conv2d_backward_f32(dinp ? dinp + b0 * hw_in : NULL, wt, NULL, n->col + (size_t)t * n->col_floats,
+            conv2d_backward_f32(dinp ? dinp + b0 * hw_in : NULL, add, wt, NULL, n->col + (size_t)t * n->col_floats,
                                 detect ? NULL : n->work + (size_t)t * n->work_floats, d->cols ? d->cols + b0 * ck : NULL, ck,
                                 g, g_cs, a->out + b0 * hw_in, (size_t)B * hw_in, w, bt, a->C, a->H, a->W, d->C, d->k,
                                 d->stride, d->pad);
@@ -591,16 +592,14 @@ void net_backward(Net *n, const float *x) {
             break;
         case NODE_CONV:
             if (a->type == NODE_INPUT) {
-                conv_split_backward(n, NULL, G(n, d->w), NULL, d->dout, a, P(n, d->w), d, t1);
+                conv_split_backward(n, NULL, 0, G(n, d->w), NULL, d->dout, a, P(n, d->w), d, t1);
                 break;
             }
-            conv_split_backward(n, into, G(n, d->w), NULL, d->dout, a, P(n, d->w), d, t1);
-            if (into == t0) accumulate(a->dout, t0, in_act);
+            conv_split_backward(n, a->dout, !fresh[ai], G(n, d->w), NULL, d->dout, a, P(n, d->w), d, t1);
             fresh[ai] = 0;
             break;
         case NODE_DETECT:
-            conv_split_backward(n, into, G(n, d->w), G(n, d->b), d->dout, a, P(n, d->w), d, NULL);
-            if (into == t0) accumulate(a->dout, t0, in_act);
+            conv_split_backward(n, a->dout, !fresh[ai], G(n, d->w), G(n, d->b), d->dout, a, P(n, d->w), d, NULL);
             fresh[ai] = 0;
             break;
         case NODE_ADD:

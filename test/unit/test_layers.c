@@ -2,6 +2,7 @@
 // the same code the network runs in float; and float against double forward. (Concatenation
 // and residual additions live in net.c and are checked through the whole network.)
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "layers.h"
@@ -77,7 +78,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     c.work = malloc(sizeof(double) * (nwork + 1));
     double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
     conv_loss(&c);
-    conv2d_backward_f64(dx, dw, db, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(dx, 0, dw, db, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
     char what[64];
     snprintf(what, sizeof what, "conv k%d s%d p%d dinp", k, s, p);
     check_grad(what, c.x, dx, nx, conv_loss, &c);
@@ -85,6 +86,17 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     check_grad(what, c.w, dw, nw, conv_loss, &c);
     snprintf(what, sizeof what, "conv k%d s%d p%d dbias", k, s, p);
     check_grad(what, c.b, db, OC, conv_loss, &c);
+    // with add, the input gradient is added to what dinp held
+    double *dxa = randn(nx), *base = malloc(sizeof(double) * (size_t)nx), *dwa = calloc((size_t)nw, sizeof *dwa);
+    memcpy(base, dxa, sizeof(double) * (size_t)nx);
+    conv2d_backward_f64(dxa, 1, dwa, NULL, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
+    double ea = 0;
+    for (long i = 0; i < nx; i++) {
+        int inside = (size_t)i % c.in_cs < (size_t)B * H * W;
+        ea = fmax(ea, fabs(dxa[i] - base[i] - (inside ? dx[i] : 0)));
+    }
+    CHECK(ea < 1e-12);
+    free(dxa); free(base); free(dwa);
     // the image outside the view keeps a zero gradient (nothing is written there)
     double outside = 0;
     for (int ch = 0; ch < C; ch++)
@@ -110,8 +122,10 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     double *dw2 = calloc((size_t)nw, sizeof *dw2), *dw1 = calloc((size_t)nw, sizeof *dw1);
     if (!conv_is_pointwise(k, s, p)) {
         conv2d_forward_f64(c.out, c.out_cs, keep, K, c.x, c.in_cs, c.w, c.b, B, C, H, W, OC, k, s, p);
-        conv2d_backward_f64(dx2, dw2, NULL, c.col, c.work, keep, K, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
-        conv2d_backward_f64(dx, dw1, NULL, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
+        conv2d_backward_f64(dx2, 0, dw2, NULL, c.col, c.work, keep, K, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s,
+                            p);
+        conv2d_backward_f64(dx, 0, dw1, NULL, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s,
+                            p);
         double ek = 0;
         for (long i = 0; i < nx; i++) ek = fmax(ek, fabs(dx2[i] - dx[i]));
         for (long i = 0; i < nw; i++) ek = fmax(ek, fabs(dw2[i] - dw1[i]));
