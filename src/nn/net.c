@@ -560,7 +560,8 @@ static void accumulate(float *dst, const float *src, long n) {
 static void give(Net *n, unsigned char *fresh, int to, const float *src, long count) {
     float *dst = n->node[to].dout;
     if (fresh[to]) {
-        memcpy(dst, src, sizeof(float) * (size_t)count);
+        #pragma omp parallel for schedule(static)
+        for (long i = 0; i < count; i++) dst[i] = src[i];
         fresh[to] = 0;
     } else {
         accumulate(dst, src, count);
