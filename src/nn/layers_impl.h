@@ -19,11 +19,37 @@ static void F(valid_span)(int W, int OW, int kx, int stride, int pad, int *ox0, 
     if (*ox1 < *ox0) *ox1 = *ox0;
 }
 
+// dst (H, W) = src (H, W) shifted: dst[y][x] = src[y + dy][x + dx], zero where that falls
+// outside. One copy of the rows in range as a single run (the values that wrap across a row's
+// end land only in the edge columns), then those edge columns zeroed: for small maps far
+// fewer calls than a copy per row.
+static void F(shifted_plane)(real *dst, const real *src, int H, int W, int dy, int dx) {
+    int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? H - dy : H;
+    if (y1 <= y0 || dx >= W || -dx >= W) { memset(dst, 0, sizeof(real) * (size_t)H * W); return; }
+    memset(dst, 0, sizeof(real) * (size_t)y0 * W);
+    memset(dst + (size_t)y1 * W, 0, sizeof(real) * (size_t)(H - y1) * W);
+    size_t q0 = (size_t)y0 * W + (dx < 0 ? -dx : 0), q1 = (size_t)y1 * W - (dx > 0 ? dx : 0);
+    memcpy(dst + q0, src + (long)q0 + (long)dy * W + dx, sizeof(real) * (q1 - q0));
+    if (dx < 0)
+        for (int y = y0; y < y1; y++)
+            for (int x = 0; x < -dx; x++) dst[(size_t)y * W + x] = 0;
+    if (dx > 0)
+        for (int y = y0; y < y1; y++)
+            for (int x = W - dx; x < W; x++) dst[(size_t)y * W + x] = 0;
+}
+
 // One image's (C,H,W), channel c's plane at img + c * cs, into columns (C*k*k, OH*OW), row r
 // at col + r * ld: per output row, zeros outside the image and a copy (stride 1) or a
 // strided gather inside it.
 static void F(im2col)(real *col, size_t ld, const real *img, size_t cs, int C, int H, int W, int k, int stride, int pad,
                       int OH, int OW) {
+    if (stride == 1 && OH == H && OW == W) {   // a "same" convolution: each row a shifted plane
+        for (int c = 0; c < C; c++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    F(shifted_plane)(col + ((size_t)(c * k + ky) * k + kx) * ld, img + (size_t)c * cs, H, W, ky - pad, kx - pad);
+        return;
+    }
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
@@ -145,6 +171,10 @@ static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, int add, real *c
                             if (j1 < j0) j1 = j0;
                             for (int im = 0; im < gi; im++) {
                                 const real *src = dy + (size_t)oc * dy_cs + (size_t)im * OH * OW;
+                                if (Hp == OH && Wp == OW) {   // a "same" stride-1 convolution
+                                    F(shifted_plane)(row + (size_t)im * P, src, Hp, Wp, oy0, ox0);
+                                    continue;
+                                }
                                 for (int i = 0; i < Hp; i++) {
                                     real *r = row + (size_t)im * P + (size_t)i * Wp;
                                     int oy = i + oy0;

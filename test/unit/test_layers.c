@@ -62,6 +62,29 @@ static double conv_loss(void *ctx) {
     return dot(c->out, c->r, (long)c->OC * (long)c->out_cs);
 }
 
+// The definition, loop by loop: out[o][b][oy][ox] = bias[o] + sum over c, ky, kx of
+// w[o][c][ky][kx] * x[c][b][oy * s - p + ky][ox * s - p + kx] (zero outside the image).
+static double conv_direct_error(const Conv *c) {
+    double err = 0;
+    for (int o = 0; o < c->OC; o++)
+        for (int b = 0; b < c->B; b++)
+            for (int oy = 0; oy < c->OH; oy++)
+                for (int ox = 0; ox < c->OW; ox++) {
+                    double v = c->b[o];
+                    for (int ch = 0; ch < c->C; ch++)
+                        for (int ky = 0; ky < c->k; ky++)
+                            for (int kx = 0; kx < c->k; kx++) {
+                                int y = oy * c->s - c->p + ky, x = ox * c->s - c->p + kx;
+                                if (y < 0 || y >= c->H || x < 0 || x >= c->W) continue;
+                                v += c->w[((o * c->C + ch) * c->k + ky) * c->k + kx] *
+                                     c->x[ch * c->in_cs + ((size_t)b * c->H + y) * c->W + x];
+                            }
+                    double got = c->out[o * c->out_cs + ((size_t)b * c->OH + oy) * c->OW + ox];
+                    err = fmax(err, fabs(got - v) / fmax(1, fabs(v)));
+                }
+    return err;
+}
+
 static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     Conv c = { .B = B, .C = C, .H = H, .W = W, .OC = OC, .k = k, .s = s, .p = p,
                .OH = (H + 2 * p - k) / s + 1, .OW = (W + 2 * p - k) / s + 1 };
@@ -78,6 +101,9 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     c.work = malloc(sizeof(double) * (nwork + 1));
     double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
     conv_loss(&c);
+    double ed = conv_direct_error(&c);
+    if (!(ed < 1e-12)) fprintf(stderr, "conv k%d s%d p%d: forward differs from the definition by %g\n", k, s, p, ed);
+    CHECK(ed < 1e-12);
     conv2d_backward_f64(dx, 0, dw, db, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
     char what[64];
     snprintf(what, sizeof what, "conv k%d s%d p%d dinp", k, s, p);
@@ -336,6 +362,10 @@ int main(void) {
     test_conv(1, 8, 65, 66, 2, 3, 2, 1);  // stride 2, odd height: phases of 33 and 32 rows
     test_conv(1, 8, 70, 70, 2, 6, 2, 2);  // the stem's kernel: 9 taps in every phase
     test_conv(1, 8, 100, 101, 2, 5, 3, 2); // stride 3: phases with 4, 2 and 1 taps
+    // "same" stride-1 convolutions build columns as shifted planes (shifted_plane)
+    test_conv(2, 3, 9, 10, 2, 5, 1, 2);   // 5x5: shifts of two rows and columns
+    test_conv(1, 8, 16, 17, 2, 5, 1, 2);  // the same by phases
+    test_conv(3, 2, 2, 2, 2, 5, 1, 2);    // shifts as wide as the map: whole planes of zeros
     CHECK(conv_group_size(32, 16) == 16 && conv_group_size(32, 64) == 4 && conv_group_size(32, 256) == 1);
     CHECK(conv_group_size(3, 100) == 2 && conv_group_size(2, 4096) == 1);
     test_batchnorm_silu();
