@@ -38,6 +38,23 @@ static void F(shifted_plane)(real *dst, const real *src, int H, int W, int dy, i
             for (int x = W - dx; x < W; x++) dst[(size_t)y * W + x] = 0;
 }
 
+// Its adjoint: dst[y + dy][x + dx] += src[y][x] where that lies inside, as one run; src's
+// edge columns, whose run would wrap into the next row, are zeroed first (src is scratch).
+static void F(shifted_plane_add)(real *dst, real *src, int H, int W, int dy, int dx) {
+    int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? H - dy : H;
+    if (y1 <= y0 || dx >= W || -dx >= W) return;
+    if (dx < 0)
+        for (int y = y0; y < y1; y++)
+            for (int x = 0; x < -dx; x++) src[(size_t)y * W + x] = 0;
+    if (dx > 0)
+        for (int y = y0; y < y1; y++)
+            for (int x = W - dx; x < W; x++) src[(size_t)y * W + x] = 0;
+    size_t q0 = (size_t)y0 * W + (dx < 0 ? -dx : 0), q1 = (size_t)y1 * W - (dx > 0 ? dx : 0);
+    real *d = dst + (long)dy * W + dx;
+    #pragma omp simd
+    for (size_t q = q0; q < q1; q++) d[q] += src[q];
+}
+
 // One image's (C,H,W), channel c's plane at img + c * cs, into columns (C*k*k, OH*OW), row r
 // at col + r * ld: per output row, zeros outside the image and a copy (stride 1) or a
 // strided gather inside it.
@@ -71,11 +88,20 @@ static void F(im2col)(real *col, size_t ld, const real *img, size_t cs, int C, i
 }
 
 // The adjoint of im2col: columns (row r at col + r * ld) added back into one image (channel
-// c's plane at img + c * cs), whose planes are zeroed first unless add.
-static void F(col2im)(real *img, size_t cs, int add, const real *col, size_t ld, int C, int H, int W, int k, int stride,
+// c's plane at img + c * cs), whose planes are zeroed first unless add. The columns are
+// scratch: a "same" convolution's edge entries are zeroed on the way.
+static void F(col2im)(real *img, size_t cs, int add, real *col, size_t ld, int C, int H, int W, int k, int stride,
                       int pad, int OH, int OW) {
     if (!add)
         for (int c = 0; c < C; c++) memset(img + (size_t)c * cs, 0, sizeof(real) * (size_t)H * W);
+    if (stride == 1 && OH == H && OW == W) {   // a "same" convolution: each row a shifted plane
+        for (int c = 0; c < C; c++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    F(shifted_plane_add)(img + (size_t)c * cs, col + ((size_t)(c * k + ky) * k + kx) * ld, H, W, ky - pad,
+                                         kx - pad);
+        return;
+    }
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
