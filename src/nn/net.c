@@ -419,10 +419,9 @@ static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
     }
 }
 
-// The backward pass of a convolution: input gradients into dinp (may be NULL; added to it
-// with add), weight
-// gradients summed over the threads into dw, bias gradients (Detect) into db. dy is the
-// gradient at the node's output. A Conv node's batch norm and SiLU come first, by the same
+// The backward pass of a convolution: input gradients into dinp (may be NULL; added to what
+// it holds with add), weight gradients summed over the threads into dw, bias gradients
+// (Detect) into db. dy is the gradient at the node's output. A Conv node's batch norm and SiLU come first, by the same
 // split as the forward pass: each thread takes SiLU's derivative on its images into bn_grad
 // and sums its channels; after the threads' sums are added, it turns its part of bn_grad into
 // the gradient at the convolution's output, which the convolution's backward then reads. A
@@ -484,15 +483,17 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
         for (int t = 0; t < T; t++) s += n->wtmp[(size_t)t * n->wtmp_floats + j];
         dw[j] += s;
     }
-    if (db)
+    if (db) {
+        #pragma omp parallel for schedule(static)
         for (int o = 0; o < C; o++) {   // dy is NCHW here (Detect)
-            float s = 0;
+            double s = 0;
             for (int b = 0; b < B; b++) {
                 const float *gb = dy + ((size_t)b * C + o) * hw;
                 for (size_t i = 0; i < hw; i++) s += gb[i];
             }
-            db[o] += s;
+            db[o] += (float)s;
         }
+    }
 }
 
 void net_forward(Net *n, const float *x) {
