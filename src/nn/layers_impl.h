@@ -58,13 +58,35 @@ static void F(shifted_plane_add)(real *dst, real *src, int H, int W, int dy, int
 // One image's (C,H,W), channel c's plane at img + c * cs, into columns (C*k*k, OH*OW), row r
 // at col + r * ld: per output row, zeros outside the image and a copy (stride 1) or a
 // strided gather inside it.
-static void F(im2col)(real *col, size_t ld, const real *img, size_t cs, int C, int H, int W, int k, int stride, int pad,
-                      int OH, int OW) {
+static void F(im2col)(real *col, size_t ld, real *phase, const real *img, size_t cs, int C, int H, int W, int k,
+                      int stride, int pad, int OH, int OW) {
     if (stride == 1 && OH == H && OW == W) {   // a "same" convolution: each row a shifted plane
         for (int c = 0; c < C; c++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
                     F(shifted_plane)(col + ((size_t)(c * k + ky) * k + kx) * ld, img + (size_t)c * cs, H, W, ky - pad, kx - pad);
+        return;
+    }
+    if (conv_splits_phases(H, W, stride, OH, OW)) {
+        // input row y = stride * oy - pad + ky = stride * (oy + q) + r with r = (ky - pad) mod
+        // stride: the row of columns is phase plane (r, rx) (OH x OW, in `phase`) shifted by q
+        size_t P = (size_t)OH * OW;
+        for (int c = 0; c < C; c++) {
+            const real *x = img + (size_t)c * cs;
+            for (int r = 0; r < stride; r++)
+                for (int rx = 0; rx < stride; rx++) {
+                    real *pl = phase + (size_t)(r * stride + rx) * P;
+                    for (int y = 0; y < OH; y++)
+                        for (int xx = 0; xx < OW; xx++) pl[(size_t)y * OW + xx] = x[(size_t)(y * stride + r) * W + xx * stride + rx];
+                }
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    int r = ((ky - pad) % stride + stride) % stride, rx = ((kx - pad) % stride + stride) % stride;
+                    int q = (ky - pad - r) / stride, qx = (kx - pad - rx) / stride;
+                    F(shifted_plane)(col + ((size_t)(c * k + ky) * k + kx) * ld, phase + (size_t)(r * stride + rx) * P, OH, OW,
+                                     q, qx);
+                }
+        }
         return;
     }
     for (int c = 0; c < C; c++)
@@ -121,13 +143,13 @@ static void F(col2im)(real *img, size_t cs, int add, real *col, size_t ld, int C
 
 // A group's columns (K, L = gi * N): image j's at column j * N. x: the group's first image
 // in a layout with channel stride cs.
-static void F(group_columns)(real *col, const real *x, size_t cs, int gi, int C, int H, int W, int k, int stride, int pad,
-                             int OH, int OW) {
+static void F(group_columns)(real *col, real *phase, const real *x, size_t cs, int gi, int C, int H, int W, int k,
+                             int stride, int pad, int OH, int OW) {
     size_t N = (size_t)OH * OW, L = (size_t)gi * N;
-    for (int j = 0; j < gi; j++) F(im2col)(col + j * N, L, x + (size_t)j * H * W, cs, C, H, W, k, stride, pad, OH, OW);
+    for (int j = 0; j < gi; j++) F(im2col)(col + j * N, L, phase, x + (size_t)j * H * W, cs, C, H, W, k, stride, pad, OH, OW);
 }
 
-void F(conv2d_forward)(real *out, size_t out_cs, real *col, size_t col_stride, const real *inp, size_t in_cs,
+void F(conv2d_forward)(real *out, size_t out_cs, real *col, size_t col_stride, real *work, const real *inp, size_t in_cs,
                        const real *weight, const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
     if (conv_is_pointwise(k, stride, pad)) {
@@ -138,7 +160,7 @@ void F(conv2d_forward)(real *out, size_t out_cs, real *col, size_t col_stride, c
         for (int b = 0; b < B; b += g) {
             int gi = B - b < g ? B - b : g, L = gi * N;
             real *c = col + (size_t)b * col_stride;   // kept per group when col_stride > 0
-            F(group_columns)(c, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
+            F(group_columns)(c, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
             // (OC, L) = weight (OC, K) @ cols (K, L), straight into the group's outputs
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1, weight, K, c, L, 0, out + (size_t)b * N,
                  (int)out_cs);
@@ -255,7 +277,7 @@ void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *c
         const real *dy = dout + (size_t)b * N, *cols = col;
         // the group's columns (K, L): the forward pass's, or made again
         if (cached) cols = cached + (size_t)b * cached_stride;
-        else F(group_columns)(col, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
+        else F(group_columns)(col, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
         // dweight (OC, K) += dy (OC, L) @ cols^T (L, K)
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1, dy, (int)out_cs, cols, L, 1, dweight, K);
         if (!dinp) continue;

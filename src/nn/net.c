@@ -361,7 +361,7 @@ static void conv_share(Net *n, int t, int b0, int b1, const Node *a, const Node 
     int keep = n->training && d->cols;
     if (b1 > b0)
         conv2d_forward_f32(d->pre_bn + b0 * hw, (size_t)B * hw, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats,
-                           keep ? ck : 0, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL, b1 - b0, a->C, a->H,
+                           keep ? ck : 0, n->work + (size_t)t * n->work_floats, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL, b1 - b0, a->C, a->H,
                            a->W, d->C, d->k, d->stride, d->pad);
 }
 
@@ -375,7 +375,7 @@ static void detect_forward(Net *n, const Node *a, Node *d) {
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
         float *y = n->work + (size_t)t * n->work_floats;   // (C, bt, hw)
         if (bt > 0) {
-            conv2d_forward_f32(y, (size_t)bt * hw, n->col + (size_t)t * n->col_floats, 0, a->out + b0 * hw_in,
+            conv2d_forward_f32(y, (size_t)bt * hw, n->col + (size_t)t * n->col_floats, 0, NULL, a->out + b0 * hw_in,
                                (size_t)B * hw_in, P(n, d->w), P(n, d->b), bt, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
             for (int j = 0; j < bt; j++)
                 for (int o = 0; o < d->C; o++)

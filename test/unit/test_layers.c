@@ -57,7 +57,7 @@ typedef struct {
 
 static double conv_loss(void *ctx) {
     Conv *c = ctx;
-    conv2d_forward_f64(c->out, c->out_cs, c->col, 0, c->x, c->in_cs, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s,
+    conv2d_forward_f64(c->out, c->out_cs, c->col, 0, c->work, c->x, c->in_cs, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k, c->s,
                        c->p);
     return dot(c->out, c->r, (long)c->OC * (long)c->out_cs);
 }
@@ -131,23 +131,24 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
 
     // float runs the same arithmetic to float precision
     float *xf = malloc(sizeof(float) * (size_t)nx), *wf = malloc(sizeof(float) * (size_t)nw), *bf = malloc(sizeof(float) * (size_t)OC);
-    float *of = calloc((size_t)no, sizeof(float)), *colf = malloc(sizeof(float) * (ncol + 1));
+    float *of = calloc((size_t)no, sizeof(float)), *colf = malloc(sizeof(float) * (ncol + 1)),
+          *workf = malloc(sizeof(float) * (nwork + 1));
     for (long i = 0; i < nx; i++) xf[i] = (float)c.x[i];
     for (long i = 0; i < nw; i++) wf[i] = (float)c.w[i];
     for (int i = 0; i < OC; i++) bf[i] = (float)c.b[i];
-    conv2d_forward_f32(of, c.out_cs, colf, 0, xf, c.in_cs, wf, bf, B, C, H, W, OC, k, s, p);
+    conv2d_forward_f32(of, c.out_cs, colf, 0, workf, xf, c.in_cs, wf, bf, B, C, H, W, OC, k, s, p);
     conv_loss(&c);
     double e = 0, n2 = 0;
     for (long i = 0; i < no; i++) { e += (of[i] - c.out[i]) * (of[i] - c.out[i]); n2 += c.out[i] * c.out[i]; }
     CHECK(sqrt(e / n2) < 1e-6);
-    free(xf); free(wf); free(bf); free(of); free(colf);
+    free(xf); free(wf); free(bf); free(of); free(colf); free(workf);
 
     // columns kept by the forward pass and reused by the backward: the same gradients
     size_t K = (size_t)C * k * k * c.OH * c.OW;
     double *keep = malloc(sizeof(double) * K * B), *dx2 = calloc((size_t)nx, sizeof(double));
     double *dw2 = calloc((size_t)nw, sizeof *dw2), *dw1 = calloc((size_t)nw, sizeof *dw1);
     if (!conv_is_pointwise(k, s, p)) {
-        conv2d_forward_f64(c.out, c.out_cs, keep, K, c.x, c.in_cs, c.w, c.b, B, C, H, W, OC, k, s, p);
+        conv2d_forward_f64(c.out, c.out_cs, keep, K, c.work, c.x, c.in_cs, c.w, c.b, B, C, H, W, OC, k, s, p);
         conv2d_backward_f64(dx2, 0, dw2, NULL, c.col, c.work, keep, K, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s,
                             p);
         conv2d_backward_f64(dx, 0, dw1, NULL, c.col, c.work, NULL, 0, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s,
@@ -362,6 +363,10 @@ int main(void) {
     test_conv(1, 8, 65, 66, 2, 3, 2, 1);  // stride 2, odd height: phases of 33 and 32 rows
     test_conv(1, 8, 70, 70, 2, 6, 2, 2);  // the stem's kernel: 9 taps in every phase
     test_conv(1, 8, 100, 101, 2, 5, 3, 2); // stride 3: phases with 4, 2 and 1 taps
+    // strided convolutions whose stride phases have the output's size build columns from them
+    test_conv(2, 3, 8, 10, 4, 3, 2, 1);   // 3x3 stride 2 on even sides
+    test_conv(1, 2, 6, 8, 2, 4, 2, 1);    // an even kernel with odd padding
+    test_conv(2, 2, 12, 9, 3, 5, 3, 2);   // stride 3
     // "same" stride-1 convolutions build columns as shifted planes (shifted_plane)
     test_conv(2, 3, 9, 10, 2, 5, 1, 2);   // 5x5: shifts of two rows and columns
     test_conv(1, 8, 16, 17, 2, 5, 1, 2);  // the same by phases
