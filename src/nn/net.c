@@ -223,12 +223,10 @@ int net_set_batch(Net *n, int B) {
     n->bn_sums = NULL;
     free(n->arena);
     free(n->col);
-    free(n->colcache);
     free(n->wtmp);
     free(n->work);
     n->arena = NULL;
     n->col = NULL;
-    n->colcache = NULL;
     n->wtmp = NULL;
     n->work = NULL;
     // Each thread convolves its share of the batch with a single-threaded sgemm: small
@@ -284,23 +282,6 @@ int net_set_batch(Net *n, int B) {
         }
         if (d->type == NODE_MAXPOOL) { d->argmax = (int *)p; p += act; }
     }
-    // the im2col columns of every k > 1 or strided convolution, kept from forward to backward
-    size_t cached = 0;
-    for (int i = 0; i < n->n_nodes; i++) {
-        const Node *d = &n->node[i];
-        if ((d->type == NODE_CONV || d->type == NODE_DETECT) && !(d->k == 1 && d->stride == 1 && d->pad == 0))
-            cached += (size_t)B * n->node[d->in[0]].C * d->k * d->k * d->H * d->W;
-    }
-    if (cached * sizeof(float) <= NET_COLCACHE_MAX) n->colcache = alloc_streamed(sizeof(float) * (cached ? cached : 1), 0);
-    float *cc = n->colcache;
-    for (int i = 0; i < n->n_nodes; i++) {
-        Node *d = &n->node[i];
-        d->cols = NULL;
-        if (cc && (d->type == NODE_CONV || d->type == NODE_DETECT) && !(d->k == 1 && d->stride == 1 && d->pad == 0)) {
-            d->cols = cc;
-            cc += (size_t)B * n->node[d->in[0]].C * d->k * d->k * d->H * d->W;
-        }
-    }
     n->tmp[0] = p; p += max_act;
     n->tmp[1] = p;
     n->max_act = max_act;
@@ -315,7 +296,6 @@ void net_free(Net *n) {
     free(n->grads);
     free(n->arena);
     free(n->col);
-    free(n->colcache);
     free(n->wtmp);
     free(n->work);
     free(n->bn_sums);
@@ -357,11 +337,8 @@ static float *G(Net *n, int i) { return n->grads + n->param[i].offset; }
 static void conv_share(Net *n, int t, int b0, int b1, const Node *a, const Node *d) {
     int B = n->batch;
     size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W;
-    size_t ck = (size_t)a->C * d->k * d->k * hw;   // one image's columns
-    int keep = n->training && d->cols;
     if (b1 > b0)
-        conv2d_forward_f32(d->pre_bn + b0 * hw, (size_t)B * hw, keep ? d->cols + b0 * ck : n->col + (size_t)t * n->col_floats,
-                           keep ? ck : 0, n->work + (size_t)t * n->work_floats, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL, b1 - b0, a->C, a->H,
+        conv2d_forward_f32(d->pre_bn + b0 * hw, (size_t)B * hw, n->col + (size_t)t * n->col_floats, 0, n->work + (size_t)t * n->work_floats, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL, b1 - b0, a->C, a->H,
                            a->W, d->C, d->k, d->stride, d->pad);
 }
 
@@ -470,10 +447,9 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
         }
         float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
         memset(wt, 0, sizeof(float) * wn);
-        size_t ck = (size_t)a->C * d->k * d->k * hw;
         if (bt > 0)
             conv2d_backward_f32(dinp ? dinp + b0 * hw_in : NULL, add, wt, NULL, n->col + (size_t)t * n->col_floats,
-                                detect ? NULL : n->work + (size_t)t * n->work_floats, d->cols ? d->cols + b0 * ck : NULL, ck,
+                                detect ? NULL : n->work + (size_t)t * n->work_floats, NULL, 0,
                                 g, g_cs, a->out + b0 * hw_in, (size_t)B * hw_in, w, bt, a->C, a->H, a->W, d->C, d->k,
                                 d->stride, d->pad);
     }

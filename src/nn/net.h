@@ -9,8 +9,6 @@
 #include <stddef.h>
 
 enum { NET_MAX_NODES = 256, NET_MAX_INPUTS = 4, NET_MAX_PARAMS = 512, NET_ANCHORS = 3, NET_LEVELS = 3 };
-// Columns are kept between the passes when they take at most this many bytes in all.
-#define NET_COLCACHE_MAX ((size_t)512 << 20)
 
 typedef enum {
     NODE_INPUT,     // the image batch
@@ -35,8 +33,6 @@ typedef struct {
     float *sig;               // the sigmoid inside SiLU, kept by the training forward pass
     float *mean, *rstd;       // BN batch statistics
     int *argmax;              // max pool
-    float *cols;              // conv with k > 1 or stride > 1: the batch's im2col columns kept by the
-                              // training forward pass for the backward (NULL: recomputed)
 } Node;
 
 typedef struct {
@@ -66,7 +62,6 @@ typedef struct {
     int batch;                // activations are sized for this batch
     float *arena;             // activations and their gradients
     float *col;               // im2col scratch, one per thread
-    float *colcache;          // the nodes' kept columns, one allocation (NULL when over NET_COLCACHE_MAX)
     size_t col_floats;        // per thread
     float *work;              // a group's convolution outputs or output gradients, one per thread
     size_t work_floats;       // per thread
