@@ -39,11 +39,11 @@ static inline int conv_grad_by_phases(int C, int k, int stride, int N) {
     return (k > 1 || stride > 1) && C >= 8 && N >= (stride == 1 ? 256 : 1024);
 }
 
-// Whether a strided convolution's columns are made from the input split into its stride
-// phases (each a plane of the output's size) rather than by gathering every stride-th value
-// per row: where every phase plane has the output's size.
+// Whether a convolution's columns are made as shifted copies of the input's stride phases
+// (for stride 1, of the input planes themselves: a "same" convolution) rather than row by
+// row: where every phase plane has the output's size.
 static inline int conv_splits_phases(int H, int W, int stride, int OH, int OW) {
-    return stride > 1 && H % stride == 0 && W % stride == 0 && H / stride == OH && W / stride == OW;
+    return H % stride == 0 && W % stride == 0 && H / stride == OH && W / stride == OW;
 }
 
 // The scratch a convolution of B images (C x H x W each, OC x OH x OW out) needs, in
@@ -61,7 +61,7 @@ static inline void conv2d_scratch(int B, int C, int H, int W, int OC, int k, int
         if (pc > *col) *col = pc;
         *work = (size_t)C * g * P + (size_t)C * OC * tk * tk;
     }
-    if (conv_splits_phases(H, W, stride, OH, OW) && (size_t)H * W > *work) *work = (size_t)H * W;
+    if (stride > 1 && conv_splits_phases(H, W, stride, OH, OW) && (size_t)H * W > *work) *work = (size_t)H * W;
 }
 
 #define NN_DECLARE(real, S)                                                                          \
@@ -69,19 +69,17 @@ static inline void conv2d_scratch(int B, int C, int H, int W, int OC, int k, int
        at c * cs + b * H * W + y * W + x, each with its channel stride cs (at least B * H * W),  \
        so that a channel's images lie side by side and a group of them is one matrix.          \
        out (OC, B, OH, OW) = conv(inp (C, B, H, W), weight (OC, C*k*k)) + bias (OC, or NULL).     \
-       col and work: scratch as conv2d_scratch sizes them; with col_stride > 0 the columns are  \
-       kept for the backward instead: the group starting at image b at col + b * col_stride, as \
-       (C*k*k, images * OH*OW) (col_stride is one image's C*k*k*OH*OW; not for pointwise). */    \
-    void conv2d_forward##S(real *out, size_t out_cs, real *col, size_t col_stride, real *work,          \
-                           const real *inp, size_t in_cs, const real *weight, const real *bias, int B,  \
-                           int C, int H, int W, int OC, int k, int stride, int pad);                   \
+       col and work: scratch as conv2d_scratch sizes them. */                                   \
+    void conv2d_forward##S(real *out, size_t out_cs, real *col, real *work, const real *inp,            \
+                           size_t in_cs, const real *weight, const real *bias, int B, int C, int H,     \
+                           int W, int OC, int k, int stride, int pad);                                 \
     /* dinp (C, B, H, W) (may be NULL; added to with add, else overwritten), dweight            \
-       (OC, C*k*k) +=, dbias (OC) += (may be NULL). cached (may be NULL): the columns the        \
-       forward pass kept with cached_stride. col and work: scratch as conv2d_scratch sizes them. */\
+       (OC, C*k*k) +=, dbias (OC) += (may be NULL). The columns are made again from inp. col and \
+       work: scratch as conv2d_scratch sizes them. */                                             \
     void conv2d_backward##S(real *dinp, int add, real *dweight, real *dbias, real *col, real *work,    \
-                            const real *cached, size_t cached_stride, const real *dout, size_t out_cs,  \
-                            const real *inp, size_t in_cs, const real *weight, int B, int C, int H,     \
-                            int W, int OC, int k, int stride, int pad);                                \
+                            const real *dout, size_t out_cs, const real *inp, size_t in_cs,            \
+                            const real *weight, int B, int C, int H, int W, int OC, int k, int stride,  \
+                            int pad);                                                                  \
     /* Training-mode batch norm over (B, HW) per channel fused with SiLU, NCHW (B,C,HW): out =   \
        silu((x - mean) * rstd * gamma + beta); mean, rstd (C) are saved for the backward pass,   \
        which recomputes the value before SiLU from x and uses dpre (B,C,HW) as scratch (dinp    \

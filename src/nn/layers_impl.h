@@ -19,71 +19,78 @@ static void F(valid_span)(int W, int OW, int kx, int stride, int pad, int *ox0, 
     if (*ox1 < *ox0) *ox1 = *ox0;
 }
 
+// A shift by (dy, dx) within an H x W plane, read as one run over the flattened plane: the
+// rows [y0, y1) stay inside, and positions [q0, q1) of the run cover them but for the edge
+// columns, whose values would wrap across a row's end. Returns 0 when nothing stays inside.
+static int F(shift_run)(int H, int W, int dy, int dx, int *y0, int *y1, size_t *q0, size_t *q1) {
+    *y0 = dy < 0 ? -dy : 0;
+    *y1 = dy > 0 ? H - dy : H;
+    if (*y1 <= *y0 || dx >= W || -dx >= W) return 0;
+    *q0 = (size_t)*y0 * W + (dx < 0 ? -dx : 0);
+    *q1 = (size_t)*y1 * W - (dx > 0 ? dx : 0);
+    return 1;
+}
+
+// Zeroes the edge columns of rows [y0, y1) that a shift by dx wraps: the first -dx or the
+// last dx of each row.
+static void F(zero_wrapped_columns)(real *plane, int W, int y0, int y1, int dx) {
+    int x0 = dx < 0 ? 0 : W - dx, x1 = dx < 0 ? -dx : W;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) plane[(size_t)y * W + x] = 0;
+}
+
 // dst (H, W) = src (H, W) shifted: dst[y][x] = src[y + dy][x + dx], zero where that falls
-// outside. One copy of the rows in range as a single run (the values that wrap across a row's
-// end land only in the edge columns), then those edge columns zeroed: for small maps far
-// fewer calls than a copy per row.
+// outside. One copy of the rows in range as a single run, then the wrapped edge columns
+// zeroed: for small maps far fewer calls than a copy per row.
 static void F(shifted_plane)(real *dst, const real *src, int H, int W, int dy, int dx) {
-    int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? H - dy : H;
-    if (y1 <= y0 || dx >= W || -dx >= W) { memset(dst, 0, sizeof(real) * (size_t)H * W); return; }
+    int y0, y1;
+    size_t q0, q1;
+    if (!F(shift_run)(H, W, dy, dx, &y0, &y1, &q0, &q1)) { memset(dst, 0, sizeof(real) * (size_t)H * W); return; }
     memset(dst, 0, sizeof(real) * (size_t)y0 * W);
     memset(dst + (size_t)y1 * W, 0, sizeof(real) * (size_t)(H - y1) * W);
-    size_t q0 = (size_t)y0 * W + (dx < 0 ? -dx : 0), q1 = (size_t)y1 * W - (dx > 0 ? dx : 0);
     memcpy(dst + q0, src + (long)q0 + (long)dy * W + dx, sizeof(real) * (q1 - q0));
-    if (dx < 0)
-        for (int y = y0; y < y1; y++)
-            for (int x = 0; x < -dx; x++) dst[(size_t)y * W + x] = 0;
-    if (dx > 0)
-        for (int y = y0; y < y1; y++)
-            for (int x = W - dx; x < W; x++) dst[(size_t)y * W + x] = 0;
+    F(zero_wrapped_columns)(dst, W, y0, y1, dx);
 }
 
 // Its adjoint: dst[y + dy][x + dx] += src[y][x] where that lies inside, as one run; src's
-// edge columns, whose run would wrap into the next row, are zeroed first (src is scratch).
+// wrapped edge columns are zeroed first (src is scratch).
 static void F(shifted_plane_add)(real *dst, real *src, int H, int W, int dy, int dx) {
-    int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? H - dy : H;
-    if (y1 <= y0 || dx >= W || -dx >= W) return;
-    if (dx < 0)
-        for (int y = y0; y < y1; y++)
-            for (int x = 0; x < -dx; x++) src[(size_t)y * W + x] = 0;
-    if (dx > 0)
-        for (int y = y0; y < y1; y++)
-            for (int x = W - dx; x < W; x++) src[(size_t)y * W + x] = 0;
-    size_t q0 = (size_t)y0 * W + (dx < 0 ? -dx : 0), q1 = (size_t)y1 * W - (dx > 0 ? dx : 0);
+    int y0, y1;
+    size_t q0, q1;
+    if (!F(shift_run)(H, W, dy, dx, &y0, &y1, &q0, &q1)) return;
+    F(zero_wrapped_columns)(src, W, y0, y1, dx);
     real *d = dst + (long)dy * W + dx;
     #pragma omp simd
     for (size_t q = q0; q < q1; q++) d[q] += src[q];
 }
 
 // One image's (C,H,W), channel c's plane at img + c * cs, into columns (C*k*k, OH*OW), row r
-// at col + r * ld: per output row, zeros outside the image and a copy (stride 1) or a
-// strided gather inside it.
+// at col + r * ld. Where each stride phase of the input has the output's size (stride 1:
+// a "same" convolution, whose one phase is the plane itself), the input row y = stride *
+// oy - pad + ky = stride * (oy + q) + r with r = (ky - pad) mod stride, so a row of columns
+// is phase plane (r, rx) shifted by (q, qx); strided phases are split into `phase` (stride^2
+// planes of OH x OW) first. Otherwise, per output row, zeros outside the image and a copy
+// (stride 1) or a strided gather inside it.
 static void F(im2col)(real *col, size_t ld, real *phase, const real *img, size_t cs, int C, int H, int W, int k,
                       int stride, int pad, int OH, int OW) {
-    if (stride == 1 && OH == H && OW == W) {   // a "same" convolution: each row a shifted plane
-        for (int c = 0; c < C; c++)
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++)
-                    F(shifted_plane)(col + ((size_t)(c * k + ky) * k + kx) * ld, img + (size_t)c * cs, H, W, ky - pad, kx - pad);
-        return;
-    }
     if (conv_splits_phases(H, W, stride, OH, OW)) {
-        // input row y = stride * oy - pad + ky = stride * (oy + q) + r with r = (ky - pad) mod
-        // stride: the row of columns is phase plane (r, rx) (OH x OW, in `phase`) shifted by q
         size_t P = (size_t)OH * OW;
         for (int c = 0; c < C; c++) {
-            const real *x = img + (size_t)c * cs;
-            for (int r = 0; r < stride; r++)
-                for (int rx = 0; rx < stride; rx++) {
-                    real *pl = phase + (size_t)(r * stride + rx) * P;
-                    for (int y = 0; y < OH; y++)
-                        for (int xx = 0; xx < OW; xx++) pl[(size_t)y * OW + xx] = x[(size_t)(y * stride + r) * W + xx * stride + rx];
-                }
+            const real *x = img + (size_t)c * cs, *planes = x;
+            if (stride > 1) {
+                for (int r = 0; r < stride; r++)
+                    for (int rx = 0; rx < stride; rx++) {
+                        real *pl = phase + (size_t)(r * stride + rx) * P;
+                        for (int y = 0; y < OH; y++)
+                            for (int xx = 0; xx < OW; xx++) pl[(size_t)y * OW + xx] = x[(size_t)(y * stride + r) * W + xx * stride + rx];
+                    }
+                planes = phase;
+            }
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++) {
                     int r = ((ky - pad) % stride + stride) % stride, rx = ((kx - pad) % stride + stride) % stride;
                     int q = (ky - pad - r) / stride, qx = (kx - pad - rx) / stride;
-                    F(shifted_plane)(col + ((size_t)(c * k + ky) * k + kx) * ld, phase + (size_t)(r * stride + rx) * P, OH, OW,
+                    F(shifted_plane)(col + ((size_t)(c * k + ky) * k + kx) * ld, planes + (size_t)(r * stride + rx) * P, OH, OW,
                                      q, qx);
                 }
         }
@@ -116,7 +123,7 @@ static void F(col2im)(real *img, size_t cs, int add, real *col, size_t ld, int C
                       int pad, int OH, int OW) {
     if (!add)
         for (int c = 0; c < C; c++) memset(img + (size_t)c * cs, 0, sizeof(real) * (size_t)H * W);
-    if (stride == 1 && OH == H && OW == W) {   // a "same" convolution: each row a shifted plane
+    if (stride == 1 && conv_splits_phases(H, W, stride, OH, OW)) {   // "same": rows are shifted planes
         for (int c = 0; c < C; c++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
@@ -149,8 +156,8 @@ static void F(group_columns)(real *col, real *phase, const real *x, size_t cs, i
     for (int j = 0; j < gi; j++) F(im2col)(col + j * N, L, phase, x + (size_t)j * H * W, cs, C, H, W, k, stride, pad, OH, OW);
 }
 
-void F(conv2d_forward)(real *out, size_t out_cs, real *col, size_t col_stride, real *work, const real *inp, size_t in_cs,
-                       const real *weight, const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
+void F(conv2d_forward)(real *out, size_t out_cs, real *col, real *work, const real *inp, size_t in_cs, const real *weight,
+                       const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
     if (conv_is_pointwise(k, stride, pad)) {
         // the batch's positions side by side in each channel: (OC, B*N) = weight (OC, C) @ inp (C, B*N)
@@ -159,10 +166,9 @@ void F(conv2d_forward)(real *out, size_t out_cs, real *col, size_t col_stride, r
         int g = conv_group_size(B, N);
         for (int b = 0; b < B; b += g) {
             int gi = B - b < g ? B - b : g, L = gi * N;
-            real *c = col + (size_t)b * col_stride;   // kept per group when col_stride > 0
-            F(group_columns)(c, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
+            F(group_columns)(col, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
             // (OC, L) = weight (OC, K) @ cols (K, L), straight into the group's outputs
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1, weight, K, c, L, 0, out + (size_t)b * N,
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1, weight, K, col, L, 0, out + (size_t)b * N,
                  (int)out_cs);
         }
     }
@@ -219,7 +225,7 @@ static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, int add, real *c
                             if (j1 < j0) j1 = j0;
                             for (int im = 0; im < gi; im++) {
                                 const real *src = dy + (size_t)oc * dy_cs + (size_t)im * OH * OW;
-                                if (Hp == OH && Wp == OW) {   // a "same" stride-1 convolution
+                                if (Hp == OH && Wp == OW) {   // the phase has dy's size: one shifted copy
                                     F(shifted_plane)(row + (size_t)im * P, src, Hp, Wp, oy0, ox0);
                                     continue;
                                 }
@@ -252,9 +258,8 @@ static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, int add, real *c
         }
 }
 
-void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *col, real *work, const real *cached,
-                        size_t cached_stride, const real *dout, size_t out_cs, const real *inp, size_t in_cs,
-                        const real *weight, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
+void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *col, real *work, const real *dout,
+                        size_t out_cs, const real *inp, size_t in_cs, const real *weight, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
     if (dbias)
         for (int o = 0; o < OC; o++) {
@@ -274,12 +279,10 @@ void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *c
     int g = conv_group_size(B, N);
     for (int b = 0; b < B; b += g) {
         int gi = B - b < g ? B - b : g, L = gi * N;
-        const real *dy = dout + (size_t)b * N, *cols = col;
-        // the group's columns (K, L): the forward pass's, or made again
-        if (cached) cols = cached + (size_t)b * cached_stride;
-        else F(group_columns)(col, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
-        // dweight (OC, K) += dy (OC, L) @ cols^T (L, K)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1, dy, (int)out_cs, cols, L, 1, dweight, K);
+        const real *dy = dout + (size_t)b * N;
+        // the group's columns (K, L), made again; dweight (OC, K) += dy (OC, L) @ cols^T (L, K)
+        F(group_columns)(col, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1, dy, (int)out_cs, col, L, 1, dweight, K);
         if (!dinp) continue;
         real *dx = dinp + (size_t)b * H * W;
         if (conv_grad_by_phases(C, k, stride, N)) {

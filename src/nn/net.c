@@ -333,13 +333,27 @@ static float *G(Net *n, int i) { return n->grads + n->param[i].offset; }
 // them is one GEMM per group without copies (see layers.h). The Detect outputs alone are
 // NCHW (B, C, H, W), as the loss and the decoder read them.
 
+// The threads' batch-norm sums (2, C) added in thread order, into the slot after the last
+// thread's; returns it. Called by one thread after a barrier.
+static const double *bn_sums_total(Net *n, int C) {
+    size_t stride = 2 * (size_t)n->bn_channels;
+    double *total = n->bn_sums + (size_t)n->threads * stride;
+    for (int j = 0; j < 2 * C; j++) {
+        double v = 0;
+        for (int u = 0; u < n->threads; u++) v += n->bn_sums[(size_t)u * stride + j];
+        total[j] = v;
+    }
+    return total;
+}
+
 // One thread's share of a Conv node's convolution: images [b0, b1) into pre_bn.
 static void conv_share(Net *n, int t, int b0, int b1, const Node *a, const Node *d) {
     int B = n->batch;
     size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W;
     if (b1 > b0)
-        conv2d_forward_f32(d->pre_bn + b0 * hw, (size_t)B * hw, n->col + (size_t)t * n->col_floats, 0, n->work + (size_t)t * n->work_floats, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL, b1 - b0, a->C, a->H,
-                           a->W, d->C, d->k, d->stride, d->pad);
+        conv2d_forward_f32(d->pre_bn + b0 * hw, (size_t)B * hw, n->col + (size_t)t * n->col_floats,
+                           n->work + (size_t)t * n->work_floats, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL,
+                           b1 - b0, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
 }
 
 // A Detect node: each thread convolves its images into its work buffer, channel-major,
@@ -352,7 +366,7 @@ static void detect_forward(Net *n, const Node *a, Node *d) {
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
         float *y = n->work + (size_t)t * n->work_floats;   // (C, bt, hw)
         if (bt > 0) {
-            conv2d_forward_f32(y, (size_t)bt * hw, n->col + (size_t)t * n->col_floats, 0, NULL, a->out + b0 * hw_in,
+            conv2d_forward_f32(y, (size_t)bt * hw, n->col + (size_t)t * n->col_floats, NULL, a->out + b0 * hw_in,
                                (size_t)B * hw_in, P(n, d->w), P(n, d->b), bt, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
             for (int j = 0; j < bt; j++)
                 for (int o = 0; o < d->C; o++)
@@ -379,15 +393,7 @@ static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
             batchnorm_sums_f32(sums, d->pre_bn + off, cs, C, len);
             #pragma omp barrier
             #pragma omp single
-            {
-                double *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;
-                for (int j = 0; j < 2 * C; j++) {
-                    double v = 0;
-                    for (int u = 0; u < T; u++) v += n->bn_sums[(size_t)u * 2 * n->bn_channels + j];
-                    all[j] = v;
-                }
-                batchnorm_stats_f32(d->mean, d->rstd, all, (double)cs, C, BN_EPS);
-            }
+            batchnorm_stats_f32(d->mean, d->rstd, bn_sums_total(n, C), (double)cs, C, BN_EPS);
             batchnorm_silu_apply_f32(d->out + off, d->sig + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, beta, C, len);
         } else {
             batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, cs, gamma, beta, P(n, d->rm), P(n, d->rm + 1), C, len,
@@ -422,7 +428,8 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
             g = y;
             g_cs = len;
         } else {
-            double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels, *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;
+            double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
+            const double *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;   // filled by bn_sums_total
             const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
             memset(sums, 0, sizeof(double) * 2 * (size_t)C);
             silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->sig + off, d->pre_bn + off, cs, d->mean, d->rstd,
@@ -431,11 +438,7 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
             #pragma omp single
             {
                 float *dgamma = G(n, d->g), *dbeta = G(n, d->g + 1);
-                for (int j = 0; j < 2 * C; j++) {
-                    double v = 0;
-                    for (int u = 0; u < T; u++) v += n->bn_sums[(size_t)u * 2 * n->bn_channels + j];
-                    all[j] = v;
-                }
+                bn_sums_total(n, C);
                 for (int c = 0; c < C; c++) {
                     dbeta[c] += (float)all[c];
                     dgamma[c] += (float)all[C + c];
@@ -449,9 +452,8 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
         memset(wt, 0, sizeof(float) * wn);
         if (bt > 0)
             conv2d_backward_f32(dinp ? dinp + b0 * hw_in : NULL, add, wt, NULL, n->col + (size_t)t * n->col_floats,
-                                detect ? NULL : n->work + (size_t)t * n->work_floats, NULL, 0,
-                                g, g_cs, a->out + b0 * hw_in, (size_t)B * hw_in, w, bt, a->C, a->H, a->W, d->C, d->k,
-                                d->stride, d->pad);
+                                detect ? NULL : n->work + (size_t)t * n->work_floats, g, g_cs, a->out + b0 * hw_in,
+                                (size_t)B * hw_in, w, bt, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
     }
     #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < wn; j++) {
