@@ -47,7 +47,7 @@ static int assign_level(const Net *net, int l, const Target *t, int nt, float an
                 if (gj < 0) gj = 0;
                 if (gj > H - 1) gj = H - 1;
                 // the box target is relative to the (clamped) cell, as YOLOv5 computes it
-                out[n++] = (Assign){ t[i].image, a, gj, gi, { gx - gi, gy - gj, gw, gh }, t[i].cls, t[i].weight };
+                out[n++] = (Assign){ t[i].image, a, gj, gi, { gx - gi, gy - gj, gw, gh }, t[i].cls, t[i].weight, t[i].probs };
             }
         }
     return n;
@@ -126,8 +126,8 @@ void loss_sparse_terms(const Net *net, const LossOptions *o, LossSparse *s, doub
             s->tobj[i] = iou > 0 ? iou : 0;   // held constant
             s->wobj[i] = a->weight;
             for (int c = 0; c < s->per - 4; c++) {
-                float dx;
-                scls += a->weight * bce_logits_f(pk[4 + c], c == a->cls ? 1.0f : 0.0f, &dx);
+                float dx, tc = a->probs ? a->probs[c] : c == a->cls ? 1.0f : 0.0f;   // soft or one-hot
+                scls += a->weight * bce_logits_f(pk[4 + c], tc, &dx);
                 gk[4 + c] = cls_gain * B * a->weight * dx / ((float)n * nc);
             }
         }

@@ -5,11 +5,12 @@
 // target are below anchor_t (4), in the target's cell and the two nearest neighbour cells
 // (YOLOv5's offsets), in YOLOv5's order: offset, then anchor, then target. For each
 // assignment: box term 1 - CIoU of the decoded box (2 sigmoid - 0.5, (2 sigmoid)^2 anchor);
-// class term BCE against one-hot; the objectness target is the CIoU, clamped at 0 and
-// held constant (the last assignment to a cell wins); objectness is BCE over all cells,
-// with the level balance [4, 1, 0.4]. Box and class terms are weighted means over the
-// assignments of a level. Gains: box 0.05, cls 0.5 * classes / 80, obj (size / 640)^2,
-// each times 3 / levels; the total is multiplied by the batch size.
+// class term BCE of each class logit against one-hot on the class, or against the target's
+// soft class probabilities (probs) where it has them; the objectness target is the CIoU,
+// clamped at 0 and held constant (the last assignment to a cell wins); objectness is BCE
+// over all cells, with the level balance [4, 1, 0.4]. Box and class terms are weighted
+// means over the assignments of a level. Gains: box 0.05, cls 0.5 * classes / 80, obj
+// (size / 640)^2, each times 3 / levels; the total is multiplied by the batch size.
 #ifndef NN_LOSS_H
 #define NN_LOSS_H
 
@@ -23,6 +24,7 @@ typedef struct {
     int image, cls;
     float x, y, w, h;        // centre and size, normalised to [0,1] by the input size
     float weight;            // EARL weight c (1 for plain training)
+    const float *probs;      // (classes): soft class targets summing to 1, borrowed; NULL: one-hot on cls
 } Target;
 
 typedef struct {
@@ -48,6 +50,7 @@ typedef struct {
     float tbox[4];           // target: offset within the cell (x, y) and size (w, h), grid units
     int cls;
     float weight;
+    const float *probs;      // the target's soft class targets, or NULL (one-hot on cls)
 } Assign;
 
 typedef struct {

@@ -249,7 +249,7 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
             float w = x2 - x1, h = y2 - y1;
             // YOLOv5's box candidates: > 2 px, > 10% of the area kept, aspect < 20
             if (w <= 2 || h <= 2 || w * h / (w0 * h0 * s * s + 1e-16f) <= 0.1f || fmaxf(w / h, h / w) >= 20) continue;
-            if (nt < cap) t[nt++] = (Target){ b, bx.cls, (x1 + x2) / 2 / S, (y1 + y2) / 2 / S, w / S, h / S, bx.weight };
+            if (nt < cap) t[nt++] = (Target){ b, bx.cls, (x1 + x2) / 2 / S, (y1 + y2) / 2 / S, w / S, h / S, bx.weight, NULL };
         }
     }
     free(canvas);

@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < k; i++) {
             float w = (float)rng_range(&r, 0.05, 0.7), h = (float)rng_range(&r, 0.05, 0.7);
             float cx = (float)rng_range(&r, w / 2, 1 - w / 2), cy = (float)rng_range(&r, h / 2, 1 - h / 2);
-            t[nt] = (Target){ b, rng_int(&r, 0, cfg.classes - 1), cx, cy, w, h, (float)rng_range(&r, 1, 3) };
+            t[nt] = (Target){ b, rng_int(&r, 0, cfg.classes - 1), cx, cy, w, h, (float)rng_range(&r, 1, 3), NULL };
             float row[7] = { (float)b, (float)t[nt].cls, cx, cy, w, h, t[nt].weight };
             memcpy(tt + 7 * nt, row, sizeof row);
             nt++;

@@ -13,7 +13,7 @@ static inline int random_targets(Rng *r, int B, int classes, Target *t) {
         for (int k = 0; k < 2 + (b % 2); k++) {
             float w = (float)rng_range(r, 0.08, 0.4), h = (float)rng_range(r, 0.08, 0.4);
             t[nt++] = (Target){ b, rng_int(r, 0, classes - 1), (float)rng_range(r, w / 2, 1 - w / 2),
-                                (float)rng_range(r, h / 2, 1 - h / 2), w, h, (float)rng_range(r, 1, 3) };
+                                (float)rng_range(r, h / 2, 1 - h / 2), w, h, (float)rng_range(r, 1, 3), NULL };
         }
     return nt;
 }
