@@ -29,6 +29,11 @@ crosscheck() {
     crosscheck --width 0.25 --size 64 --batch 2 --classes 3 --seed 2
 }
 
+@test "crosscheck: soft class targets (a probability vector per target) with EARL weights" {
+    crosscheck --width 0.1875 --size 128 --batch 4 --classes 10 --seed 4 --soft
+    [[ "$output" == *"class targets soft (probs)"* ]]
+}
+
 @test "crosscheck: batch 8, with every node's output and gradient compared too" {
     crosscheck --width 0.1875 --size 128 --batch 8 --classes 10 --seed 1 --nodes
     # 301 tensors without the nodes; with them, every node's output and (where it has one)

@@ -4,13 +4,15 @@
     crosscheck.py DUMP.safetensors [--tol 1e-4]
 
 DUMP comes from test/helpers/nn_dump.c: the C network's parameters, an input batch, EARL
-targets, and what the C code computed from them (training and eval Detect outputs, the
-loss parts, every parameter gradient, the updated batch-norm statistics). This script
-builds the YOLOv5 v6 layout in PyTorch from the same parameters, computes the YOLOv5
-loss with EARL weights in float64, differentiates it with autograd, and prints, for each
-tensor, the normwise relative error ||C - ref|| / ||ref|| (and the largest element
-difference over the largest reference magnitude). It exits 1 when any exceeds the
-tolerance. PyTorch's own float32 error against the same reference is printed for scale.
+targets (with nn_dump --soft, each with soft class targets, a "probs" row, that the class
+BCE uses instead of one-hot on its class), and what the C code computed from them
+(training and eval Detect outputs, the loss parts, every parameter gradient, the updated
+batch-norm statistics). This script builds the YOLOv5 v6 layout in PyTorch from the same
+parameters, computes the YOLOv5 loss with EARL weights in float64, differentiates it
+with autograd, and prints, for each tensor, the normwise relative error ||C - ref|| /
+||ref|| (and the largest element difference over the largest reference magnitude). It
+exits 1 when any exceeds the tolerance. PyTorch's own float32 error against the same
+reference is printed for scale.
 
 Two things are not differentiable and are handled as such: max-pool ties (SPPF's second
 and third pools repeat values; where a tie is broken differently within float32 rounding,
@@ -37,14 +39,14 @@ from torch_yolo import NA, STRIDES, BALANCE, Layout, ciou, read_safetensors  # n
 
 def assign(targets, anchors, H, W, anchor_t=4.0):
     """YOLOv5's build_targets for one level, in its order (offset, anchor, target):
-    (image, anchor, row, col, tbox (4), class, weight) per assignment."""
+    (image, anchor, row, col, tbox (4), class, weight, target index) per assignment."""
     g = 0.5
     offsets = [(0, 0), (1, 0), (0, 1), (-1, 0), (0, -1)]
     out = []
     for k, (ox, oy) in enumerate(offsets):
         for a in range(NA):
             aw, ah = anchors[a]
-            for row in targets.tolist():
+            for ti, row in enumerate(targets.tolist()):
                 b, cls, x, y, w, h, wt = row
                 gx, gy, gw, gh = x * W, y * H, w * W, h * H
                 if not max(gw / aw, aw / gw, gh / ah, ah / gh) < anchor_t:
@@ -56,11 +58,12 @@ def assign(targets, anchors, H, W, anchor_t=4.0):
                     continue
                 gi = min(max(int(gx - ox * g), 0), W - 1)
                 gj = min(max(int(gy - oy * g), 0), H - 1)
-                out.append((int(b), a, gj, gi, (gx - gi, gy - gj, gw, gh), int(cls), wt))
+                out.append((int(b), a, gj, gi, (gx - gi, gy - gj, gw, gh), int(cls), wt, ti))
     return out
 
 
-def yolo_loss(outs, targets, anchors_px, nc, size, weight_obj):
+def yolo_loss(outs, targets, anchors_px, nc, size, weight_obj, probs=None):
+    """probs (T, nc), when given: each target's soft class targets, instead of one-hot."""
     B = outs[0].shape[0]
     box_gain = 0.05 * 3 / 3
     cls_gain = 0.5 * nc / 80 * 3 / 3
@@ -94,8 +97,11 @@ def yolo_loss(outs, targets, anchors_px, nc, size, weight_obj):
                 if weight_obj:
                     wobj[asg[s][0], asg[s][1], asg[s][2], asg[s][3]] = asg[s][6]
             if nc > 1:
-                onehot = F.one_hot(tcls, nc).to(torch.float64)
-                bce = F.binary_cross_entropy_with_logits(ps[:, 5:], onehot, reduction="none")
+                if probs is None:
+                    tc = F.one_hot(tcls, nc).to(torch.float64)
+                else:
+                    tc = probs[torch.tensor([s[7] for s in asg])].to(torch.float64)
+                bce = F.binary_cross_entropy_with_logits(ps[:, 5:], tc, reduction="none")
                 lcls = lcls + (bce * wt[:, None]).mean()
         bce = F.binary_cross_entropy_with_logits(p[..., 4], tobj, reduction="none")
         lobj = lobj + (bce * wobj).mean() * BALANCE[l]
@@ -126,14 +132,14 @@ def main():
     width, depth, weight_obj = float(meta["width"]), float(meta["depth"]), int(meta["weight_obj"])
     P = {k[len("param."):]: v.clone().requires_grad_(not k.endswith(("running_mean", "running_var")))
          for k, v in T.items() if k.startswith("param.")}
-    x, targets, anchors = T["x"], T["targets"], T["anchors"]
+    x, targets, anchors, probs = T["x"], T["targets"], T["anchors"], T.get("probs")
     size = x.shape[-1]
     nc = T["out.detect0"].shape[1] // NA - 5
 
     argmax = {int(k[len("argmax.node"):]): v.long() for k, v in T.items() if k.startswith("argmax.")}
     net = Layout(P, width, depth, training=True, argmax=argmax)
     outs = net.forward(x)
-    box, obj, cls, total, assigned = yolo_loss(outs, targets, anchors, nc, size, weight_obj)
+    box, obj, cls, total, assigned = yolo_loss(outs, targets, anchors, nc, size, weight_obj, probs)
     total.backward()
 
     rows, worst = [], 0.0
@@ -178,12 +184,13 @@ def main():
     P32 = {k: v.detach().float().requires_grad_(v.requires_grad) for k, v in P.items()}
     n32 = Layout(P32, width, depth, training=True, argmax=argmax)
     o32 = n32.forward(x.float())
-    yolo_loss([o.double() for o in o32], targets, anchors, nc, size, weight_obj)[3].backward()
+    yolo_loss([o.double() for o in o32], targets, anchors, nc, size, weight_obj, probs)[3].backward()
     f32_worst = max(rel_err(P32[k].grad, v.grad) for k, v in P.items() if v.requires_grad)
 
     rows.sort(reverse=True)
     print(f"crosscheck: {args.dump}: batch {x.shape[0]}, {x.shape[1]} channel(s), {size} px, {nc} classes, "
-          f"width {width}, depth {depth}, weight_obj {weight_obj}")
+          f"width {width}, depth {depth}, weight_obj {weight_obj}, "
+          f"class targets {'soft (probs)' if probs is not None else 'one-hot'}")
     print(f"crosscheck: {assigned} assignments; loss C {float(meta['total']):.8g} PyTorch {total.item():.8g}")
     print(f"crosscheck: {net.rerouted} max-pool outputs with a near-tie broken differently in float32 (routed as C chose)")
     print(f"crosscheck: {len(rows)} tensors compared ({n_params} gradients) against float64; "

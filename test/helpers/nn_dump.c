@@ -2,13 +2,15 @@
 // PyTorch cross-check (test/crosscheck.py).
 //
 //   nn_dump [--width W] [--depth D] [--channels C] [--classes K] [--size S] [--batch B]
-//           [--seed N] [--weight-obj] [--nodes] OUT.safetensors
+//           [--seed N] [--weight-obj] [--soft] [--nodes] OUT.safetensors
 //
 // From a seeded network whose batch-norm parameters and statistics are perturbed (so
 // that they matter), with a random batch and random targets with EARL weights in [1, 3]:
 //   param.<name>    every parameter before the step (running statistics included)
 //   x               the input batch (B, C, S, S)
 //   targets         (T, 7): image, class, x, y, w, h (normalised), weight
+//   probs           (T, K): with --soft, each target's soft class targets (a random
+//                   probability vector, some classes 0), used instead of one-hot on class
 //   anchors         (3, 3, 2) pixels
 //   out.detect<l>   training-mode Detect outputs
 //   grad.<name>     gradient of the total loss for every trainable parameter
@@ -28,11 +30,12 @@
 
 int main(int argc, char **argv) {
     NetConfig cfg = { 0.125f, 0.33f, 1, 4, 64 };
-    int B = 2, weight_obj = 0, nodes = 0;
+    int B = 2, weight_obj = 0, nodes = 0, soft = 0;
     unsigned long long seed = 1;
     static const struct option opts[] = { { "width", 1, 0, 'w' }, { "depth", 1, 0, 'd' }, { "channels", 1, 0, 'c' },
                                           { "classes", 1, 0, 'k' }, { "size", 1, 0, 's' }, { "batch", 1, 0, 'b' },
-                                          { "seed", 1, 0, 'r' }, { "weight-obj", 0, 0, 'o' }, { "nodes", 0, 0, 'n' }, { 0, 0, 0, 0 } };
+                                          { "seed", 1, 0, 'r' }, { "weight-obj", 0, 0, 'o' }, { "nodes", 0, 0, 'n' },
+                                          { "soft", 0, 0, 'p' }, { 0, 0, 0, 0 } };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -45,6 +48,7 @@ int main(int argc, char **argv) {
         case 'r': seed = strtoull(optarg, NULL, 10); break;
         case 'o': weight_obj = 1; break;
         case 'n': nodes = 1; break;
+        case 'p': soft = 1; break;
         default: fprintf(stderr, "nn_dump: bad option\n"); return 2;
         }
     }
@@ -81,6 +85,7 @@ int main(int argc, char **argv) {
     int cap = 6 * B;
     Target *t = malloc(sizeof *t * (size_t)cap);
     float *tt = malloc(sizeof(float) * 7 * (size_t)cap);
+    float *probs = malloc(sizeof(float) * (size_t)cfg.classes * (size_t)cap);   // (cap, classes)
     int nt = 0;
     for (int b = 0; b < B; b++) {
         int k = rng_int(&r, 3, 6);
@@ -88,6 +93,15 @@ int main(int argc, char **argv) {
             float w = (float)rng_range(&r, 0.05, 0.7), h = (float)rng_range(&r, 0.05, 0.7);
             float cx = (float)rng_range(&r, w / 2, 1 - w / 2), cy = (float)rng_range(&r, h / 2, 1 - h / 2);
             t[nt] = (Target){ b, rng_int(&r, 0, cfg.classes - 1), cx, cy, w, h, (float)rng_range(&r, 1, 3), NULL };
+            if (soft) {
+                // a random distribution over the classes, about a third of them 0 (never all)
+                float *p = probs + (size_t)nt * cfg.classes;
+                double sum = 0;
+                for (int q = 0; q < cfg.classes; q++) sum += p[q] = rng_uniform(&r) < 0.3 ? 0.0f : (float)rng_uniform(&r);
+                if (sum == 0) sum = p[t[nt].cls] = 1;
+                for (int q = 0; q < cfg.classes; q++) p[q] = (float)(p[q] / sum);
+                t[nt].probs = p;
+            }
             float row[7] = { (float)b, (float)t[nt].cls, cx, cy, w, h, t[nt].weight };
             memcpy(tt + 7 * nt, row, sizeof row);
             nt++;
@@ -182,6 +196,7 @@ int main(int argc, char **argv) {
     }
     ts[m++] = (StTensor){ "x", x, 4, { B, cfg.in_ch, cfg.size, cfg.size } };
     ts[m++] = (StTensor){ "targets", tt, 2, { nt, 7 } };
+    if (soft) ts[m++] = (StTensor){ "probs", probs, 2, { nt, cfg.classes } };
     ts[m++] = (StTensor){ "anchors", &n.anchors[0][0][0], 3, { 3, 3, 2 } };
     static const char *tn[3] = { "out.detect0", "out.detect1", "out.detect2" }, *en[3] = { "eval.detect0", "eval.detect1", "eval.detect2" };
     for (int l = 0; l < NET_LEVELS; l++) {
@@ -203,7 +218,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < m; i++) if (names[i]) free(names[i]);
     for (int i = 0; i < 2 * n.n_nodes; i++) free(node_copy[i]);
     for (int i = 0; i < n.n_nodes; i++) free(arg[i]);
-    free(arg); free(node_copy); free(names); free(ts); free(before); free(x); free(t); free(tt);
+    free(arg); free(node_copy); free(names); free(ts); free(before); free(x); free(t); free(tt); free(probs);
     for (int l = 0; l < NET_LEVELS; l++) { free(train_out[l]); free(eval_out[l]); }
     net_free(&n);
     return 0;
