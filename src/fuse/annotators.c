@@ -156,6 +156,19 @@ static int read_jansson(const char *line, long lineno, View *v, Record *rec, cha
     return 0;
 }
 
+int view_read(const char *line, size_t len, long lineno, Workspace *ws, int force_jansson, Record *rec, char *err,
+              size_t errn) {
+    View *v = &ws->view;
+    v->n_owned = 0;
+    if (!force_jansson && jscan(line, len, 1, &ws->tape) == JSCAN_OK && read_fast(&ws->tape, line, v)) return 1;
+    return read_jansson(line, lineno, v, rec, err, errn) == 0 ? 0 : -1;
+}
+
+void view_release(View *v) {
+    for (int i = 0; i < v->n_owned; i++) free(v->owned[i]);
+    v->n_owned = 0;
+}
+
 // ---- output -----------------------------------------------------------------------
 
 static char *put_span(char *p, Span s) {
@@ -231,7 +244,7 @@ static int objects_text(const View *v, const WbfResult *res, unsigned char *seen
 // Where the new "objects" value goes: the input line is cut into a head and a tail, with
 // a separator before the value when it is appended. Returns -1 when the tape cannot say
 // (a top-level key written with escapes).
-static int splice(const char *line, size_t len, const JTape *t, LineResult *r, char *objects, size_t n) {
+int splice_objects(const char *line, size_t len, const JTape *t, LineResult *r, char *objects, size_t n) {
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
         len--;
     int k = 1;
@@ -325,9 +338,9 @@ static int source_weights(const View *v, const FuseOptions *o, Workspace *ws, lo
 void fuse_annotators_line(const char *line, size_t len, long lineno, const FuseOptions *o, Workspace *ws,
                           int force_jansson, LineResult *r) {
     View *v = &ws->view;
-    v->n_owned = 0;
-    r->fast = !force_jansson && jscan(line, len, 1, &ws->tape) == JSCAN_OK && read_fast(&ws->tape, line, v);
-    if (!r->fast && read_jansson(line, lineno, v, &r->rec, r->err, sizeof r->err) != 0) { r->failed = 1; goto done; }
+    int how = view_read(line, len, lineno, ws, force_jansson, &r->rec, r->err, sizeof r->err);
+    r->fast = how == 1;
+    if (how < 0) { r->failed = 1; goto done; }
     if (source_weights(v, o, ws, lineno, r->err, sizeof r->err) != 0) { r->failed = 1; goto done; }
     if (wbf_fuse(v->in, v->n_ann, ws->weights, v->n_src, &o->wbf, &ws->wbf, &r->rep) != 0) {
         snprintf(r->err, sizeof r->err, "line %ld: out of memory", lineno);
@@ -347,7 +360,7 @@ void fuse_annotators_line(const char *line, size_t len, long lineno, const FuseO
     size_t n_objects = ws->objects.n;
     ws->objects = (JBuf){ 0 };
     int placed = (r->fast || jscan(line, len, 0, &ws->tape) == JSCAN_OK) &&
-                 splice(line, len, &ws->tape, r, objects, n_objects) == 0;
+                 splice_objects(line, len, &ws->tape, r, objects, n_objects) == 0;
     if (!placed) {
         // A top-level key with escapes: let jansson place the field.
         json_t *objs = json_loadb(objects, n_objects, 0, NULL);
@@ -365,8 +378,7 @@ void fuse_annotators_line(const char *line, size_t len, long lineno, const FuseO
     r->clusters_out = ws->wbf.n_clusters;
     if (o->report) collect_stats(v, &ws->wbf, &o->wbf, r);
 done:
-    for (int i = 0; i < v->n_owned; i++) free(v->owned[i]);
-    v->n_owned = 0;
+    view_release(v);
 }
 
 void line_result_free(LineResult *r) {

@@ -75,6 +75,19 @@ typedef struct {
     Record rec;              // the jansson path's record, kept until the stats are merged
 } LineResult;
 
+// Reads a record line into ws->view: by the fast scanner (returns 1, ws->tape then holds
+// the strict tape of the line), else through jansson (returns 0; rec holds the record),
+// or -1 with "line N: ..." in err. The view's strings borrow from the line or from
+// strings the view owns until view_release.
+int view_read(const char *line, size_t len, long lineno, Workspace *ws, int force_jansson, Record *rec, char *err,
+              size_t errn);
+void view_release(View *v);
+
+// Cuts the line around its "objects" value (or before its final '}' when it has none)
+// into r->piece, with `objects` (handed over to r->owned) in the middle. t is a tape of
+// the line. Returns -1 when the tape cannot say where (a top-level key with escapes).
+int splice_objects(const char *line, size_t len, const JTape *t, LineResult *r, char *objects, size_t n);
+
 // Annotator mode: validates the record and writes it back with "objects".
 // force_jansson skips the fast scanner (for tests of the two paths).
 void fuse_annotators_line(const char *line, size_t len, long lineno, const FuseOptions *o, Workspace *ws,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "em.h"
 #include "ensemble.h"
 #include "fsutil.h"
 #include "fuse.h"
@@ -33,8 +34,10 @@ static void usage(void) {
         "                       in ensemble mode also W1,W2,... by position [all 1]\n"
         "  --one-per-annotator  a source puts at most one box into a cluster\n"
         "  --method M           wbf | mv (majority vote: clusters with more than half of the\n"
-        "                       sources, box = mean of its members, conf = share of sources) [wbf]\n"
-        "  --report FILE        per-annotator agreement statistics as JSON (annotator mode)\n"
+        "                       sources, box = mean of its members, conf = share of sources) |\n"
+        "                       em (Dawid-Skene: see below) [wbf]\n"
+        "  --report FILE        per-annotator statistics as JSON (annotator mode; with em, each\n"
+        "                       annotator's estimated accuracy, miss rate and box spread)\n"
         "  --ensemble           ensemble mode: the files are the sources\n"
         "  --allow-missing      ensemble mode: a record missing from a file is not an error\n"
         "  --keep-going         report every bad record, skip it, and exit 1 at the end\n"
@@ -42,7 +45,24 @@ static void usage(void) {
         "  -h, --help           show this help\n"
         "\n"
         "Boxes are repaired as the reference does: inverted corners swapped, coordinates\n"
-        "clamped to the frame, zero-area boxes dropped. The summary line on stderr counts them.\n");
+        "clamped to the frame, zero-area boxes dropped. The summary line on stderr counts them.\n"
+        "\n"
+        "--method em learns each annotator. An image's boxes are clustered across labels, at\n"
+        "most one box per annotator in a cluster (pairs of boxes from two annotators with\n"
+        "IoU > --iou-thr, taken greedily by descending IoU). Dawid-Skene EM over the clusters of\n"
+        "all records then estimates each annotator's confusion matrix P(given | true), over the\n"
+        "labels and no_obj (a miss; as a true state, a false positive), from the images it read\n"
+        "(\"annotators\"), a class prior, and each annotator's box noise. Each object gets\n"
+        "\"label\" (the most probable class), \"box\" (the precision-weighted mean of its boxes),\n"
+        "\"probs\" (P(class | real), every class), \"exists\" (P(real)), \"conf\" (P(real and\n"
+        "label)), \"votes\" and \"annotators\". It reads the whole input before writing anything:\n"
+        "about 1 KB of memory per input box beside the input itself.\n"
+        "  --matrices FILE      write the estimated matrices as JSON, in the schema of\n"
+        "                       simulate --matrices\n"
+        "  --smoothing A        Dirichlet pseudo-count in every cell of the matrices and the\n"
+        "                       prior, A >= 0 [0.1]\n"
+        "  --max-iter N         at most N EM iterations [200]\n"
+        "  --tol X              stop when the log-likelihood changes by at most X of itself [1e-7]\n");
 }
 
 static ConfType parse_conf_type(const char *s) {
@@ -268,16 +288,21 @@ static int run_annotators(const FuseOptions *o, bool keep_going, const char *rep
 
 int main(int argc, char **argv) {
     FuseOptions o = { .wbf = { FUSE_WBF, 0.4, 0.0, CONF_AVG, false } };
-    bool ensemble = false, allow_missing = false, keep_going = false, quiet = false;
+    bool ensemble = false, allow_missing = false, keep_going = false, quiet = false, em = false, em_option = false;
+    bool conf_type_given = false;
     const char *report = NULL;
-    enum { O_IOU = 256, O_SKIP, O_CONF, O_WEIGHTS, O_ONE, O_METHOD, O_REPORT, O_ENS, O_MISSING, O_KEEP, O_QUIET };
+    EmRun run = { .em = { 0.1, 200, 1e-7 } };
+    enum { O_IOU = 256, O_SKIP, O_CONF, O_WEIGHTS, O_ONE, O_METHOD, O_REPORT, O_ENS, O_MISSING, O_KEEP, O_QUIET,
+           O_MATRICES, O_SMOOTH, O_MAXIT, O_TOL };
     static const struct option opts[] = {
         { "iou-thr", required_argument, 0, O_IOU }, { "skip-box-thr", required_argument, 0, O_SKIP },
         { "conf-type", required_argument, 0, O_CONF }, { "weights", required_argument, 0, O_WEIGHTS },
         { "one-per-annotator", no_argument, 0, O_ONE }, { "method", required_argument, 0, O_METHOD },
         { "report", required_argument, 0, O_REPORT }, { "ensemble", no_argument, 0, O_ENS },
         { "allow-missing", no_argument, 0, O_MISSING }, { "keep-going", no_argument, 0, O_KEEP },
-        { "quiet", no_argument, 0, O_QUIET }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "quiet", no_argument, 0, O_QUIET }, { "matrices", required_argument, 0, O_MATRICES },
+        { "smoothing", required_argument, 0, O_SMOOTH }, { "max-iter", required_argument, 0, O_MAXIT },
+        { "tol", required_argument, 0, O_TOL }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;   // getopt's own messages then start with the tool's name
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -290,13 +315,32 @@ int main(int argc, char **argv) {
             if (cli_parse_double(optarg, 0, 1, &o.wbf.skip_box_thr))
                 cli_usage_error(TOOL, "--skip-box-thr must be a number in [0,1], got '%s'", optarg);
             break;
-        case O_CONF: o.wbf.conf_type = parse_conf_type(optarg); break;
+        case O_CONF: o.wbf.conf_type = parse_conf_type(optarg); conf_type_given = true; break;
         case O_WEIGHTS: parse_weights(optarg, &o); break;
         case O_ONE: o.wbf.one_per_source = true; break;
         case O_METHOD:
             if (strcmp(optarg, "wbf") == 0) o.wbf.method = FUSE_WBF;
             else if (strcmp(optarg, "mv") == 0) o.wbf.method = FUSE_MV;
-            else cli_usage_error(TOOL, "unknown --method '%s' (wbf, mv)", optarg);
+            else if (strcmp(optarg, "em") == 0) em = true;
+            else cli_usage_error(TOOL, "unknown --method '%s' (wbf, mv, em)", optarg);
+            if (strcmp(optarg, "em") != 0) em = false;
+            break;
+        case O_MATRICES: run.matrices = optarg; em_option = true; break;
+        case O_SMOOTH:
+            if (cli_parse_double(optarg, 0, 1e6, &run.em.smoothing))
+                cli_usage_error(TOOL, "--smoothing must be a number >= 0, got '%s'", optarg);
+            em_option = true;
+            break;
+        case O_MAXIT: {
+            long v;
+            if (cli_parse_long(optarg, 1, 1000000, &v)) cli_usage_error(TOOL, "--max-iter must be an integer >= 1, got '%s'", optarg);
+            run.em.max_iter = (int)v;
+            em_option = true;
+            break;
+        }
+        case O_TOL:
+            if (cli_parse_double(optarg, 0, 1, &run.em.tol)) cli_usage_error(TOOL, "--tol must be a number in [0,1], got '%s'", optarg);
+            em_option = true;
             break;
         case O_REPORT: report = optarg; break;
         case O_ENS: ensemble = true; break;
@@ -308,6 +352,18 @@ int main(int argc, char **argv) {
         }
     }
     o.report = report != NULL;
+    if (em_option && !em) cli_usage_error(TOOL, "--matrices, --smoothing, --max-iter and --tol need --method em");
+    if (em) {
+        if (ensemble) cli_usage_error(TOOL, "--method em is for annotator mode, not --ensemble");
+        if (o.weights_by_name || o.weights_by_pos) cli_usage_error(TOOL, "--weights is for --method wbf or mv: em learns each annotator");
+        if (conf_type_given) cli_usage_error(TOOL, "--conf-type is for --method wbf: em's conf is P(real and label)");
+        if (allow_missing) cli_usage_error(TOOL, "--allow-missing needs --ensemble");
+        if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
+        run.report = report;
+        run.keep_going = keep_going;
+        run.quiet = quiet;
+        return fuse_em(&o, &run, TOOL);
+    }
     if (!ensemble) {
         if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin; files need --ensemble)", argv[optind]);
         if (allow_missing) cli_usage_error(TOOL, "--allow-missing needs --ensemble");
