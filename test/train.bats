@@ -97,7 +97,7 @@ setup_file() {
 
 @test "bad options and bad input" {
     for args in "--val v.jsonl" "--out m.safetensors" "--val v --out m --targets bogus" "--val v --out m --weight all" \
-                "--val v --out m --annotator R1" "--val v --out m --size 100" "--val v --out m --preset xl"; do
+                "--val v --out m --annotator R1" "--val v --out m --size 100" "--val v --out m --preset xl" "--val v --out m --weight prob"; do
         run bash -c "'$BIN/train' $args < /dev/null"
         echo "$args -> $status $output"
         [ "$status" -eq 2 ]
@@ -123,7 +123,7 @@ train_bad() {   # expected message, then the records (one per argument)
     local want="$1"
     shift
     printf '%s\n' "$@" > "$BATS_TEST_TMPDIR/in.jsonl"
-    run bash -c "'$BIN/train' --quiet --val '$BATS_FILE_TMPDIR/val.jsonl' --out '$BATS_TEST_TMPDIR/m.safetensors' --epochs 1 < '$BATS_TEST_TMPDIR/in.jsonl'"
+    run bash -c "'$BIN/train' --quiet --val '$BATS_FILE_TMPDIR/val.jsonl' --out '$BATS_TEST_TMPDIR/m.safetensors' --epochs 1 ${TRAIN_ARGS:-} < '$BATS_TEST_TMPDIR/in.jsonl'"
     echo "$output"
     [ "$status" -eq 1 ]
     [[ "$output" == *"$want"* ]]
@@ -155,6 +155,91 @@ with_box() { good_record | jq -c --argjson b "$1" '.objects = [{label: "1", box:
 
 @test "train: an object without votes under --weight votes" {
     train_bad "line 1: objects[0]: needs a positive \"votes\"" "$(good_record | jq -c '.objects = [.objects[0] | del(.votes)]' )"
+}
+
+# Soft class targets as fuse --method em writes them, made with jq from the fused records:
+# each object's label 0.7 and the next digit 0.3, exists 0.9 and conf 0.9 * 0.7.
+soft_targets() {
+    jq -c '.objects |= map(. + {probs: {(.label): 0.7, (((.label | tonumber) + 1) % 10 | tostring): 0.3}, exists: 0.9, conf: 0.63})'
+}
+soft_record() { good_record | soft_targets; }
+with_soft() { soft_record | jq -c "$1"; }   # the soft record with one edit
+
+@test "train --weight probs, probs-exists and exists: soft targets train; a label only in probs is a class" {
+    d="$BATS_TEST_TMPDIR"
+    # the first object of the first record also gives 0.1 to a class nobody drew
+    soft_targets < "$BATS_FILE_TMPDIR/train.jsonl" \
+        | jq -c 'if input_line_number == 1 then .objects[0].probs = {(.objects[0].label): 0.9, "x": 0.1} else . end' > "$d/soft.jsonl"
+    for w in probs probs-exists exists; do
+        "$BIN/train" --device cpu --quiet --weight "$w" --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$d/$w.safetensors" --epochs 1 --batch 16 \
+            < "$d/soft.jsonl" > "$d/$w.log"
+        jq -e '.epoch == 1 and .loss > 0 and .cls > 0' "$d/$w.log" >/dev/null
+        [ -s "$d/$w.safetensors" ]
+    done
+    # the classes are the labels and every label of probs, sorted
+    hl=$(od -An -tu8 -N8 "$d/probs.safetensors" | tr -d ' ')
+    head -c $((8 + hl)) "$d/probs.safetensors" | tail -c "$hl" | jq -e '(.__metadata__.classes | fromjson) == ["0","1","2","3","4","5","6","7","8","9","x"]' >/dev/null
+    # exists keeps one-hot targets, so its classes are the labels alone
+    hl=$(od -An -tu8 -N8 "$d/exists.safetensors" | tr -d ' ')
+    head -c $((8 + hl)) "$d/exists.safetensors" | tail -c "$hl" | jq -e '(.__metadata__.classes | fromjson | length) == 10' >/dev/null
+    # the soft targets change the class loss
+    [ "$(jq .cls "$d/probs.log")" != "$(jq .cls "$d/exists.log")" ]
+}
+
+@test "train --weight probs with one-hot probs trains exactly as --weight conf" {
+    d="$BATS_TEST_TMPDIR"
+    jq -c '.objects |= map(. + {probs: {(.label): 1}, exists: 1})' "$BATS_FILE_TMPDIR/train.jsonl" > "$d/onehot.jsonl"
+    for w in conf probs; do
+        "$BIN/train" --device cpu --quiet --weight "$w" --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$d/$w.safetensors" --epochs 1 --batch 16 \
+            < "$d/onehot.jsonl" > "$d/$w.log"
+    done
+    cmp "$d/conf.safetensors.ckpt" "$d/probs.safetensors.ckpt"
+    [ "$(jq -c 'del(.images_per_s)' "$d/conf.log")" = "$(jq -c 'del(.images_per_s)' "$d/probs.log")" ]
+}
+
+@test "train --weight probs: an object without probs, or probs not an object" {
+    TRAIN_ARGS="--weight probs"
+    train_bad "line 1: objects[0]: needs \"probs\" for --weight probs" "$(with_soft '.objects[0] |= del(.probs)')"
+    train_bad "line 2: objects[1]: needs \"probs\" for --weight probs" "$(soft_record)" "$(with_soft '.objects[1] |= del(.probs) | .id = "y"')"
+    train_bad "line 1: objects[0]: \"probs\" must be an object of label: probability" "$(with_soft '.objects[0].probs = [0.7, 0.3]')"
+    train_bad "line 1: objects[0]: \"probs\" must be an object of label: probability" "$(with_soft '.objects[0].probs = 1')"
+}
+
+@test "train --weight probs: a non-number, negative or non-finite probability" {
+    TRAIN_ARGS="--weight probs"
+    train_bad "line 1: objects[0]: \"probs\": \"q\" must be a finite number >= 0" "$(with_soft '.objects[0].probs = {(.objects[0].label): 0.5, "q": "0.5"}')"
+    train_bad "line 1: objects[0]: \"probs\": \"q\" must be a finite number >= 0" "$(with_soft '.objects[0].probs = {(.objects[0].label): 0.5, "q": null}')"
+    train_bad "line 1: objects[0]: \"probs\": \"q\" must be a finite number >= 0" "$(with_soft '.objects[0].probs = {(.objects[0].label): 1.5, "q": -0.5}')"
+    # JSON has no NaN or infinity: the reader refuses them, and an overflowing number too
+    train_bad "line 1: malformed JSON" "$(with_soft '.objects[0].probs = {"q": 12345}' | sed 's/12345/NaN/')"
+    train_bad "line 1: malformed JSON" "$(with_soft '.objects[0].probs = {"q": 12345}' | sed 's/12345/1e999/')"
+}
+
+@test "train --weight probs: probabilities that do not sum to 1 (within 1e-4)" {
+    TRAIN_ARGS="--weight probs"
+    train_bad "line 1: objects[0]: \"probs\" sum to 0.9, not 1 (within 0.0001)" "$(with_soft '.objects[0].probs = {(.objects[0].label): 0.6, "q": 0.3}')"
+    train_bad "line 1: objects[0]: \"probs\" sum to 1.0002, not 1" "$(with_soft '.objects[0].probs = {(.objects[0].label): 0.7002, "q": 0.3}')"
+    train_bad "line 1: objects[0]: \"probs\" sum to 0, not 1" "$(with_soft '.objects[0].probs = {}')"
+    # within the tolerance is accepted (and divided by the sum)
+    soft_record | jq -c '.objects[0].probs = {(.objects[0].label): 0.70004, "q": 0.3}' > "$BATS_TEST_TMPDIR/near.jsonl"
+    run bash -c "'$BIN/train' --device cpu --quiet --weight probs --val '$BATS_FILE_TMPDIR/val.jsonl' --out '$BATS_TEST_TMPDIR/n.safetensors' --epochs 1 < '$BATS_TEST_TMPDIR/near.jsonl'"
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "train --weight probs, probs-exists, exists: a missing or out-of-range conf or exists" {
+    TRAIN_ARGS="--weight probs"
+    train_bad "line 1: objects[0]: needs a number \"conf\" for --weight probs" "$(with_soft '.objects[0] |= del(.conf)')"
+    train_bad "line 1: objects[0]: needs a number \"conf\" for --weight probs" "$(with_soft '.objects[0].conf = "0.5"')"
+    train_bad "line 1: objects[0]: \"conf\" must be a probability in [0, 1], got 1.5" "$(with_soft '.objects[0].conf = 1.5')"
+    train_bad "line 1: objects[0]: \"conf\" must be a probability in [0, 1], got -0.25" "$(with_soft '.objects[0].conf = -0.25')"
+    TRAIN_ARGS="--weight probs-exists"
+    train_bad "line 1: objects[0]: needs a number \"exists\" for --weight probs-exists" "$(with_soft '.objects[0] |= del(.exists)')"
+    train_bad "line 1: objects[0]: \"exists\" must be a probability in [0, 1], got 1.01" "$(with_soft '.objects[0].exists = 1.01')"
+    train_bad "line 1: objects[0]: needs \"probs\" for --weight probs-exists" "$(with_soft '.objects[0] |= del(.probs)')"
+    TRAIN_ARGS="--weight exists"
+    train_bad "line 1: objects[0]: needs a number \"exists\" for --weight exists" "$(with_soft '.objects[0] |= del(.exists)')"
+    train_bad "line 1: objects[0]: \"exists\" must be a probability in [0, 1], got -1" "$(with_soft '.objects[0].exists = -1')"
 }
 
 @test "train: a missing or corrupt image names its line" {

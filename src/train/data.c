@@ -9,21 +9,92 @@
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-// The boxes of one record for the chosen field: label, pixel box, weight. The reader has
-// already checked the field, each label and each box (dataset_load's record_read).
+static int class_index(char *const *classes, int nc, const char *label) {
+    for (int c = 0; c < nc; c++) if (strcmp(classes[c], label) == 0) return c;
+    return -1;
+}
+
+// The boxes of one record for the chosen field: label, pixel box, weight, and (soft
+// targets) the checked "probs". The reader has already checked the field, each label and
+// each box (dataset_load's record_read).
 typedef struct {
     const char *label;
     Box box;
     float weight;
+    json_t *probs;           // borrowed from the record; NULL: one-hot on label
+    size_t index;            // its position in the field's array, for messages
 } RawBox;
+
+static const char *weight_mode_name(WeightMode m) {
+    static const char *names[] = { "votes", "conf", "none", "probs", "probs-exists", "exists" };
+    return names[m];
+}
+
+// The object's EARL weight under mode m into *w; -1 with a message when it is missing or
+// out of range: votes and conf (with one-hot targets) positive, exists and conf (with soft
+// targets) probabilities in [0, 1].
+static int object_weight(json_t *e, WeightMode m, float *w, char *msg, size_t msgn) {
+    *w = 1;
+    if (m == WEIGHT_NONE) return 0;
+    const char *field = m == WEIGHT_VOTES ? "votes" : m == WEIGHT_CONF || m == WEIGHT_PROBS ? "conf" : "exists";
+    json_t *v = json_object_get(e, field);
+    double x = json_number_value(v);
+    if (m == WEIGHT_VOTES || m == WEIGHT_CONF) {
+        if (!(x > 0)) { snprintf(msg, msgn, "needs a positive \"%s\" for --weight", field); return -1; }
+    } else if (!json_is_number(v)) {
+        snprintf(msg, msgn, "needs a number \"%s\" for --weight %s", field, weight_mode_name(m));
+        return -1;
+    } else if (!(x >= 0 && x <= 1)) {
+        snprintf(msg, msgn, "\"%s\" must be a probability in [0, 1], got %.9g", field, x);
+        return -1;
+    }
+    *w = (float)x;
+    return 0;
+}
+
+// Checks an object's "probs" (p, NULL when absent): an object of label -> finite number >= 0,
+// the numbers summing to 1 within PROBS_SUM_TOL. -1 with a message otherwise.
+static int check_probs(json_t *p, WeightMode m, char *msg, size_t msgn) {
+    if (!p) { snprintf(msg, msgn, "needs \"probs\" for --weight %s", weight_mode_name(m)); return -1; }
+    if (!json_is_object(p)) { snprintf(msg, msgn, "\"probs\" must be an object of label: probability"); return -1; }
+    double sum = 0;
+    const char *label;
+    json_t *v;
+    json_object_foreach(p, label, v) {
+        double x = json_number_value(v);
+        if (!json_is_number(v) || !isfinite(x) || x < 0) {
+            snprintf(msg, msgn, "\"probs\": \"%s\" must be a finite number >= 0", label);
+            return -1;
+        }
+        sum += x;
+    }
+    if (!(fabs(sum - 1) <= PROBS_SUM_TOL)) {
+        snprintf(msg, msgn, "\"probs\" sum to %.9g, not 1 (within %g)", sum, PROBS_SUM_TOL);
+        return -1;
+    }
+    return 0;
+}
+
+// The soft targets of a checked "probs" whose labels are all classes: row (nc) in the
+// classes' order, each probability divided by their sum, 0 for the classes it leaves out.
+static void probs_row(json_t *p, char *const *classes, int nc, float *row) {
+    double sum = 0;
+    const char *label;
+    json_t *v;
+    json_object_foreach(p, label, v) sum += json_number_value(v);
+    for (int c = 0; c < nc; c++) row[c] = 0;
+    json_object_foreach(p, label, v) row[class_index(classes, nc, label)] = (float)(json_number_value(v) / sum);
+}
 
 static int record_boxes(json_t *rec, const DataOptions *o, RawBox **out, char *err, size_t errn, long line) {
     if (o->field == TARGETS_NONE) { *out = NULL; return 0; }
     const char *field = o->field == TARGETS_OBJECTS ? "objects" : o->field == TARGETS_TRUTH ? "truth" : "annotations";
+    int soft = o->field == TARGETS_OBJECTS && weight_soft_targets(o->weight);
     json_t *arr = json_object_get(rec, field);
     size_t n = json_array_size(arr), k = 0, i;
     *out = malloc(sizeof **out * (n + 1));
     json_t *e;
+    char msg[512];
     json_array_foreach(arr, i, e) {
         const char *label = json_string_value(json_object_get(e, "label"));
         json_t *b = json_object_get(e, "box");
@@ -31,19 +102,16 @@ static int record_boxes(json_t *rec, const DataOptions *o, RawBox **out, char *e
             strcmp(json_string_value(json_object_get(e, "annotator")) ? json_string_value(json_object_get(e, "annotator")) : "", o->annotator) != 0)
             continue;
         float w = 1;
-        if (o->field == TARGETS_OBJECTS) {
-            if (o->weight == WEIGHT_VOTES) w = (float)json_number_value(json_object_get(e, "votes"));
-            if (o->weight == WEIGHT_CONF) w = (float)json_number_value(json_object_get(e, "conf"));
-            if (o->weight != WEIGHT_NONE && !(w > 0)) {
-                snprintf(err, errn, "line %ld: objects[%zu]: needs a positive \"%s\" for --weight", line, i,
-                         o->weight == WEIGHT_VOTES ? "votes" : "conf");
-                free(*out);
-                return -1;
-            }
+        json_t *probs = soft ? json_object_get(e, "probs") : NULL;
+        if (o->field == TARGETS_OBJECTS &&
+            (object_weight(e, o->weight, &w, msg, sizeof msg) != 0 || (soft && check_probs(probs, o->weight, msg, sizeof msg) != 0))) {
+            snprintf(err, errn, "line %ld: objects[%zu]: %s", line, i, msg);
+            free(*out);
+            return -1;
         }
         Box bx = { json_number_value(json_array_get(b, 0)), json_number_value(json_array_get(b, 1)),
                    json_number_value(json_array_get(b, 2)), json_number_value(json_array_get(b, 3)) };
-        (*out)[k++] = (RawBox){ label, bx, w };
+        (*out)[k++] = (RawBox){ label, bx, w, probs, i };
     }
     return (int)k;
 }
@@ -84,7 +152,12 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     for (int i = 0; i < d->n; i++) {
         nraw[i] = record_boxes(d->records[i], o, &raw[i], e2, sizeof e2, i + 1);
         if (nraw[i] < 0) { snprintf(err, errn, "%s: %s", name, e2); return -1; }
-        for (int k = 0; k < nraw[i]; k++) json_object_set_new(seen, raw[i][k].label, json_true());
+        for (int k = 0; k < nraw[i]; k++) {
+            json_object_set_new(seen, raw[i][k].label, json_true());
+            const char *l;
+            json_t *v;
+            if (raw[i][k].probs) json_object_foreach(raw[i][k].probs, l, v) json_object_set_new(seen, l, json_true());
+        }
     }
     if (*n_classes == 0) {
         *n_classes = (int)json_object_size(seen);
@@ -96,6 +169,21 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
         qsort(*classes, (size_t)*n_classes, sizeof **classes, cmp_str);
     }
     json_decref(seen);
+    // given classes: every label of a "probs" must be one (collected ones are by construction)
+    int soft = 0;
+    for (int i = 0; i < d->n; i++)
+        for (int k = 0; k < nraw[i]; k++) {
+            const char *l;
+            json_t *v;
+            if (!raw[i][k].probs) continue;
+            soft = 1;
+            json_object_foreach(raw[i][k].probs, l, v)
+                if (class_index(*classes, *n_classes, l) < 0) {
+                    snprintf(err, errn, "%s: line %d: objects[%zu]: \"probs\" names \"%s\", not a class of the model", name, i + 1,
+                             raw[i][k].index, l);
+                    return -1;
+                }
+        }
     d->pixels = malloc((size_t)d->n * d->ch * d->size * d->size);
     d->start = malloc(sizeof *d->start * (size_t)d->n);
     d->count = calloc((size_t)d->n, sizeof *d->count);
@@ -104,7 +192,8 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     long total = 0;
     for (int i = 0; i < d->n; i++) total += nraw[i];
     d->boxes = malloc(sizeof *d->boxes * (size_t)(total + 1));
-    if (!d->pixels || !d->boxes) { snprintf(err, errn, "out of memory"); return -1; }
+    if (soft) d->probs = malloc(sizeof *d->probs * (size_t)(total + 1) * (size_t)*n_classes);
+    if (!d->pixels || !d->boxes || (soft && !d->probs)) { snprintf(err, errn, "out of memory"); return -1; }
     // decode and letterbox every image, in parallel
     int failed = -1;
     char ferr[1024] = "";
@@ -142,9 +231,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     for (int i = 0; i < d->n; i++) {
         d->start[i] = (int)d->n_boxes;
         for (int k = 0; k < nraw[i]; k++) {
-            const char *l = raw[i][k].label;
-            int cls = -1;
-            for (int c = 0; c < *n_classes && cls < 0; c++) if (strcmp((*classes)[c], l) == 0) cls = c;
+            int cls = class_index(*classes, *n_classes, raw[i][k].label);
             if (cls < 0) continue;
             Box b = raw[i][k].box;
             BoxT *t = &d->boxes[d->n_boxes];
@@ -152,6 +239,12 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
             t->y1 = (float)(b.y1 * d->scale_y[i] + d->pad_y[i]); t->y2 = (float)(b.y2 * d->scale_y[i] + d->pad_y[i]);
             t->cls = cls;
             t->weight = raw[i][k].weight;
+            t->probs = NULL;
+            if (raw[i][k].probs) {
+                float *row = d->probs + (size_t)d->n_boxes * *n_classes;
+                probs_row(raw[i][k].probs, *classes, *n_classes, row);
+                t->probs = row;
+            }
             if (t->x2 - t->x1 < 1e-3f || t->y2 - t->y1 < 1e-3f) continue;
             d->n_boxes++;
             d->count[i]++;
@@ -166,7 +259,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
 
 void dataset_free(Dataset *d) {
     for (int i = 0; i < d->n; i++) json_decref(d->records[i]);
-    free(d->records); free(d->pixels); free(d->start); free(d->count); free(d->boxes);
+    free(d->records); free(d->pixels); free(d->start); free(d->count); free(d->boxes); free(d->probs);
     free(d->scale_x); free(d->scale_y); free(d->pad_x); free(d->pad_y);
     memset(d, 0, sizeof *d);
 }
@@ -249,7 +342,7 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
             float w = x2 - x1, h = y2 - y1;
             // YOLOv5's box candidates: > 2 px, > 10% of the area kept, aspect < 20
             if (w <= 2 || h <= 2 || w * h / (w0 * h0 * s * s + 1e-16f) <= 0.1f || fmaxf(w / h, h / w) >= 20) continue;
-            if (nt < cap) t[nt++] = (Target){ b, bx.cls, (x1 + x2) / 2 / S, (y1 + y2) / 2 / S, w / S, h / S, bx.weight, NULL };
+            if (nt < cap) t[nt++] = (Target){ b, bx.cls, (x1 + x2) / 2 / S, (y1 + y2) / 2 / S, w / S, h / S, bx.weight, bx.probs };
         }
     }
     free(canvas);

@@ -10,12 +10,20 @@
 #include "rng.h"
 
 typedef enum { TARGETS_OBJECTS, TARGETS_ANNOTATIONS, TARGETS_TRUTH, TARGETS_NONE } TargetField;   // NONE: images only
-typedef enum { WEIGHT_VOTES, WEIGHT_CONF, WEIGHT_NONE } WeightMode;
+// The EARL weight of each object, and its class targets: one-hot on "label", or (the PROBS
+// modes) its "probs" as soft targets.
+//   VOTES: "votes"            CONF: "conf"            NONE: 1
+//   PROBS: soft, "conf"       PROBS_EXISTS: soft, "exists"       EXISTS: one-hot, "exists"
+typedef enum { WEIGHT_VOTES, WEIGHT_CONF, WEIGHT_NONE, WEIGHT_PROBS, WEIGHT_PROBS_EXISTS, WEIGHT_EXISTS } WeightMode;
+
+// Whether the mode trains on the objects' "probs" (soft class targets).
+static inline int weight_soft_targets(WeightMode m) { return m == WEIGHT_PROBS || m == WEIGHT_PROBS_EXISTS; }
 
 typedef struct {
     float x1, y1, x2, y2;    // letterboxed pixels
     int cls;
     float weight;
+    const float *probs;      // its row of the Dataset's probs, or NULL (one-hot on cls)
 } BoxT;
 
 typedef struct {
@@ -24,6 +32,8 @@ typedef struct {
     int *start, *count;      // each image's boxes in `boxes`
     BoxT *boxes;
     long n_boxes;
+    float *probs;            // soft targets, a row of n_classes (the model's class order) per box:
+                             // NULL unless the weight mode reads "probs"
     int max_count;           // the most boxes of one image
     // the original frame of each image, for mapping detections back
     double *scale_x, *scale_y, *pad_x, *pad_y;
@@ -40,7 +50,13 @@ typedef struct {
 } DataOptions;
 
 // Reads records from fp. classes: the class names (sorted); when *n_classes is 0 they are
-// collected from the targets (sorted) and returned. Boxes of unknown classes are dropped.
+// collected from the targets (sorted) and returned: the labels and, when the weight mode
+// reads "probs", every label that "probs" names (a class may be nobody's most likely one).
+// Boxes of unknown classes are dropped; with given classes, a "probs" that names one
+// outside them is an error. Each "probs" must hold finite numbers >= 0 summing to 1 within
+// PROBS_SUM_TOL; they are divided by their sum.
+#define PROBS_SUM_TOL 1e-4
+
 int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, char ***classes, int *n_classes,
                  char *err, size_t errn);
 void dataset_free(Dataset *d);

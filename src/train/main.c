@@ -33,7 +33,21 @@ static void usage(void) {
         "  --val-truth FIELD     the validation truth field [truth]\n"
         "  --targets FIELD       objects (fused, default) | annotations (every box, weight 1) | truth\n"
         "  --annotator NAME      with --targets annotations: one annotator's boxes only\n"
-        "  --weight MODE         votes (default) | conf | none: each object's EARL weight\n"
+        "  --weight MODE         each object's EARL weight and class targets (--targets objects):\n"
+        "                          votes (default)  its \"votes\", one-hot on \"label\"\n"
+        "                          conf             its \"conf\", one-hot on \"label\"\n"
+        "                          none             1, one-hot on \"label\"\n"
+        "                          probs            its \"probs\" as soft class targets, weight \"conf\"\n"
+        "                          probs-exists     its \"probs\" as soft class targets, weight \"exists\"\n"
+        "                          exists           its \"exists\", one-hot on \"label\"\n"
+        "                        For soft targets (fuse --method em), probs is the default choice: its\n"
+        "                        weight conf is what fuse writes as the object's agreement and score,\n"
+        "                        so the training weight and the scored detections speak of one\n"
+        "                        quantity. probs-exists is the alternative that does not count class\n"
+        "                        uncertainty twice (in the soft target and again in the weight).\n"
+        "                        \"probs\": label -> P(class | real), summing to 1 within 1e-4 (then\n"
+        "                        divided by its sum), 0 for labels it leaves out; its labels join the\n"
+        "                        classes. \"exists\" and \"conf\": probabilities in [0, 1].\n"
         "  --weight-obj          also weight the positive objectness targets\n"
         "  --root DIR            image paths are relative to DIR [.]\n"
         "Model\n"
@@ -110,7 +124,10 @@ static void parse_args(int argc, char **argv, Args *a) {
             if (!strcmp(optarg, "votes")) a->weight = WEIGHT_VOTES;
             else if (!strcmp(optarg, "conf")) a->weight = WEIGHT_CONF;
             else if (!strcmp(optarg, "none")) a->weight = WEIGHT_NONE;
-            else cli_usage_error(TOOL, "unknown --weight '%s' (votes, conf, none)", optarg);
+            else if (!strcmp(optarg, "probs")) a->weight = WEIGHT_PROBS;
+            else if (!strcmp(optarg, "probs-exists")) a->weight = WEIGHT_PROBS_EXISTS;
+            else if (!strcmp(optarg, "exists")) a->weight = WEIGHT_EXISTS;
+            else cli_usage_error(TOOL, "unknown --weight '%s' (votes, conf, none, probs, probs-exists, exists)", optarg);
             break;
         case O_WOBJ: a->weight_obj = 1; break;
         case O_ROOT: a->root = optarg; break;
