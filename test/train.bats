@@ -186,6 +186,17 @@ with_soft() { soft_record | jq -c "$1"; }   # the soft record with one edit
     [ "$(jq .cls "$d/probs.log")" != "$(jq .cls "$d/exists.log")" ]
 }
 
+@test "train --weight probs and probs-exists read fuse --method em's objects" {
+    d="$BATS_TEST_TMPDIR"
+    "$BIN/simulate" --quiet --n 48 --seed 21 --out "$d/img" | "$BIN/fuse" --quiet --method em > "$d/em.jsonl"
+    jq -e -s '[.[].objects[] | has("probs") and has("exists")] | all and length > 0' "$d/em.jsonl" >/dev/null
+    for w in probs probs-exists; do
+        "$BIN/train" --device cpu --quiet --weight "$w" --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$d/$w.safetensors" --epochs 1 --batch 16 \
+            < "$d/em.jsonl" > "$d/$w.log"
+        jq -e '.epoch == 1 and .loss > 0 and .cls > 0' "$d/$w.log" >/dev/null
+    done
+}
+
 @test "train --weight probs with one-hot probs trains exactly as --weight conf" {
     d="$BATS_TEST_TMPDIR"
     jq -c '.objects |= map(. + {probs: {(.label): 1}, exists: 1})' "$BATS_FILE_TMPDIR/train.jsonl" > "$d/onehot.jsonl"
