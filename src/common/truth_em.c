@@ -185,7 +185,7 @@ static void m_step(const Patterns *p, int R, int S, const double *post, double a
 // its log-evidence in ll[q]. log_prior (S) and log_matrix (R, S, S) are the logarithms.
 static void e_step(const Patterns *p, int S, const double *log_prior, const double *log_matrix, double *post,
                    double *log_post, double *ll) {
-    #pragma omp parallel for schedule(static) if (p->n > 20000)
+    #pragma omp parallel for schedule(static) if (p->n > 4096)
     for (long q = 0; q < p->n; q++) {
         double *lp = log_post + q * S, *t = post + q * S;
         for (int z = 0; z < S; z++) lp[z] = log_prior[z];
@@ -270,7 +270,7 @@ static int fit_spreads(const EmData *d, EmFit *fit) {
     spread_inputs(d, fit, rel, exists);
     for (int it = 0; it < 100; it++) {
         for (long i = 0; i < (long)R * 4; i++) prec[i] = 1 / (fit->spread[i] * fit->spread[i]);
-        #pragma omp parallel for schedule(dynamic, 1) if (blocks > 8)
+        #pragma omp parallel for schedule(dynamic, 1) if (blocks > 4)
         for (long b = 0; b < blocks; b++) {
             double *pb = part + per * (size_t)b;
             long *nb = part_n + per_n * (size_t)b;

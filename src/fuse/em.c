@@ -529,6 +529,14 @@ int fuse_em(const FuseOptions *o, const EmRun *run, const char *tool) {
         rep.zero_area += L->rep.zero_area; rep.below_thr += L->rep.below_thr;
     }
 
+    // EM learns an annotator's errors from the images it shares with others: where no
+    // image has two readers, nothing tells the errors from the truth.
+    int shared = 0;
+    for (long i = 0; i < n && !shared; i++) shared = !lines[i].err && lines[i].n_readers >= 2;
+    if (!shared)
+        cli_die(tool, EXIT_DATA, "--method em needs images read by two annotators or more: with one reader per image "
+                "its errors cannot be told from the truth (--method wbf keeps each box as it is)");
+
     Names ann = { 0 }, cls = { 0 };
     Flat f = { 0 };
     if (name_table(lines, n, 0, &ann) != 0 || name_table(lines, n, 1, &cls) != 0 ||
@@ -538,12 +546,13 @@ int fuse_em(const FuseOptions *o, const EmRun *run, const char *tool) {
     char err[512];
     if (em_fit(&f.d, &run->em, &fit, err, sizeof err) != 0) cli_die(tool, EXIT_DATA, "EM: %s", err);
 
-    write_lines(lines, n, &f, &fit, &cls, &ann, tool);
-    if (fflush(stdout) != 0) cli_die(tool, EXIT_DATA, "cannot write to stdout");
+    // the files first: a path that cannot be written stops the run before any record goes out
     if (run->matrices) write_json_file(run->matrices, em_matrices_json(&fit, cls.name, ann.name), tool);
     if (run->report)
         write_json_file(run->report, em_report_json(&fit, cls.name, ann.name, f.records, o->wbf.iou_thr, run->em.smoothing),
                         tool);
+    write_lines(lines, n, &f, &fit, &cls, &ann, tool);
+    if (fflush(stdout) != 0) cli_die(tool, EXIT_DATA, "cannot write to stdout");
     if (!run->quiet)
         fprintf(stderr, "%s: %ld records, %ld boxes in, %ld objects out, %.2f s; EM over %ld clusters (%ld patterns), "
                 "%d labels, %d annotators: %d iterations, log-likelihood %.6f; repaired %ld inverted, %ld out of frame; "
