@@ -116,3 +116,21 @@ setup_file() {
     [ "$status" -eq 1 ]
     [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
 }
+
+@test "sanitized train with soft class targets runs clean (mosaic, a class only in probs), and fails clean on bad probs" {
+    d="$BATS_TEST_TMPDIR"
+    "$ROOT/$SAN/bin/simulate" --quiet --n 20 --seed 3 --out "$d/s" --mnist "$MNIST" | "$ROOT/$SAN/bin/fuse" --quiet > "$d/f.jsonl"
+    head -n 6 "$d/f.jsonl" > "$d/v.jsonl"
+    jq -c '.objects |= map(. + {probs: {(.label): 0.8, "x": 0.2}, exists: 0.9, conf: 0.72})' "$d/f.jsonl" > "$d/t.jsonl"
+    run bash -c "'$ROOT/$SAN/bin/train' --quiet --weight probs --val '$d/v.jsonl' --out '$d/m.safetensors' --epochs 1 --batch 6 < '$d/t.jsonl'"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
+    for edit in '.objects[0].probs = {"x": 0.5}' '.objects[0] |= del(.exists)' '.objects[0].probs = [1]'; do
+        run bash -c "jq -c '$edit' '$d/t.jsonl' | '$ROOT/$SAN/bin/train' --quiet --weight probs-exists --val '$d/v.jsonl' --out '$d/x.safetensors'"
+        echo "$edit -> $output"
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"train: stdin: line 1: objects[0]: "* ]]
+        [[ "$output" != *"runtime error"* && "$output" != *"AddressSanitizer"* ]]
+    done
+}

@@ -86,6 +86,13 @@ static void probs_row(json_t *p, char *const *classes, int nc, float *row) {
     json_object_foreach(p, label, v) row[class_index(classes, nc, label)] = (float)(json_number_value(v) / sum);
 }
 
+// Frees the first n records' raw boxes, and the arrays.
+static void raw_boxes_free(RawBox **raw, int *nraw, int n) {
+    for (int i = 0; i < n; i++) free(raw[i]);
+    free(raw);
+    free(nraw);
+}
+
 static int record_boxes(json_t *rec, const DataOptions *o, RawBox **out, char *err, size_t errn, long line) {
     if (o->field == TARGETS_NONE) { *out = NULL; return 0; }
     const char *field = o->field == TARGETS_OBJECTS ? "objects" : o->field == TARGETS_TRUTH ? "truth" : "annotations";
@@ -151,7 +158,12 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     json_t *seen = json_object();
     for (int i = 0; i < d->n; i++) {
         nraw[i] = record_boxes(d->records[i], o, &raw[i], e2, sizeof e2, i + 1);
-        if (nraw[i] < 0) { snprintf(err, errn, "%s: %s", name, e2); return -1; }
+        if (nraw[i] < 0) {
+            snprintf(err, errn, "%s: %s", name, e2);
+            json_decref(seen);
+            raw_boxes_free(raw, nraw, i);
+            return -1;
+        }
         for (int k = 0; k < nraw[i]; k++) {
             json_object_set_new(seen, raw[i][k].label, json_true());
             const char *l;
@@ -181,6 +193,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
                 if (class_index(*classes, *n_classes, l) < 0) {
                     snprintf(err, errn, "%s: line %d: objects[%zu]: \"probs\" names \"%s\", not a class of the model", name, i + 1,
                              raw[i][k].index, l);
+                    raw_boxes_free(raw, nraw, d->n);
                     return -1;
                 }
         }
