@@ -159,3 +159,16 @@ score_err() {
     [[ "$output" == *"cannot write $BATS_TEST_TMPDIR/no/c.jsonl"* ]]
     assert_no_temp_files "$BATS_TEST_TMPDIR"
 }
+
+@test "--label-accuracy: detections matched whatever their labels, and the share whose label agrees" {
+    # a: the "7" matches its truth, the "1" is missed; b: no truth; c: a "4" on a "2"
+    C='{"id":"c","width":100,"height":100,"truth":[{"label":"2","box":[0,0,20,20]}],"detections":[{"label":"4","box":[1,1,20,20],"score":0.5}]}'
+    run bash -c "printf '%s\n' '$A' '$B' '$C' | '$BIN/score' --label-accuracy"
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jq -c .label_accuracy)" = '{"iou":0.5,"matched":2,"correct":1,"accuracy":0.5}' ]
+    run bash -c "printf '%s\n' '$B' | '$BIN/score' --label-accuracy"
+    [ "$(echo "$output" | jq -c .label_accuracy)" = '{"iou":0.5,"matched":0,"correct":0,"accuracy":null}' ]
+    # without the option the output has no such key
+    run bash -c "printf '%s\n' '$A' | '$BIN/score'"
+    [ "$(echo "$output" | jq 'has("label_accuracy")')" = false ]
+}

@@ -335,3 +335,35 @@ double eval_mean_ap(const EvalSet *e, int t0, int t1, ApMethod m, const double *
     free(flat);
     return result;
 }
+
+static int cmp_score_desc(const void *pa, const void *pb) {
+    const EvalBox *const *a = pa, *const *b = pb;
+    if ((*a)->score != (*b)->score) return (*a)->score > (*b)->score ? -1 : 1;
+    return (*a > *b) - (*a < *b);   // stable: input order
+}
+
+int eval_label_matches(const EvalBox *truth, int nt, const EvalBox *dets, int nd, double iou_thr, long *matched,
+                       long *same) {
+    const EvalBox **order = malloc(sizeof *order * (size_t)(nd + 1));
+    unsigned char *used = calloc((size_t)nt + 1, 1);
+    if (!order || !used) { free(order); free(used); return -1; }
+    for (int i = 0; i < nd; i++) order[i] = &dets[i];
+    qsort(order, (size_t)nd, sizeof *order, cmp_score_desc);
+    for (int i = 0; i < nd; i++) {
+        int best = -1;
+        double best_iou = iou_thr;
+        for (int t = 0; t < nt; t++) {
+            if (used[t]) continue;
+            double iou = box_iou(order[i]->box, truth[t].box);
+            if (iou >= best_iou && (best < 0 || iou > best_iou)) { best = t; best_iou = iou; }
+        }
+        if (best < 0) continue;
+        used[best] = 1;
+        (*matched)++;
+        *same += order[i]->label_len == truth[best].label_len &&
+                 memcmp(order[i]->label, truth[best].label, (size_t)truth[best].label_len) == 0;
+    }
+    free(order);
+    free(used);
+    return 0;
+}

@@ -76,6 +76,13 @@ double eval_class_ap(const EvalSet *e, int k, int t, ApMethod m, const double *w
 // Returns -1 when no class has truth.
 double eval_mean_ap(const EvalSet *e, int t0, int t1, ApMethod m, const double *weights, int only_class);
 
+// The label accuracy of one image's detections, whatever their labels: detections by
+// descending score (stable), each matched to the unmatched truth box with the highest IoU
+// >= iou_thr (the first on ties), of any label. Adds the matched pairs to *matched and
+// those whose labels agree to *same. Returns -1 when out of memory.
+int eval_label_matches(const EvalBox *truth, int nt, const EvalBox *dets, int nd, double iou_thr, long *matched,
+                       long *same);
+
 // The 101 recall points, as numpy.linspace(0, 1, 101) makes them.
 double eval_recall_point(int i);
 

@@ -28,6 +28,10 @@ static void usage(void) {
         "  --seed S           seed of the resampling [0]\n"
         "  --curves FILE      precision at the 101 recall points, per class and threshold, as\n"
         "                     JSON Lines\n"
+        "  --label-accuracy   add \"label_accuracy\": {\"iou\", \"matched\", \"correct\", \"accuracy\"}:\n"
+        "                     detections matched to truth by IoU >= 0.5 whatever their labels\n"
+        "                     (by descending score, one to one), and the share of the matched\n"
+        "                     whose label is the truth's\n"
         "  --keep-going       report every bad record, skip it, and exit 1 at the end\n"
         "  -h, --help         show this help\n"
         "\n"
@@ -137,12 +141,15 @@ int main(int argc, char **argv) {
     int n_custom = 0, keep_going = 0, reps = 0;
     uint64_t seed = 0;
     ApMethod method = AP_COCO;
-    enum { O_TRUTH = 256, O_IOU, O_AP, O_BOOT, O_SEED, O_CURVES, O_KEEP };
+    int label_accuracy = 0;
+    long la_matched = 0, la_same = 0;
+    enum { O_TRUTH = 256, O_IOU, O_AP, O_BOOT, O_SEED, O_CURVES, O_KEEP, O_LABACC };
     static const struct option opts[] = {
         { "truth", required_argument, 0, O_TRUTH }, { "iou", required_argument, 0, O_IOU },
         { "ap", required_argument, 0, O_AP }, { "bootstrap", required_argument, 0, O_BOOT },
         { "seed", required_argument, 0, O_SEED }, { "curves", required_argument, 0, O_CURVES },
-        { "keep-going", no_argument, 0, O_KEEP }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "keep-going", no_argument, 0, O_KEEP }, { "label-accuracy", no_argument, 0, O_LABACC },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
     long v;
     argv[0] = (char *)TOOL;   // getopt's own messages then start with the tool's name
@@ -168,6 +175,7 @@ int main(int argc, char **argv) {
         case O_SEED: if (cli_parse_u64(optarg, &seed)) cli_usage_error(TOOL, "--seed needs an integer >= 0, got '%s'", optarg); break;
         case O_CURVES: curves = optarg; break;
         case O_KEEP: keep_going = 1; break;
+        case O_LABACC: label_accuracy = 1; break;
         case 'h': usage(); return 0;
         default: fprintf(stderr, "Try '%s --help'.\n", TOOL); return EXIT_USAGE;
         }
@@ -207,6 +215,9 @@ int main(int argc, char **argv) {
         }
         if (rc == 0 && eval_add_image(&e, sl.truth, sl.n_truth, sl.dets, sl.n_dets) != 0)
             cli_die(TOOL, EXIT_DATA, "out of memory");
+        if (rc == 0 && label_accuracy &&
+            eval_label_matches(sl.truth, sl.n_truth, sl.dets, sl.n_dets, 0.5, &la_matched, &la_same) != 0)
+            cli_die(TOOL, EXIT_DATA, "out of memory");
         if (rc != 0) {
             bad++;
             cli_warn(TOOL, "%s", err);
@@ -235,6 +246,17 @@ int main(int argc, char **argv) {
     }
     put_key(&b, "ap", 0);
     jbuf_puts(&b, method == AP_COCO ? "\"coco\"" : "\"voc\"");
+    if (label_accuracy) {
+        put_key(&b, "label_accuracy", 0);
+        jbuf_puts(&b, "{\"iou\":0.5,\"matched\":");
+        jbuf_int(&b, la_matched);
+        jbuf_puts(&b, ",\"correct\":");
+        jbuf_int(&b, la_same);
+        jbuf_puts(&b, ",\"accuracy\":");
+        if (la_matched) put_real(&b, (double)la_same / (double)la_matched);
+        else jbuf_puts(&b, "null");
+        jbuf_put(&b, "}", 1);
+    }
     if (reps) {
         put_key(&b, "ci95", 0);
         jbuf_put(&b, "{", 1);

@@ -173,5 +173,20 @@ int main(void) {
         }
     }
     CHECK(mismatches == 0);
+    // Label accuracy: detections matched to truth whatever their labels, by descending
+    // score, one to one. The "7" at 0.9 takes the first truth (IoU 1); the "1" at 0.8
+    // overlaps the same truth more than the second one but it is taken, so it takes the
+    // second (IoU 2/3) and its label agrees; the "3" at 0.7 finds nothing left.
+    {
+        EvalBox truth[] = { { "7", 1, { 0, 0, 10, 10 }, 1 }, { "1", 1, { 2, 0, 12, 10 }, 1 } };
+        EvalBox dets[] = { { "3", 1, { 0, 0, 10, 10 }, 0.7 }, { "7", 1, { 0, 0, 10, 10 }, 0.9 }, { "1", 1, { 0, 0, 10, 10 }, 0.8 } };
+        long matched = 0, same = 0;
+        CHECK(eval_label_matches(truth, 2, dets, 3, 0.5, &matched, &same) == 0);
+        CHECK(matched == 2 && same == 2);
+        // a wrong label counts as matched, not correct; IoU below 0.5 matches nothing
+        EvalBox wrong[] = { { "4", 1, { 0, 0, 10, 10 }, 0.9 }, { "1", 1, { 40, 40, 50, 50 }, 0.8 } };
+        CHECK(eval_label_matches(truth, 2, wrong, 2, 0.5, &matched, &same) == 0);
+        CHECK(matched == 3 && same == 2);
+    }
     return check_report("evaluate");
 }
