@@ -9,6 +9,7 @@
 #   make test       unit tests + Bats suites
 #   make pipeline   run the main pipeline (pipelines/medmnist.mk, detect.mk) into results/
 #   make experiments  the paper's comparison over SEEDS (pipelines/experiments.mk)
+#   make truth      truth inference alone: each method's fused targets against the truth (pipelines/truth.mk)
 #   make bench      speed figures next to their anchors (bench-fuse, bench-score, bench-train alone)
 #   make crosscheck the C detector's outputs, loss and gradients against PyTorch
 #   make gpu-check  build, check the GPU path against the CPU, time it
@@ -80,7 +81,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench $(BUILD)/test/gpu_parity
 
-.PHONY: all deps data test unit bats pipeline experiments bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
+.PHONY: all deps data test unit bats pipeline experiments truth bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -190,6 +191,14 @@ experiments:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all $(if $(filter medmnist,$(DATASET)),data)
 	$(MAKE) --no-print-directory -f pipelines/experiments.mk RUN=$(OUT) FRAGMENT=$(FRAGMENT_$(DATASET))
+
+# Truth inference alone, no training (pipelines/truth.mk): MV, WBF, EM and the Bayes
+# ceiling on simulated regimes, into results/truth/table.md and matrices.png.
+TRUTH_OUT ?= results/truth
+truth:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all data
+	$(MAKE) --no-print-directory -f pipelines/truth.mk RUN=$(TRUTH_OUT)
 
 # ---- bench and GPU check ------------------------------------------------
 bench: deps
