@@ -9,6 +9,10 @@
 #                wbf        the fused boxes, weight 1 (WBF without EARL)
 #                mv-earl    majority-vote boxes (fuse --method mv), weighted by their votes
 #                wbf-earl   the fused boxes, each weighted by its votes (WBF + EARL)
+#                em         EM's objects (fuse --method em) that are more likely real than not
+#                           (exists >= 0.5), one-hot on the most probable class, weight 1
+#                em-earl    EM's objects, soft class targets (probs), each weighted by its conf
+#                           (train --weight probs)
 #                gold       the true boxes (an upper bound, where the data has them)
 #   DATA       where the fused splits are [RUN]
 #   EPOCHS IMG MODEL DEVICE SEED   train's --epochs --size --preset --device --seed
@@ -58,22 +62,26 @@ METHOD_wbf := --targets objects --weight none
 METHOD_wbf-earl := --targets objects --weight votes
 METHOD_gold := --targets truth --weight none
 METHOD_mv-earl := --targets objects --weight votes
+METHOD_em := --targets objects --weight none
+METHOD_em-earl := --targets objects --weight probs
 $(foreach a,$(ANNOTATORS),$(eval METHOD_$(a) := --targets annotations --annotator $(a) --weight none)$(eval LABEL_$(a) := $(a) alone))
 LABEL_baseline := Baseline (all annotations)
 LABEL_wbf := WBF
 LABEL_wbf-earl := WBF + EARL
 LABEL_gold := Gold labels
 LABEL_mv-earl := MV + EARL
+LABEL_em := EM
+LABEL_em-earl := EM + EARL (soft targets)
 LABEL_ensemble := Ensemble of annotator models
 
 train_args = --quiet --preset $(MODEL) --size $(IMG) --epochs $(EPOCHS) --seed $(SEED) --device $(DEVICE) $(RECIPE) $(METHOD_$(1))
 
 # ensemble has no model of its own: it needs the annotators' models
-KNOWN_METHODS := $(strip baseline $(ANNOTATORS) $(if $(ANNOTATORS),ensemble) wbf mv-earl wbf-earl gold)
+KNOWN_METHODS := $(strip baseline $(ANNOTATORS) $(if $(ANNOTATORS),ensemble) wbf mv-earl wbf-earl em em-earl gold)
 $(foreach m,$(METHODS),$(if $(filter $(m),$(KNOWN_METHODS)),,$(error unknown method '$(m)' in METHODS ($(KNOWN_METHODS)))))
 # The methods with a model: ensemble trains its members, the annotators' models.
 TRAINED := $(sort $(filter-out ensemble,$(METHODS)) $(if $(filter ensemble,$(METHODS)),$(ANNOTATORS)))
-train_file = $(DATA)/train.$(if $(filter mv-earl,$(1)),mv,fused).jsonl
+train_file = $(DATA)/train.$(if $(filter mv-earl,$(1)),mv,$(if $(filter em,$(1)),em-real,$(if $(filter em-earl,$(1)),em,fused))).jsonl
 
 # stamp(FILE,TEXT): a rule that writes TEXT into FILE when it differs from what FILE holds,
 # so that what depends on FILE is rebuilt when TEXT changes. FILE is compared when the
@@ -119,6 +127,14 @@ $(RUN)/test.ensemble.pred.jsonl: $(foreach a,$(ANNOTATORS),$(RUN)/test.$(a).pred
 # The fused splits (WBF), with each split's agreement report.
 $(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
 	$(FUSE) --quiet --iou-thr $(FUSE_IOU) $(FUSE_OPTS) --report $(RUN)/$*.agreement.json < $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# EM's targets (fuse --method em) for em-earl, with the estimated matrices and each
+# annotator's accuracy and box spread; and for em, the objects more likely real than not.
+$(DATA)/%.em.jsonl: $(DATA)/%.jsonl $(FUSE)
+	$(FUSE) --quiet --method em --iou-thr $(FUSE_IOU) --matrices $(DATA)/$*.em-matrices.json --report $(DATA)/$*.em-report.json \
+		< $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+$(DATA)/%.em-real.jsonl: $(DATA)/%.em.jsonl
+	jq -c '.objects |= map(select(.exists >= 0.5))' $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # Majority-vote targets (fuse --method mv) for mv-earl.
 $(DATA)/%.mv.jsonl: $(DATA)/%.jsonl $(FUSE)

@@ -19,7 +19,7 @@ FRAGMENT ?= $(if $(filter medmnist,$(DATASET)),pipelines/medmnist.mk,pipelines/v
 # and the gold labels where the data has them.
 RADS ?= $(if $(filter vindr-rads,$(DATASET)),1,0)
 ANNOTATORS ?= $(if $(filter medmnist,$(DATASET)),R1 R2 R3,$(if $(filter 1,$(RADS)),R8 R9 R10))
-EXP_METHODS ?= baseline $(if $(ANNOTATORS),$(ANNOTATORS) ensemble) wbf mv-earl wbf-earl $(if $(filter medmnist,$(DATASET)),gold)
+EXP_METHODS ?= baseline $(if $(ANNOTATORS),$(ANNOTATORS) ensemble) wbf mv-earl wbf-earl em em-earl $(if $(filter medmnist,$(DATASET)),gold)
 # The paper's reported numbers, printed beside ours: JSON {"<method>": {"map40": x, "map50_95": y}}.
 PAPER ?=
 REFERENCE ?= $(if $(filter medmnist,$(DATASET)),the true digits,$(if $(VINDR_TEST),the radiologists' consensus,the held-out split's fused boxes (no VINDR_TEST was given)))

@@ -69,7 +69,7 @@ load helpers/common
     # ensemble needs annotators to have models
     run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" ANNOTATORS= METHODS=ensemble methods
     [ "$status" -ne 0 ]
-    [[ "$output" == *"unknown method 'ensemble' in METHODS (baseline wbf mv-earl wbf-earl gold)"* ]]
+    [[ "$output" == *"unknown method 'ensemble' in METHODS (baseline wbf mv-earl wbf-earl em em-earl gold)"* ]]
     run make -q -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" methods
     [ "$status" -eq 0 ]
 }
@@ -99,18 +99,25 @@ load helpers/common
 @test "make experiments: every method over two seeds, table.json and table.md with mean ± sd and the verdict" {
     r="$BATS_TEST_TMPDIR/exp"
     run make -s -C "$ROOT" -f pipelines/experiments.mk RUN="$r" SEEDS="1 2" TRAIN_N=24 VAL_N=8 TEST_N=8 EPOCHS=1 IMG=64 BOOT=10 \
-        DEVICE=cpu EXP_METHODS="baseline R1 R2 R3 ensemble wbf mv-earl wbf-earl gold"
+        DEVICE=cpu EXP_METHODS="baseline R1 R2 R3 ensemble wbf mv-earl wbf-earl em em-earl gold"
     echo "$output"
     [ "$status" -eq 0 ]
     jq -e '.seeds == [1, 2] and .test_images == 8' "$r/table.json"
-    jq -e '[.methods[].method] == ["baseline", "R1", "R2", "R3", "ensemble", "wbf", "mv-earl", "wbf-earl", "gold"]' "$r/table.json"
+    jq -e '[.methods[].method] == ["baseline", "R1", "R2", "R3", "ensemble", "wbf", "mv-earl", "wbf-earl", "em", "em-earl", "gold"]' "$r/table.json"
     jq -e 'all(.methods[]; (.map40.seeds | length == 2) and .map40.sd >= 0 and (.map40.mean | . >= 0 and . <= 1)
         and ((.map40.seeds | add / 2) - .map40.mean | fabs < 1e-12))' "$r/table.json"
     jq -e '.wbf_earl_vs_baseline.seeds_better_map40 | . >= 0 and . <= 2' "$r/table.json"
     grep -q '^| MV + EARL | .* ± ' "$r/table.md"
     grep -q '^| Ensemble of annotator models | ' "$r/table.md"
     grep -q '^WBF + EARL against the baseline: ' "$r/table.md"
-    # the ensemble's detections are its members' fused, and each seed trained its own models
+    grep -q '^| EM + EARL (soft targets) | .* ± ' "$r/table.md"
+    grep -q '^EM + EARL (soft targets) against the baseline: .*; ahead in [0-2] of 2 seeds' "$r/table.md"
+    grep -q '^EM + EARL (soft targets) against WBF + EARL: ' "$r/table.md"
+    jq -e '[.comparisons[] | [.method, .against]] == [["em-earl", "baseline"], ["em-earl", "wbf-earl"]]' "$r/table.json"
+    # EM's targets: soft for em-earl; em keeps the objects more likely real than not
+    jq -e -s '[.[].objects[] | .probs | add] | all(. > 0.999 and . < 1.001)' "$r/train.em.jsonl"
+    jq -e -s '[.[].objects[].exists] | all(. >= 0.5)' "$r/train.em-real.jsonl"
+    [ -s "$r/train.em-matrices.json" ] && [ -s "$r/train.em-report.json" ]    # the ensemble's detections are its members' fused, and each seed trained its own models
     [ "$(wc -l < "$r/seed-1/test.ensemble.pred.jsonl")" -eq 8 ]
     ! cmp -s "$r/seed-1/models/wbf-earl.safetensors" "$r/seed-2/models/wbf-earl.safetensors"
     [ -s "$r/train.mv.jsonl" ]
