@@ -9,7 +9,7 @@ setup_file() {
     export SAN
     # Build only into the sanitizer's own folder, so bin/ keeps the tested build.
     make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" "$SAN/bin/fuse" "$SAN/bin/validate" "$SAN/bin/score" \
-        "$SAN/bin/ingest" "$SAN/bin/export" "$SAN/bin/split" "$SAN/bin/train" "$SAN/bin/predict" \
+        "$SAN/bin/ingest" "$SAN/bin/export" "$SAN/bin/split" "$SAN/bin/train" "$SAN/bin/predict" "$SAN/bin/ceiling" \
         $(cd "$ROOT" && ls test/unit/test_*.c | sed "s|test/unit/\(.*\)\.c|$SAN/test/\1|") >/dev/null
 }
 
@@ -34,6 +34,36 @@ setup_file() {
     run "$ROOT/$SAN/bin/simulate" --quiet --n 3 --out "$BATS_TEST_TMPDIR/s" --mnist /nonexistent-images-idx3-ubyte
     [ "$status" -eq 1 ]
     [[ "$output" != *"AddressSanitizer"* ]]
+}
+
+@test "sanitized fuse --method em and ceiling run clean, and fail clean on bad input" {
+    "$ROOT/$SAN/bin/simulate" --quiet --n 60 --fp-rate 0.5 --experts 4 --proficiency 0.9,0.7,0.5,0.4 --out "$BATS_TEST_TMPDIR/s" \
+        --mnist "$MNIST" --matrices "$BATS_TEST_TMPDIR/m.json" > "$BATS_TEST_TMPDIR/s.jsonl"
+    for env in "" "FUSE_FORCE_JANSSON=1"; do
+        run bash -c "$env '$ROOT/$SAN/bin/fuse' --method em --matrices '$BATS_TEST_TMPDIR/e.json' --report '$BATS_TEST_TMPDIR/r.json' \
+            < '$BATS_TEST_TMPDIR/s.jsonl' 2>&1 > '$BATS_TEST_TMPDIR/em.jsonl'"
+        [ "$status" -eq 0 ]
+        [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* && "$output" != *"LeakSanitizer"* ]]
+    done
+    run bash -c "'$ROOT/$SAN/bin/ceiling' --quiet --matrices '$BATS_TEST_TMPDIR/m.json' < '$BATS_TEST_TMPDIR/s.jsonl' 2>&1 > /dev/null"
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    # bad records: strict (nothing written), --keep-going, and one reader per image
+    printf '%s\n' '{"id":"\u00e9","width":10,"height":10,"annotators":["R1","R2"],"annotations":[{"annotator":"R1","label":"x\"y","box":[9,9,1,1]}]}' \
+        '{"id":"b","width":10' '{"id":"c","width":10,"height":10,"annotators":["R1"],"annotations":[{"annotator":"R2","label":"1","box":[1,1,2,2]}]}' \
+        > "$BATS_TEST_TMPDIR/bad.jsonl"
+    for opts in "" "--keep-going"; do
+        run bash -c "'$ROOT/$SAN/bin/fuse' --method em $opts < '$BATS_TEST_TMPDIR/bad.jsonl' 2>&1 >/dev/null"
+        [ "$status" -eq 1 ]
+        [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* && "$output" != *"LeakSanitizer"* ]]
+    done
+    run bash -c "jq -c '.annotators = [\"R1\"] | .annotations |= map(select(.annotator == \"R1\"))' '$BATS_TEST_TMPDIR/s.jsonl' \
+        | '$ROOT/$SAN/bin/fuse' --method em 2>&1 > /dev/null"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"AddressSanitizer"* && "$output" != *"LeakSanitizer"* ]]
+    run bash -c "sed 's/\"label\":\"7\"/\"label\":\"z\"/' '$BATS_TEST_TMPDIR/s.jsonl' | '$ROOT/$SAN/bin/ceiling' --matrices '$BATS_TEST_TMPDIR/m.json' 2>&1 > /dev/null"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"AddressSanitizer"* && "$output" != *"LeakSanitizer"* ]]
 }
 
 @test "sanitized fuse runs clean on both readers, all modes and bad input" {

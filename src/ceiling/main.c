@@ -95,6 +95,14 @@ static void load_truth(const char *path, Truth *t) {
     json_decref(root);
 }
 
+static void truth_free(Truth *t) {
+    for (int k = 0; k <= t->K; k++) free(t->cls[k]);
+    for (int r = 0; r < t->R; r++) free(t->name[r]);
+    free(t->cls);
+    free(t->name);
+    free(t->A);
+}
+
 // One annotation of a record, as the ceiling sees it.
 typedef struct {
     int reader, label, digit;   // digit: truth_index, or -1 for a false positive
@@ -337,5 +345,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %ld records, %ld true clusters (%.0f false positives)\n", TOOL, n, objects, s.n_fp);
     free(ims);
     free(rd.buf);
+    free(s.n_class);
+    free(s.fp_by);
+    free(s.spread2);
+    truth_free(&t);
     return 0;
 }

@@ -119,7 +119,7 @@ int locate_clusters(const Box *box, const int *annotator, const int *rank, int n
             if (push_link(s, &n_link, l) != 0) return -1;
         }
     }
-    qsort(s->link, (size_t)n_link, sizeof *s->link, cmp_link);
+    if (n_link > 1) qsort(s->link, (size_t)n_link, sizeof *s->link, cmp_link);
 
     // the links by descending IoU, each joining two clusters with no annotator in common
     for (int i = 0; i < n; i++) {

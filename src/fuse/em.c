@@ -520,8 +520,13 @@ int fuse_em(const FuseOptions *o, const EmRun *run, const char *tool) {
         EmLine *L = &lines[i];
         if (L->err) {
             cli_warn(tool, "%s", L->err);
-            if (!run->keep_going) return EXIT_DATA;   // nothing was written
             bad++;
+            if (!run->keep_going) {   // nothing was written
+                for (long k = 0; k < n; k++) line_free(&lines[k]);
+                free(lines);
+                free(buf);
+                return EXIT_DATA;
+            }
             continue;
         }
         boxes_in += L->boxes_in;
