@@ -21,6 +21,7 @@
 #   SCORE_TRUTH  the test records' field scored against [truth]; VAL_TRUTH train's --val-truth [truth]
 #   REFERENCE  what SCORE_TRUTH is, in words, for the summary [the true boxes]
 #   FUSION_SCORE  the fused targets scored as detections, for the summary [DATA/test.fusion-score.json; empty: none]
+#   EM_FUSION_SCORE  the same for EM's targets [DATA/test.em-fusion-score.json where FUSION_SCORE is set and em or em-earl trained]
 #   FUSE_IOU   fuse's --iou-thr for the splits, majority vote and the ensemble [0.4]; FUSE_OPTS the splits' other fuse options
 #
 # Outputs in RUN (targets: methods, the default, and scores, without the pictures): models/<method>.safetensors and .log.jsonl, test.<method>.pred.jsonl,
@@ -54,6 +55,8 @@ SCORE_TRUTH ?= truth
 VAL_TRUTH ?= truth
 REFERENCE ?= the true boxes
 FUSION_SCORE ?= $(DATA)/test.fusion-score.json
+# EM's fused targets of the test split scored the same way, where WBF's are and EM is trained
+EM_FUSION_SCORE ?= $(if $(and $(FUSION_SCORE),$(filter em em-earl,$(METHODS))),$(DATA)/test.em-fusion-score.json)
 FUSE_IOU ?= 0.4
 FUSE_OPTS ?=
 
@@ -133,6 +136,9 @@ $(RUN)/%.fused.jsonl: $(RUN)/%.jsonl $(FUSE)
 $(DATA)/%.em.jsonl: $(DATA)/%.jsonl $(FUSE)
 	$(FUSE) --quiet --method em --iou-thr $(FUSE_IOU) --matrices $(DATA)/$*.em-matrices.json --report $(DATA)/$*.em-report.json \
 		< $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+$(DATA)/test.em-fusion-score.json: $(DATA)/test.em.jsonl $(SCORE)
+	jq -c '.detections = [.objects[] | {label: .label, box: .box, score: .conf}]' $< | $(SCORE) > $@.tmp && mv $@.tmp $@ \
+		|| { rm -f $@.tmp; exit 1; }
 $(DATA)/%.em-real.jsonl: $(DATA)/%.em.jsonl
 	jq -c '.objects |= map(select(.exists >= 0.5))' $< > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
@@ -146,12 +152,13 @@ $(RUN)/test.%.score.json: $(RUN)/test.%.pred.jsonl $(RUN)/score.args $(SCORE)
 		|| { rm -f $@.tmp $(RUN)/test.$*.curves.jsonl.tmp; exit 1; }
 
 # summary.json: per method, mAP@0.4 and mAP@[.5:.95] on the test split with 95% CIs.
-$(RUN)/summary.json: $(SCORES) $(FUSION_SCORE) pipelines/summary.jq
+$(RUN)/summary.json: $(SCORES) $(FUSION_SCORE) $(EM_FUSION_SCORE) pipelines/summary.jq
 	jq -n -f pipelines/summary.jq --arg dataset '$(DATASET)' --arg names '$(strip $(METHODS))' \
 		$(foreach m,$(METHODS),--arg 'l_$(m)' '$(LABEL_$(m))') --argjson epochs '$(EPOCHS)' --argjson img '$(IMG)' \
 		--arg model '$(MODEL)' --argjson seed '$(SEED)' --argjson boot '$(BOOT)' \
 		--arg truth '$(SCORE_TRUTH)' --arg reference "$(REFERENCE)" \
-		$(if $(FUSION_SCORE),--slurpfile fusion $(FUSION_SCORE),--argjson fusion '[]') $(SCORES) > $@.tmp \
+		$(if $(FUSION_SCORE),--slurpfile fusion $(FUSION_SCORE),--argjson fusion '[]') \
+		$(if $(EM_FUSION_SCORE),--slurpfile em_fusion $(EM_FUSION_SCORE),--argjson em_fusion '[]') $(SCORES) > $@.tmp \
 		&& mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(RUN)/summary.md: $(RUN)/summary.json pipelines/summary-md.jq
