@@ -33,20 +33,26 @@ load helpers/common
     echo "$output"
     [ "$status" -eq 0 ]
     for f in summary.json summary.md training.png pr-curves.png sheet-fusion.png sheet-predictions.png \
-        models/baseline.safetensors models/wbf-earl.safetensors \
-        models/baseline.log.jsonl models/wbf-earl.log.jsonl test.baseline.pred.jsonl test.wbf-earl.pred.jsonl \
-        test.baseline.score.json test.wbf-earl.score.json test.baseline.curves.jsonl test.wbf-earl.curves.jsonl; do
+        models/baseline.safetensors models/wbf-earl.safetensors models/em-earl.safetensors \
+        models/baseline.log.jsonl models/wbf-earl.log.jsonl models/em-earl.log.jsonl \
+        test.baseline.pred.jsonl test.wbf-earl.pred.jsonl test.em-earl.pred.jsonl \
+        test.baseline.score.json test.wbf-earl.score.json test.em-earl.score.json \
+        test.baseline.curves.jsonl test.wbf-earl.curves.jsonl test.em-earl.curves.jsonl \
+        train.em.jsonl train.em-matrices.json test.em-fusion-score.json; do
         [ -s "$r/$f" ] || { echo "missing $f"; false; }
     done
     [ "$(head -c 4 "$r/training.png" | tail -c 3)" = PNG ]
     [ "$(head -c 4 "$r/pr-curves.png" | tail -c 3)" = PNG ]
     jq -e '.test_images == 16 and .dataset == "medmnist" and .settings.epochs == 2 and .settings.bootstrap == 50' "$r/summary.json"
-    jq -e '[.methods[].method] == ["baseline", "wbf-earl"]' "$r/summary.json"
+    jq -e '[.methods[].method] == ["baseline", "wbf-earl", "em-earl"]' "$r/summary.json"
     jq -e 'all(.methods[]; (.map40 | . >= 0 and . <= 1) and (.map50_95 | . >= 0 and . <= 1) and .map50_95 <= .map40
         and (.map40_ci | length == 2 and .[0] >= 0 and .[0] <= .[1] and .[1] <= 1)
         and (.map50_95_ci | length == 2 and .[0] >= 0 and .[0] <= .[1] and .[1] <= 1))' "$r/summary.json"
     jq -e '.fusion_only.map40 > 0.3 and .fusion_only.map40 <= 1' "$r/summary.json"
+    jq -e '.em_fusion_only.map40 > 0.3 and .em_fusion_only.map40 <= 1' "$r/summary.json"
     grep -q '^| WBF + EARL | ' "$r/summary.md"
+    grep -q '^| EM + EARL (soft targets) | ' "$r/summary.md"
+    grep -q "^EM's fused targets alone" "$r/summary.md"
     grep -q '^| Baseline (all annotations) | ' "$r/summary.md"
     grep -q '](training.png)' "$r/summary.md"
     grep -q '](sheet-fusion.png)' "$r/summary.md"
@@ -149,7 +155,7 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     cmp <(jq -c 'del(.objects)' "$r/test.fused.jsonl") <(jq -c . "$r/test.jsonl")
     jq -e '.dataset == "vindr" and .truth == "objects" and (.reference | test("held-out split.s fused boxes")) and (.reference | test("no VINDR_TEST"))
         and .test_images == ([inputs] | length) and (has("fusion_only") | not) and .settings.epochs == 2' "$r/summary.json" "$r/test.jsonl"
-    jq -e '[.methods[].method] == ["baseline", "wbf-earl"] and all(.methods[]; (.map40 | . >= 0 and . <= 1)
+    jq -e '[.methods[].method] == ["baseline", "wbf-earl", "em-earl"] and all(.methods[]; (.map40 | . >= 0 and . <= 1)
         and (.map40_ci | .[0] >= 0 and .[0] <= .[1] and .[1] <= 1) and .map50_95 <= .map40)' "$r/summary.json"
     grep -q "^# vindr: the test split, .* images, scored against the held-out split's fused boxes" "$r/summary.md"
     grep -q '^| WBF + EARL | ' "$r/summary.md"
@@ -230,7 +236,7 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     [ "$status" -eq 0 ]
     [ "$(jq -r .id "$r/records.jsonl" | tr '\n' ' ')" = "img01 img02 img05 img07 img09 img10 img12 " ]
     [ "$(jq -c .annotators "$r/records.jsonl" | sort -u)" = '["R8","R9","R10"]' ]
-    jq -e '[.methods[].method] == ["baseline", "R8", "R9", "R10", "ensemble", "wbf", "mv-earl", "wbf-earl"]' "$r/table.json"
+    jq -e '[.methods[].method] == ["baseline", "R8", "R9", "R10", "ensemble", "wbf", "mv-earl", "wbf-earl", "em", "em-earl"]' "$r/table.json"
     jq -e '(.reference | test("fused boxes")) and .paper_given == false and all(.methods[]; .paper == null)' "$r/table.json"
     grep -q '^| R9 alone | ' "$r/table.md"
     grep -q "^The paper's columns are empty" "$r/table.md"
