@@ -4,8 +4,8 @@
 #   1. the device, the driver, and whether every library the tools need is found;
 #   2. parity: gpu_parity runs the same weights and batch through the CPU reference and the
 #      CUDA path (FP32 and TF32 convolutions, SGD and AdamW, 1 and 3 channels, the -n and -s
-#      widths) and compares outputs, loss, every gradient, the running statistics and the
-#      optimiser's updates;
+#      widths, one-hot and soft class targets) and compares outputs, loss, every gradient,
+#      the running statistics and the optimiser's updates;
 #   3. loss curves: train on simulated MED-MNIST at 320 px, a few hundred steps, on the CPU
 #      and on the GPU (FP32 and TF32) with the same seed, and compare the epochs' losses;
 #   4. a step's device time per kind of operation (nn_bench --profile), with cuDNN's two
@@ -73,6 +73,7 @@ par() {
 }
 par parity-n-fp32-sgd --width 0.25 --size 128 --batch 8 --gpu-math fp32 --steps 3
 par parity-n-fp32-adamw --width 0.25 --size 128 --batch 8 --gpu-math fp32 --optimizer adamw --steps 3
+par parity-n-fp32-soft --width 0.25 --size 128 --batch 8 --gpu-math fp32 --steps 3 --soft
 par parity-n-tf32-sgd --width 0.25 --size 128 --batch 8 --gpu-math tf32 --steps 3
 par parity-s-fp32-rgb --width 0.5 --size 320 --batch 4 --channels 3 --classes 1 --gpu-math fp32 --steps 2
 par parity-s-tf32 --width 0.5 --size 320 --batch 4 --gpu-math tf32 --steps 2

@@ -24,6 +24,17 @@ has_gpu() { "$BIN/devices" --require > /dev/null 2>&1; }
     [[ "$output" == *"parity: pass"* ]]
 }
 
+@test "GPU parity with soft class targets (train --weight probs): passes on a GPU, skipped without one" {
+    run "$BUILD/test/gpu_parity" --soft --width 0.25 --size 64 --batch 4 --gpu-math fp32 --steps 2
+    if [ "$status" -eq 77 ]; then
+        ! has_gpu
+        skip "no GPU: $output"
+    fi
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"soft class targets"*"parity: pass"* ]]
+}
+
 @test "train --device cuda without a GPU is a clear error, and --device cpu trains" {
     d="$BATS_FILE_TMPDIR"
     if has_gpu; then skip "a GPU is present"; fi
@@ -78,4 +89,7 @@ has_gpu() { "$BIN/devices" --require > /dev/null 2>&1; }
     run "$BUILD/test/gpu_parity" --self --width 0.25 --size 64 --batch 4 --steps 2 --optimizer adamw
     [ "$status" -eq 0 ]
     [[ "$output" == *"optimiser"*"0.000e+00"* ]]
+    run "$BUILD/test/gpu_parity" --self --soft --width 0.25 --size 64 --batch 4 --steps 2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"soft class targets"*"parity: pass (fp32, sgd, worst counted 0.000e+00"* ]]
 }

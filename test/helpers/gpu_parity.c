@@ -3,6 +3,8 @@
 //   gpu_parity [--width W] [--depth D] [--classes K] [--size S] [--batch B] [--channels C]
 //              [--gpu-math tf32|fp32] [--optimizer sgd|adamw] [--steps N] [--tol X] [--all]
 //              [--self]   (the CPU against itself: checks this harness, every error is 0)
+//              [--soft]   (each target gets a random class probability vector as its soft
+//                          class target, as train --weight probs gives them)
 //
 // Two copies of one network (same seed) see one random batch with random targets; the CPU
 // runs net.c and yolo_loss, the GPU the CUDA path and gpu_net_loss. Compared, as the
@@ -92,13 +94,13 @@ static int die(const Engine *a, const Engine *b) {
 
 int main(int argc, char **argv) {
     NetConfig cfg = { 0.25f, 0.33f, 1, 10, 128 };
-    int B = 8, steps = 3, math = GPU_MATH_FP32, adamw = 0, all = 0, self = 0;
+    int B = 8, steps = 3, math = GPU_MATH_FP32, adamw = 0, all = 0, self = 0, soft = 0;
     double tol = -1;
     static const struct option opts[] = { { "width", 1, 0, 'w' },  { "depth", 1, 0, 'd' },    { "classes", 1, 0, 'k' },
                                           { "size", 1, 0, 's' },   { "batch", 1, 0, 'b' },    { "channels", 1, 0, 'c' },
                                           { "gpu-math", 1, 0, 'M' }, { "optimizer", 1, 0, 'O' }, { "steps", 1, 0, 'n' },
                                           { "tol", 1, 0, 't' },    { "all", 0, 0, 'a' },      { "self", 0, 0, 'S' },
-                                          { 0, 0, 0, 0 } };
+                                          { "soft", 0, 0, 'P' },   { 0, 0, 0, 0 } };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -114,6 +116,7 @@ int main(int argc, char **argv) {
         case 't': tol = atof(optarg); break;
         case 'a': all = 1; break;
         case 'S': self = 1; break;
+        case 'P': soft = 1; break;
         default: fprintf(stderr, "gpu_parity: bad option\n"); return 2;
         }
     }
@@ -144,6 +147,15 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nx; i++) x[i] = (float)rng_uniform(&r);
     Target *t = malloc(sizeof *t * (size_t)(3 * B));
     int nt = random_targets(&r, B, cfg.classes, t);
+    // soft class targets: one random probability vector per target (a Dirichlet(1) draw)
+    float *probs = soft ? malloc(sizeof(float) * (size_t)(nt * cfg.classes + 1)) : NULL;
+    for (int i = 0; soft && i < nt; i++) {
+        double sum = 0, v[256];
+        for (int k = 0; k < cfg.classes && k < 256; k++) sum += (v[k] = -log(1 - rng_uniform(&r)));
+        for (int k = 0; k < cfg.classes && k < 256; k++) probs[i * cfg.classes + k] = (float)(v[k] / sum);
+        t[i].probs = probs + (size_t)i * cfg.classes;
+    }
+    if (soft) printf("gpu_parity: soft class targets (a probability vector per target)\n");
     LossOptions lo;
     loss_defaults(&lo);
     size_t nf = cn.n_floats;
@@ -302,6 +314,6 @@ int main(int argc, char **argv) {
     optim_free(&go);
     net_free(&cn);
     net_free(&gn);
-    free(x); free(t); free(p0); free(gbuf); free(gparam); free(dc); free(dg);
+    free(x); free(t); free(probs); free(p0); free(gbuf); free(gparam); free(dc); free(dg);
     return pass ? 0 : 1;
 }
