@@ -2,6 +2,7 @@
 # ingest (VinDr CSV, COCO), export coco, and the VinDr DICOM pipeline.
 
 load helpers/common
+bats_require_minimum_version 1.5.0
 
 F="$BATS_TEST_DIRNAME/fixtures/vindr"
 
@@ -111,11 +112,46 @@ bad_csv() {   # CSV body (after the header), expected message
 }
 
 @test "a box with x_max < x_min, a non-numeric coordinate, a class without a box" {
-    bad_csv 'img01,ILD,5,R8,30,10,20,40' 'line 2: x_max 20 < x_min 30'
+    bad_csv 'img01,ILD,5,R8,30,10,20,40' 'line 2: x_max 20 <= x_min 30 (an empty or inverted box)'
+    bad_csv 'img01,ILD,5,R8,10,10,10,40' 'line 2: x_max 10 <= x_min 10 (an empty or inverted box)'
+    bad_csv 'img01,ILD,5,R8,10,40,20,40' 'line 2: y_max 40 <= y_min 40 (an empty or inverted box)'
     bad_csv "$(printf 'img01,ILD,5,R8,10,10,20,40\nimg01,ILD,5,R9,1O,10,20,40')" 'line 3: x_min "1O" is not a number'
     bad_csv 'img01,ILD,5,R8,,,,' 'line 2: class "ILD" has no box'
     bad_csv 'img01,ILD,5,R8,10,10,20' 'line 2: 7 fields, expected at least 8'
     bad_csv 'img01,"ILD,5,R8,10,10,20,40' 'line 2: unterminated quoted field'
+}
+
+@test "ingest vindr: text that is not UTF-8, or holds a NUL byte, is an error with its line; nothing is written" {
+    # an image_id, a class_name, a rad_id
+    for row in '\xff\xfe,ILD,5,R8,1,1,5,5' 'img01,IL\xe9D,5,R8,1,1,5,5' 'img01,ILD,5,R\xc0\xaf,1,1,5,5'; do
+        printf "image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg02,ILD,5,R8,1,1,5,5\n$row\n" > "$BATS_TEST_TMPDIR/u.csv"
+        run --separate-stderr "$BIN/ingest" vindr --csv "$BATS_TEST_TMPDIR/u.csv" --images "$F/images" --sizes "$F/sizes.csv"
+        echo "$stderr"
+        [ "$status" -eq 1 ]
+        [[ "$stderr" == "ingest vindr: $BATS_TEST_TMPDIR/u.csv: line 3: field "*" is not valid UTF-8"* ]]
+        [ -z "$output" ]
+    done
+    printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg01,IL\0D,5,R8,1,1,5,5\n' > "$BATS_TEST_TMPDIR/n.csv"
+    run --separate-stderr "$BIN/ingest" vindr --csv "$BATS_TEST_TMPDIR/n.csv" --images "$F/images" --sizes "$F/sizes.csv"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "ingest vindr: $BATS_TEST_TMPDIR/n.csv: line 2: field 2 holds a NUL byte" ]
+    [ -z "$output" ]
+}
+
+@test "ingest vindr: a missing image, after images that are there, leaves stdout empty" {
+    printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg01,ILD,5,R8,10,10,20,40\nimg02,No finding,14,R8,,,,\nimg99,ILD,5,R8,10,10,20,40\n' \
+        > "$BATS_TEST_TMPDIR/b.csv"
+    run --separate-stderr "$BIN/ingest" vindr --csv "$BATS_TEST_TMPDIR/b.csv" --images "$F/images" --sizes "$F/sizes.csv"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "ingest vindr: $BATS_TEST_TMPDIR/b.csv: line 4: no image img99.{png,jpg,jpeg,dicom,dcm} in $F/images" ]
+    [ -z "$output" ]
+}
+
+@test "ingest vindr: a box within 0.5 px past the frame is clipped, and the records pass validate" {
+    printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg01,ILD,5,R8,-0.4,10,2000.5,1600.3\n' > "$BATS_TEST_TMPDIR/b.csv"
+    "$BIN/ingest" vindr --csv "$BATS_TEST_TMPDIR/b.csv" --images "$F/images" --sizes "$F/sizes.csv" 2>/dev/null > "$BATS_TEST_TMPDIR/c.jsonl"
+    [ "$(jq -c '.annotations[0].box' "$BATS_TEST_TMPDIR/c.jsonl")" = '[0,10,2000,1600]' ]
+    "$BIN/validate" --quiet < "$BATS_TEST_TMPDIR/c.jsonl"
 }
 
 @test "an image that cannot be found or decoded" {
@@ -143,6 +179,48 @@ bad_csv() {   # CSV body (after the header), expected message
     run "$BIN/ingest" vindr --csv "$F/train.csv" --test-csv "$BATS_TEST_TMPDIR/t.csv" --images "$F/images" --sizes "$F/sizes.csv"
     [ "$status" -eq 1 ]
     [[ "$output" == *"t.csv: line 3: image img03: box [10,10,20,140] exceeds its 120x100 frame"* ]]
+}
+
+bad_coco() {   # images JSON, annotations JSON, expected message after the file name
+    printf '{"images":[%s],"categories":[{"id":1,"name":"x"}],"annotations":[%s]}' "$1" "$2" > "$BATS_TEST_TMPDIR/c.json"
+    run --separate-stderr "$BIN/ingest" coco "$BATS_TEST_TMPDIR/c.json"
+    echo "$stderr"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "ingest coco: $BATS_TEST_TMPDIR/c.json: $3" ]
+    [ -z "$output" ]
+}
+
+@test "ingest coco: what it would write and validate would refuse is an error with its place; nothing is written" {
+    local ok='{"id":1,"file_name":"a.jpg","width":8,"height":8}' ann='{"id":1,"image_id":1,"category_id":1,"bbox":[1,1,2,2],"attributes":{"annotator":"R1"}}'
+    # a first, good image, so that a bad second one shows that nothing went out
+    bad_coco "$ok"',{"id":2,"file_name":"b.jpg","width":8,"height":8,"annotators":[{}]}' "$ann" \
+        'images[1]: "annotators"[0] must be a non-empty string or an integer'
+    bad_coco "$ok"',{"id":2,"file_name":"b.jpg","width":8,"height":8,"annotators":[""]}' "$ann" \
+        'images[1]: "annotators"[0] must be a non-empty string or an integer'
+    bad_coco "$ok"',{"id":2,"file_name":"b.jpg","width":8,"height":8,"annotators":["R2","R2"]}' "$ann" \
+        'images[1]: the record would not pass validate: annotator "R2" is listed twice in "annotators"'
+    bad_coco "$ok"',{"id":2,"file_name":"b.jpg","width":5000000,"height":8}' "$ann" \
+        'images[1]: "width" and "height" must be at most 1000000'
+    bad_coco "$ok"',{"id":2,"file_name":"b.jpg","record_id":"","width":8,"height":8}' "$ann" \
+        'images[1]: empty record id (from "record_id")'
+    bad_coco "$ok"',{"id":2,"file_name":"dir/","width":8,"height":8}' "$ann" \
+        'images[1]: empty record id (from "file_name")'
+    bad_coco "$ok" '{"id":1,"image_id":1,"category_id":1,"bbox":[1,1,0,2],"attributes":{"annotator":"R1"}}' \
+        'annotations[0]: "bbox" [1,1,0,2] has no area (width and height must be > 0)'
+    bad_coco "$ok" '{"id":1,"image_id":1,"category_id":1,"xyxy":[3,1,3,2],"attributes":{"annotator":"R1"}}' \
+        'annotations[0]: "xyxy" [3,1,3,2] is inverted or empty (need x1<x2, y1<y2)'
+    bad_coco "$ok" '{"id":1,"image_id":1,"category_id":1,"bbox":[4,4,6,2],"attributes":{"annotator":"R1"}}' \
+        'annotations[0]: box [4,4,10,6] is outside the 8x8 frame of image 1'
+    bad_coco "$ok" '{"id":1,"image_id":1,"category_id":1,"bbox":[1,1,2,2],"attributes":{"annotator":""}}' \
+        'annotations[0]: names no annotator'
+}
+
+@test "ingest coco: integer annotators become strings; a box 0.5 px past the frame is clipped; the records pass validate" {
+    printf '{"images":[{"id":1,"file_name":"a.jpg","width":8,"height":8,"annotators":[7,"R1"]}],"categories":[{"id":1,"name":"x"}],"annotations":[{"id":1,"image_id":1,"category_id":1,"bbox":[-0.25,1,8.5,2],"annotator_id":7}]}' \
+        > "$BATS_TEST_TMPDIR/c.json"
+    "$BIN/ingest" coco "$BATS_TEST_TMPDIR/c.json" 2>/dev/null > "$BATS_TEST_TMPDIR/c.jsonl"
+    [ "$(jq -c '[.annotators, .annotations[0].annotator, .annotations[0].box]' "$BATS_TEST_TMPDIR/c.jsonl")" = '[["7","R1"],"7",[0,1,8,3]]' ]
+    "$BIN/validate" --quiet < "$BATS_TEST_TMPDIR/c.jsonl"
 }
 
 @test "ingest coco: malformed files are data errors" {

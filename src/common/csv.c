@@ -21,6 +21,24 @@ static int put(CsvReader *r, size_t *len, char c) {
     return 0;
 }
 
+// Length of the valid UTF-8 prefix of s (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+static size_t utf8_valid_prefix(const unsigned char *s) {
+    const unsigned char *p = s;
+    while (*p) {
+        unsigned c = *p;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4)) break;
+        unsigned cp = n == 0 ? c : c & (0x3F >> n);
+        int k = 1;
+        for (; k <= n && (p[k] & 0xC0) == 0x80; k++) cp = (cp << 6) | (p[k] & 0x3F);
+        if (k <= n) break;
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            break;
+        p += n + 1;
+    }
+    return (size_t)(p - s);
+}
+
 int csv_read(CsvReader *r, char *err, size_t errn) {
     size_t len = 0;
     size_t starts[4096];
@@ -38,6 +56,10 @@ int csv_read(CsvReader *r, char *err, size_t errn) {
             break;
         }
         any = 1;
+        if (c == '\0') {
+            snprintf(err, errn, "line %ld: field %d holds a NUL byte", r->next_line, n);
+            return -1;
+        }
         if (quoted) {
             if (c == '"') {
                 int d = fgetc(r->fp);
@@ -69,7 +91,15 @@ int csv_read(CsvReader *r, char *err, size_t errn) {
         r->field = f;
         r->cap = n;
     }
-    for (int i = 0; i < n; i++) r->field[i] = r->buf + starts[i];
+    for (int i = 0; i < n; i++) {
+        r->field[i] = r->buf + starts[i];
+        size_t ok = utf8_valid_prefix((const unsigned char *)r->field[i]);
+        if (r->field[i][ok]) {
+            snprintf(err, errn, "line %ld: field %d is not valid UTF-8 (byte 0x%02X after \"%.*s\")", r->line, i + 1,
+                     (unsigned char)r->field[i][ok], (int)(ok > 40 ? 40 : ok), r->field[i]);
+            return -1;
+        }
+    }
     r->n = n;
     return 1;
 }

@@ -17,7 +17,9 @@ typedef struct {
 } CsvReader;
 
 void csv_init(CsvReader *r, FILE *fp);
-// Reads the next row: 1, 0 at end of input, -1 on a malformed row (message in err).
+// Reads the next row: 1, 0 at end of input, -1 on a malformed row (message in err): an
+// unterminated quote, a NUL byte, or a field that is not valid UTF-8 (records are JSON, so
+// text must be UTF-8). Stop reading after -1.
 int csv_read(CsvReader *r, char *err, size_t errn);
 void csv_free(CsvReader *r);
 // Index of the column named `name` in a header row, or -1.

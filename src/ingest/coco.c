@@ -21,7 +21,10 @@ static void usage(void) {
         "One record per COCO image, in the file's order. The record id is the image's\n"
         "\"record_id\" (as `export coco` writes it) or else its file name without folder and\n"
         "extension. Boxes [x, y, w, h] become [x1, y1, x2, y2] (an \"xyxy\" field, as `export\n"
-        "coco` writes it, is taken as is). Labels are the category names.\n"
+        "coco` writes it, is taken as is). Labels are the category names. A box needs an\n"
+        "area and may lie at most 0.5 px past its image's frame (it is clipped to it). Every\n"
+        "record is checked as `validate` checks it before the first one is written: on an\n"
+        "error nothing is written.\n"
         "\n"
         "  --field F        where the boxes go: annotations (with \"annotator\"), truth, or\n"
         "                   detections (with \"score\") [annotations when any annotation names\n"
@@ -42,6 +45,24 @@ static char *annotator_of(json_t *a) {
         return strdup(b);
     }
     return NULL;
+}
+
+// An image's "annotators" as record strings: strings as they are, integers as decimal text.
+static json_t *annotator_list(json_t *who, const char *path, size_t img) {
+    json_t *out = json_array();
+    if (!who) return out;
+    if (!json_is_array(who)) cli_die(TOOL, EXIT_DATA, "%s: images[%zu]: \"annotators\" must be an array", path, img);
+    size_t j;
+    json_t *x;
+    json_array_foreach(who, j, x) {
+        char b[32];
+        if (json_is_integer(x)) snprintf(b, sizeof b, "%lld", (long long)json_integer_value(x));
+        else if (!json_is_string(x) || !json_string_length(x))
+            cli_die(TOOL, EXIT_DATA, "%s: images[%zu]: \"annotators\"[%zu] must be a non-empty string or an integer",
+                    path, img, j);
+        json_array_append_new(out, json_string(json_is_integer(x) ? b : json_string_value(x)));
+    }
+    return out;
 }
 
 static char *stem(const char *path) {
@@ -103,15 +124,19 @@ int ingest_coco(int argc, char **argv) {
         if (!json_is_integer(id) || !json_is_string(fn) || !json_is_integer(w) || !json_is_integer(h) ||
             json_integer_value(w) <= 0 || json_integer_value(h) <= 0)
             cli_die(TOOL, EXIT_DATA, "%s: images[%zu]: needs integer \"id\", \"file_name\", positive \"width\" and \"height\"", path, i);
+        if (json_integer_value(w) > 1000000 || json_integer_value(h) > 1000000)
+            cli_die(TOOL, EXIT_DATA, "%s: images[%zu]: \"width\" and \"height\" must be at most 1000000", path, i);
         json_t *rid = json_object_get(v, "record_id");
         char *id_text = json_is_string(rid) ? strdup(json_string_value(rid)) : stem(json_string_value(fn));
+        if (!*id_text)
+            cli_die(TOOL, EXIT_DATA, "%s: images[%zu]: empty record id (from %s)", path, i,
+                    json_is_string(rid) ? "\"record_id\"" : "\"file_name\"");
         if (json_object_get(ids, id_text)) cli_die(TOOL, EXIT_DATA, "%s: images[%zu]: id \"%s\" is used twice", path, i, id_text);
         json_object_set_new(ids, id_text, json_true());
         char *img = path_join(image_dir, json_string_value(fn));
         recs[i] = json_pack("{s:s,s:s,s:I,s:I}", "id", id_text, "image", img, "width", json_integer_value(w),
                             "height", json_integer_value(h));
-        json_t *who = json_object_get(v, "annotators");
-        json_object_set_new(recs[i], "annotators", json_is_array(who) ? json_deep_copy(who) : json_array());
+        json_object_set_new(recs[i], "annotators", annotator_list(json_object_get(v, "annotators"), path, i));
         free(id_text);
         free(img);
         snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
@@ -146,15 +171,26 @@ int ingest_coco(int argc, char **argv) {
             if (!json_is_number(x) || !isfinite(q4[q])) cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: \"bbox\" must be 4 finite numbers", path, i);
         }
         if (src == bb) {
-            if (q4[2] < 0 || q4[3] < 0) cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: \"bbox\" has a negative size", path, i);
+            if (q4[2] <= 0 || q4[3] <= 0)
+                cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: \"bbox\" [%g,%g,%g,%g] has no area (width and height must be > 0)",
+                        path, i, q4[0], q4[1], q4[2], q4[3]);
             q4[2] += q4[0];
             q4[3] += q4[1];
+        } else if (!(q4[0] < q4[2]) || !(q4[1] < q4[3])) {
+            cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: \"xyxy\" [%g,%g,%g,%g] is inverted or empty (need x1<x2, y1<y2)",
+                    path, i, q4[0], q4[1], q4[2], q4[3]);
         }
+        int fw = (int)json_integer_value(json_object_get(rec, "width"));
+        int fh = (int)json_integer_value(json_object_get(rec, "height"));
+        if (ingest_clip_to_frame(&q4[0], &q4[1], &q4[2], &q4[3], fw, fh) != 0)
+            cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: box [%g,%g,%g,%g] is outside the %dx%d frame of image %lld",
+                    path, i, q4[0], q4[1], q4[2], q4[3], fw, fh,
+                    (long long)json_integer_value(json_object_get(v, "image_id")));
         Box b = { q4[0], q4[1], q4[2], q4[3] };
         json_t *entry;
         if (strcmp(field, "annotations") == 0) {
             char *who = annotator_of(v);
-            if (!who) cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: names no annotator", path, i);
+            if (!who || !*who) cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: names no annotator", path, i);
             json_t *list = json_object_get(rec, "annotators");
             int seen = 0;
             size_t j;
@@ -176,6 +212,11 @@ int ingest_coco(int argc, char **argv) {
             cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: detections need a \"score\"", path, i);
         }
         json_array_append_new(json_object_get(rec, field), entry);
+    }
+    char where[4200];
+    for (size_t k = 0; k < n_img; k++) {
+        snprintf(where, sizeof where, "%s: images[%zu]", path, k);
+        ingest_check_record(TOOL, recs[k], where);
     }
     for (size_t k = 0; k < n_img; k++) {
         if (record_write(stdout, recs[k]) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");

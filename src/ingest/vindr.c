@@ -27,7 +27,10 @@ static void usage(void) {
         "also those who found nothing; each box row becomes an annotation labelled by\n"
         "class_name; \"No finding\" rows add no box. The image is DIR/<image_id> with .png,\n"
         ".jpg, .jpeg, .dicom or .dcm; width and height are the frame of the CSV coordinates,\n"
-        "read from the image, or from --sizes when the image files were resized.\n"
+        "read from the image, or from --sizes when the image files were resized. A box may\n"
+        "lie at most 0.5 px past the frame (it is clipped to it). Text must be UTF-8. Every\n"
+        "record is checked as `validate` checks it, and every image found, before the first\n"
+        "record is written: on an error nothing is written.\n"
         "\n"
         "  --csv FILE           the annotations (VinDr train.csv)\n"
         "  --images DIR         folder of the images\n"
@@ -141,8 +144,8 @@ static void read_csv(const char *path, Images *im, int is_test, char **keep, int
             if (parse_coord(r.field[col[C_X1 + k]], &c[k]) != 0)
                 cli_die(TOOL, EXIT_DATA, "%s: line %ld: %s \"%s\" is not a number", path, line, COLS[C_X1 + k],
                         r.field[col[C_X1 + k]]);
-        if (c[2] < c[0]) cli_die(TOOL, EXIT_DATA, "%s: line %ld: x_max %g < x_min %g", path, line, c[2], c[0]);
-        if (c[3] < c[1]) cli_die(TOOL, EXIT_DATA, "%s: line %ld: y_max %g < y_min %g", path, line, c[3], c[1]);
+        if (c[2] <= c[0]) cli_die(TOOL, EXIT_DATA, "%s: line %ld: x_max %g <= x_min %g (an empty or inverted box)", path, line, c[2], c[0]);
+        if (c[3] <= c[1]) cli_die(TOOL, EXIT_DATA, "%s: line %ld: y_max %g <= y_min %g (an empty or inverted box)", path, line, c[3], c[1]);
         Box b = { c[0], c[1], c[2], c[3] };
         json_t *entry = is_test ? json_labeled_box(cls, b)
                                 : json_pack("{s:s,s:s,s:o}", "annotator", rad, "label", cls, "box", json_box(b));
@@ -240,6 +243,8 @@ int ingest_vindr(int argc, char **argv) {
     json_t *sizes = json_object();
     if (sizes_path) read_sizes(sizes_path, sizes);
 
+    // Every record is completed and checked before the first one is written, so that a
+    // missing image or a bad box leaves stdout empty.
     long written = 0, skipped = 0, boxes = 0;
     for (long i = 0; i < im.n; i++) {
         json_t *rec = im.recs[i];
@@ -252,7 +257,12 @@ int ingest_vindr(int argc, char **argv) {
             int read_by_one = json_array_size(who) > 0;
             // a consensus image (--test-csv) is kept: the readers choose the training images
             int consensus = json_object_get(rec, "truth") != NULL;
-            if (!consensus && ((require_all && !all) || !read_by_one)) { skipped++; json_decref(rec); continue; }
+            if (!consensus && ((require_all && !all) || !read_by_one)) {
+                skipped++;
+                json_decref(rec);
+                im.recs[i] = NULL;
+                continue;
+            }
         }
         json_object_del(rec, "_readers");
         long line = im.first_line[i];
@@ -291,18 +301,25 @@ int ingest_vindr(int argc, char **argv) {
                 json_t *b = json_object_get(a, "box");
                 Box box = { json_real_value(json_array_get(b, 0)), json_real_value(json_array_get(b, 1)),
                             json_real_value(json_array_get(b, 2)), json_real_value(json_array_get(b, 3)) };
-                if (!box_in_frame(box, w, h, 0.5))
+                if (ingest_clip_to_frame(&box.x1, &box.y1, &box.x2, &box.y2, w, h) != 0)
                     cli_die(TOOL, EXIT_DATA, "%s: line %ld: image %s: box [%g,%g,%g,%g] exceeds its %dx%d frame (wrong --sizes?)",
                             f ? test_csv : csv, (long)json_integer_value(json_object_get(a, "_line")), id,
                             box.x1, box.y1, box.x2, box.y2, w, h);
+                json_object_set_new(a, "box", json_box(box));
                 json_object_del(a, "_line");
                 boxes++;
             }
         }
-        if (record_write(stdout, rec) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
-        written++;
+        char where[4200];
+        snprintf(where, sizeof where, "%s: line %ld", im.csv[i], line);
+        ingest_check_record(TOOL, rec, where);
         free(path);
-        json_decref(rec);
+    }
+    for (long i = 0; i < im.n; i++) {
+        if (!im.recs[i]) continue;
+        if (record_write(stdout, im.recs[i]) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
+        written++;
+        json_decref(im.recs[i]);
     }
     if (fflush(stdout) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
     fprintf(stderr, "%s: %ld images, %ld boxes%s\n", TOOL, written, boxes,
