@@ -1,10 +1,34 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+char *path_under_root(const char *root, const char *name, bool outside_root, char *err, size_t errn) {
+    if (!*name) { snprintf(err, errn, "an empty image path"); return NULL; }
+    if (name[0] != '/' && !outside_root) {
+        // Count the folders the path goes down, component by component: a ".." that would
+        // take the count below zero leaves the root.
+        long depth = 0;
+        for (const char *p = name; *p;) {
+            size_t k = strcspn(p, "/");
+            if (k == 2 && p[0] == '.' && p[1] == '.') depth--;
+            else if (k > 0 && !(k == 1 && p[0] == '.')) depth++;
+            if (depth < 0) {
+                snprintf(err, errn, "%s: the path leaves the image root with \"..\" (--allow-outside-root allows it)", name);
+                return NULL;
+            }
+            p += k;
+            while (*p == '/') p++;
+        }
+    }
+    char *path = path_join(root, name);
+    if (!path) snprintf(err, errn, "out of memory");
+    return path;
+}
 
 char *path_join(const char *dir, const char *name) {
     if (!dir || !*dir || name[0] == '/') return strdup(name);
@@ -82,24 +106,43 @@ int write_file_atomic(const char *path, const void *data, size_t n, char *err, s
 }
 
 unsigned char *read_file(const char *path, size_t *n, char *err, size_t errn) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { snprintf(err, errn, "cannot open %s: %s", path, strerror(errno)); return NULL; }
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (len < cap) break;
-        unsigned char *nb = realloc(buf, cap * 2);
-        if (!nb) { free(buf); buf = NULL; break; }
-        buf = nb; cap *= 2;
-    }
-    if (!buf) { snprintf(err, errn, "out of memory reading %s", path); fclose(fp); return NULL; }
-    if (ferror(fp)) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { snprintf(err, errn, "cannot open %s: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
         snprintf(err, errn, "cannot read %s: %s", path, strerror(errno));
-        free(buf); fclose(fp); return NULL;
+        close(fd);
+        return NULL;
     }
-    fclose(fp);
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errn, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    // The size fstat gives, plus one byte to notice a file that grew while it was read.
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) { snprintf(err, errn, "out of memory reading %s", path); close(fd); return NULL; }
+    for (;;) {
+        if (len == cap) {
+            unsigned char *nb = realloc(buf, cap * 2);
+            if (!nb) { snprintf(err, errn, "out of memory reading %s", path); free(buf); close(fd); return NULL; }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            snprintf(err, errn, "cannot read %s: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (got == 0) break;
+        len += (size_t)got;
+    }
+    close(fd);
     *n = len;
     return buf;
 }

@@ -3,6 +3,7 @@
 #ifndef MAD_FSUTIL_H
 #define MAD_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,11 +23,17 @@ int atomic_commit(AtomicFile *f, char *err, size_t errn);
 // Removes the temporary file.
 void atomic_abort(AtomicFile *f);
 
-// Reads a whole file into a malloc'd buffer. Returns NULL with err on failure.
+// Reads a whole regular file into a malloc'd buffer. Anything else (a FIFO, a device such
+// as /dev/zero, a folder) is refused without blocking. Returns NULL with err on failure.
 unsigned char *read_file(const char *path, size_t *n, char *err, size_t errn);
 // Creates a folder and its parents (like mkdir -p). Returns -1 with err on failure.
 int make_dirs(const char *path, char *err, size_t errn);
 // Joins a folder and a name into a malloc'd path.
 char *path_join(const char *dir, const char *name);
+// The path of a record's image: an absolute name as given; a relative one joined to root
+// (NULL: the working folder), refused when a ".." takes it out of root, unless
+// outside_root. The rule is lexical: symbolic links inside root are followed. Returns a
+// malloc'd path, or NULL with err.
+char *path_under_root(const char *root, const char *name, bool outside_root, char *err, size_t errn);
 
 #endif

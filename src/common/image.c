@@ -6,6 +6,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
+#include "cli.h"
 #include "fsutil.h"
 
 int image_alloc(Image *im, int w, int h, int c, uint8_t fill) {
@@ -31,8 +32,15 @@ static int is_jpeg(const unsigned char *b, size_t n) {
     return n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF;
 }
 
+static int frame_too_large(const char *path, long w, long h, long max_pixels, char *err, size_t errn) {
+    if (w * h <= max_pixels) return 0;
+    snprintf(err, errn, "%s: the header claims a %ldx%ld frame (%ld pixels), above the limit of %ld (--max-pixels)",
+             path, w, h, w * h, max_pixels);
+    return 1;
+}
+
 static int decode_jpeg(const char *path, const unsigned char *buf, size_t n, Image *im,
-                       int want_c, int header_only, char *err, size_t errn) {
+                       int want_c, int header_only, long max_pixels, char *err, size_t errn) {
     tjhandle tj = tjInitDecompress();
     if (!tj) { snprintf(err, errn, "%s: cannot start the JPEG decoder", path); return -1; }
     int w, h, sub, space;
@@ -43,6 +51,7 @@ static int decode_jpeg(const char *path, const unsigned char *buf, size_t n, Ima
     }
     int c = want_c ? want_c : (space == TJCS_GRAY ? 1 : 3);
     if (header_only) { im->w = w; im->h = h; im->c = c; im->data = NULL; tjDestroy(tj); return 0; }
+    if (frame_too_large(path, w, h, max_pixels, err, errn)) { tjDestroy(tj); return -1; }
     if (image_alloc(im, w, h, c, 0) != 0) {
         snprintf(err, errn, "%s: out of memory", path);
         tjDestroy(tj);
@@ -62,7 +71,7 @@ static int decode_jpeg(const char *path, const unsigned char *buf, size_t n, Ima
 }
 
 static int decode_png(const char *path, const unsigned char *buf, size_t n, Image *im,
-                      int want_c, int header_only, char *err, size_t errn) {
+                      int want_c, int header_only, long max_pixels, char *err, size_t errn) {
     png_image pi;
     memset(&pi, 0, sizeof pi);
     pi.version = PNG_IMAGE_VERSION;
@@ -75,6 +84,10 @@ static int decode_png(const char *path, const unsigned char *buf, size_t n, Imag
         im->w = (int)pi.width; im->h = (int)pi.height; im->c = c; im->data = NULL;
         png_image_free(&pi);
         return 0;
+    }
+    if (frame_too_large(path, (long)pi.width, (long)pi.height, max_pixels, err, errn)) {
+        png_image_free(&pi);
+        return -1;
     }
     pi.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
     if (image_alloc(im, (int)pi.width, (int)pi.height, c, 0) != 0) {
@@ -92,7 +105,7 @@ static int decode_png(const char *path, const unsigned char *buf, size_t n, Imag
     return 0;
 }
 
-static int load_any(const char *path, Image *im, int want_c, int header_only, char *err, size_t errn) {
+static int load_any(const char *path, Image *im, int want_c, int header_only, long max_pixels, char *err, size_t errn) {
     if (want_c != 0 && want_c != 1 && want_c != 3) {
         snprintf(err, errn, "%s: can only load 1 or 3 channels", path);
         return -1;
@@ -101,8 +114,8 @@ static int load_any(const char *path, Image *im, int want_c, int header_only, ch
     unsigned char *buf = read_file(path, &n, err, errn);
     if (!buf) return -1;
     int rc;
-    if (is_jpeg(buf, n)) rc = decode_jpeg(path, buf, n, im, want_c, header_only, err, errn);
-    else if (is_png(buf, n)) rc = decode_png(path, buf, n, im, want_c, header_only, err, errn);
+    if (is_jpeg(buf, n)) rc = decode_jpeg(path, buf, n, im, want_c, header_only, max_pixels, err, errn);
+    else if (is_png(buf, n)) rc = decode_png(path, buf, n, im, want_c, header_only, max_pixels, err, errn);
     else {
         snprintf(err, errn, "%s: not a JPEG or PNG image", path);
         rc = -1;
@@ -111,13 +124,33 @@ static int load_any(const char *path, Image *im, int want_c, int header_only, ch
     return rc;
 }
 
+int image_load_max(const char *path, Image *im, int want_c, long max_pixels, char *err, size_t errn) {
+    return load_any(path, im, want_c, 0, max_pixels, err, errn);
+}
+
 int image_load(const char *path, Image *im, int want_c, char *err, size_t errn) {
-    return load_any(path, im, want_c, 0, err, errn);
+    return image_load_max(path, im, want_c, IMAGE_MAX_PIXELS, err, errn);
+}
+
+int image_source_option(ImageSource *src, int opt, const char *arg, const char *tool) {
+    if (opt == IMAGE_OPT_OUTSIDE_ROOT) { src->outside_root = true; return 1; }
+    if (opt != IMAGE_OPT_MAX_PIXELS) return 0;
+    if (cli_parse_long(arg, 1, (long)1 << 40, &src->max_pixels) != 0)
+        cli_usage_error(tool, "--max-pixels must be a positive integer, not '%s'", arg);
+    return 1;
+}
+
+int image_load_record(const ImageSource *src, const char *image, Image *im, int want_c, char *err, size_t errn) {
+    char *path = path_under_root(src->root, image, src->outside_root, err, errn);
+    if (!path) return -1;
+    int rc = image_load_max(path, im, want_c, src->max_pixels, err, errn);
+    free(path);
+    return rc;
 }
 
 int image_probe(const char *path, int *w, int *h, int *c, char *err, size_t errn) {
     Image im;
-    if (load_any(path, &im, 0, 1, err, errn) != 0) return -1;
+    if (load_any(path, &im, 0, 1, 0, err, errn) != 0) return -1;
     *w = im.w; *h = im.h; *c = im.c;
     return 0;
 }

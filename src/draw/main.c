@@ -29,6 +29,7 @@ static void usage(void) {
         "  --layers LIST     which boxes: annotations,objects,detections,truth [all]\n"
         "  --min-score X     detections scoring below X are left out [0.25]\n"
         "  --root DIR        image paths are relative to DIR [.]\n"
+        IMAGE_SOURCE_HELP
         "  -h, --help        show this help\n"
         "\n"
         "Exit codes: 0 drawn, 1 bad input (nothing is written), 2 a usage error.\n");
@@ -164,7 +165,8 @@ static int legend(Image *sheet, int W, int y, int line_h, const char **name, con
 }
 
 int main(int argc, char **argv) {
-    const char *out = NULL, *root = NULL;
+    const char *out = NULL;
+    ImageSource src = IMAGE_SOURCE_DEFAULT;
     long n = 1, cols = 0, cell = 256;
     double min_score = 0.25;
     int on[L_COUNT] = { 1, 1, 1, 1 };
@@ -173,6 +175,7 @@ int main(int argc, char **argv) {
                                            { "cols", required_argument, 0, O_COLS },    { "cell", required_argument, 0, O_CELL },
                                            { "layers", required_argument, 0, O_LAYERS }, { "min-score", required_argument, 0, O_MIN },
                                            { "root", required_argument, 0, O_ROOT },    { "help", no_argument, 0, 'h' },
+                                           { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
                                            { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;
@@ -183,7 +186,7 @@ int main(int argc, char **argv) {
         case O_COLS: if (cli_parse_long(optarg, 1, 1000, &cols)) cli_usage_error(TOOL, "--cols needs a count"); break;
         case O_CELL: if (cli_parse_long(optarg, 16, 4096, &cell)) cli_usage_error(TOOL, "--cell needs 16..4096 pixels"); break;
         case O_MIN: if (cli_parse_double(optarg, 0, 1, &min_score)) cli_usage_error(TOOL, "--min-score needs a number in [0,1]"); break;
-        case O_ROOT: root = optarg; break;
+        case O_ROOT: src.root = optarg; break;
         case O_LAYERS: {
             for (int k = 0; k < L_COUNT; k++) on[k] = 0;
             char *s = strdup(optarg), *save = NULL;
@@ -197,7 +200,10 @@ int main(int argc, char **argv) {
             break;
         }
         case 'h': usage(); return 0;
-        default: fprintf(stderr, "Try '%s --help'.\n", TOOL); return EXIT_USAGE;
+        default:
+            if (image_source_option(&src, c, optarg, TOOL)) break;
+            fprintf(stderr, "Try '%s --help'.\n", TOOL);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
@@ -225,10 +231,10 @@ int main(int argc, char **argv) {
         json_array_foreach(names, i, v) if (json_is_string(v)) annotator_slot(&ann, json_string_value(v));
         for (int layer = 0; layer < L_COUNT; layer++)
             if (on[layer] && read_layer(it, layer, &ann, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        char *path = path_join(root, it->rec.image), ie[1024];
+        char ie[1024];
         Image im;
-        if (image_load(path, &im, 3, ie, sizeof ie) != 0) cli_die(TOOL, EXIT_DATA, "line %ld: %s", it->rec.line, ie);
-        free(path);
+        if (image_load_record(&src, it->rec.image, &im, 3, ie, sizeof ie) != 0)
+            cli_die(TOOL, EXIT_DATA, "line %ld: %s", it->rec.line, ie);
         // only the cell-sized copy is kept
         it->file_w = im.w;
         it->file_h = im.h;

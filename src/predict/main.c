@@ -28,6 +28,7 @@ static void usage(void) {
         "  --max-det N      at most N detections per image [300]\n"
         "  --batch N        images per forward pass [16]\n"
         "  --root DIR       image paths are relative to DIR [.]\n"
+        IMAGE_SOURCE_HELP
         "  --device NAME    auto (a GPU when there is one) | cuda | cpu [auto]\n"
         "  --gpu-math NAME  tf32 | fp32 convolutions on the GPU [tf32]\n"
         "  --quiet          no summary line\n"
@@ -35,7 +36,8 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *root = NULL;
+    const char *model_path = NULL;
+    ImageSource src = IMAGE_SOURCE_DEFAULT;
     double conf = 0.001, iou = 0.6;
     long max_det = 300, batch = 16;
     int quiet = 0, math = GPU_MATH_TF32;
@@ -46,7 +48,9 @@ int main(int argc, char **argv) {
         { "iou", required_argument, 0, O_IOU }, { "max-det", required_argument, 0, O_MAX },
         { "batch", required_argument, 0, O_BATCH }, { "root", required_argument, 0, O_ROOT },
         { "quiet", no_argument, 0, O_QUIET }, { "device", required_argument, 0, O_DEVICE },
-        { "gpu-math", required_argument, 0, O_MATH }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "gpu-math", required_argument, 0, O_MATH }, { "help", no_argument, 0, 'h' },
+        { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
+        { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -56,7 +60,7 @@ int main(int argc, char **argv) {
         case O_IOU: if (cli_parse_double(optarg, 0, 1, &iou)) cli_usage_error(TOOL, "--iou needs a number in [0,1]"); break;
         case O_MAX: if (cli_parse_long(optarg, 1, 100000, &max_det)) cli_usage_error(TOOL, "--max-det needs a count"); break;
         case O_BATCH: if (cli_parse_long(optarg, 1, 1024, &batch)) cli_usage_error(TOOL, "--batch needs a count"); break;
-        case O_ROOT: root = optarg; break;
+        case O_ROOT: src.root = optarg; break;
         case O_QUIET: quiet = 1; break;
         case O_DEVICE:
             if (engine_parse_device(optarg, &device)) cli_usage_error(TOOL, "unknown --device '%s' (auto, cuda, cpu)", optarg);
@@ -65,7 +69,10 @@ int main(int argc, char **argv) {
             if (engine_parse_math(optarg, &math)) cli_usage_error(TOOL, "unknown --gpu-math '%s' (tf32, fp32)", optarg);
             break;
         case 'h': usage(); return 0;
-        default: fprintf(stderr, "Try '%s --help'.\n", TOOL); return EXIT_USAGE;
+        default:
+            if (image_source_option(&src, c, optarg, TOOL)) break;
+            fprintf(stderr, "Try '%s --help'.\n", TOOL);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
@@ -96,9 +103,10 @@ int main(int argc, char **argv) {
             int rc = record_read(&rd, &recs[B], err, sizeof err);
             if (rc == 0) { done = 1; break; }
             if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-            char *path = path_join(root, recs[B].image), ie[1024];
+            char ie[1024];
             Image im, boxed;
-            if (image_load(path, &im, C, ie, sizeof ie) != 0) cli_die(TOOL, EXIT_DATA, "line %ld: %s", recs[B].line, ie);
+            if (image_load_record(&src, recs[B].image, &im, C, ie, sizeof ie) != 0)
+                cli_die(TOOL, EXIT_DATA, "line %ld: %s", recs[B].line, ie);
             image_letterbox(&im, S, S, 114, &boxed, &lb[B]);
             fx[B] = (double)im.w / recs[B].width;   // the file may be a resized copy of the frame
             fy[B] = (double)im.h / recs[B].height;
@@ -107,7 +115,6 @@ int main(int argc, char **argv) {
                 for (int k = 0; k < C; k++) xb[k * plane + p] = boxed.data[p * C + k] / 255.0f;
             image_free(&im);
             image_free(&boxed);
-            free(path);
             B++;
         }
         if (B == 0) break;

@@ -212,21 +212,28 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     char ferr[1024] = "";
     #pragma omp parallel for schedule(dynamic, 8)
     for (int i = 0; i < d->n; i++) {
-        if (failed >= 0) continue;
+        int stop;
+        #pragma omp critical(dataset_failed)
+        stop = failed >= 0;
+        if (stop) continue;
         const char *img = json_string_value(json_object_get(d->records[i], "image"));
-        char *path = path_join(o->root, img), le[900];
+        char le[900];
         Image im, lb;
         Letterbox L;
-        if (image_load(path, &im, d->ch, le, sizeof le) != 0) {
-            #pragma omp critical
+        if (image_load_record(&o->images, img, &im, d->ch, le, sizeof le) != 0) {
+            #pragma omp critical(dataset_failed)
             if (failed < 0) { failed = i; snprintf(ferr, sizeof ferr, "%s", le); }
-            free(path);
             continue;
         }
         // letterbox from the record's frame: the file may be a resized copy
         double fw = (double)json_integer_value(json_object_get(d->records[i], "width"));
         double fh = (double)json_integer_value(json_object_get(d->records[i], "height"));
-        image_letterbox(&im, d->size, d->size, 114, &lb, &L);
+        if (image_letterbox(&im, d->size, d->size, 114, &lb, &L) != 0) {
+            image_free(&im);
+            #pragma omp critical(dataset_failed)
+            if (failed < 0) { failed = i; snprintf(ferr, sizeof ferr, "out of memory"); }
+            continue;
+        }
         d->scale_x[i] = L.scale_x * im.w / fw;
         d->scale_y[i] = L.scale_y * im.h / fh;
         d->pad_x[i] = L.pad_x;
@@ -238,7 +245,6 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
             for (int c = 0; c < d->ch; c++) dst[c * plane + p] = lb.data[p * d->ch + c];
         image_free(&im);
         image_free(&lb);
-        free(path);
     }
     if (failed >= 0) { snprintf(err, errn, "%s: line %d: %s", name, failed + 1, ferr); return -1; }
     for (int i = 0; i < d->n; i++) {

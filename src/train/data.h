@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "image.h"
 #include "loss.h"
 #include "record.h"
 #include "rng.h"
@@ -44,7 +45,7 @@ typedef struct {
     TargetField field;
     WeightMode weight;
     const char *annotator;   // keep only this annotator's boxes (annotations)
-    const char *root;        // image paths are relative to it
+    ImageSource images;      // where the images are, and the limits on reading them
     int size, ch;
     const char *check;       // TARGETS_NONE: a box field to validate all the same (val truth)
 } DataOptions;

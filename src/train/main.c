@@ -50,6 +50,7 @@ static void usage(void) {
         "                        classes. \"exists\" and \"conf\": probabilities in [0, 1].\n"
         "  --weight-obj          also weight the positive objectness targets\n"
         "  --root DIR            image paths are relative to DIR [.]\n"
+        IMAGE_SOURCE_HELP
         "Model\n"
         "  --out FILE            the model file (safetensors)\n"
         "  --preset NAME         cpu (width 0.1875, ~1.0 M parameters) | n | s [cpu]\n"
@@ -73,7 +74,8 @@ static void usage(void) {
 }
 
 typedef struct {
-    const char *val, *val_truth, *out, *preset, *root, *annotator;
+    const char *val, *val_truth, *out, *preset, *annotator;
+    ImageSource images;
     TargetField targets;
     WeightMode weight;
     int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs, adamw, math;
@@ -85,7 +87,7 @@ typedef struct {
 static void parse_args(int argc, char **argv, Args *a) {
     *a = (Args){ .val_truth = "truth", .preset = "cpu", .targets = TARGETS_OBJECTS, .weight = WEIGHT_VOTES, .size = 128,
                  .ch = 1, .epochs = 30, .batch = 32, .nbs = 64, .lr0 = -1, .lrf = 0.01f, .warmup = 3.0f,
-                 .gain = { 0.05f, 1.0f, 0.5f }, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
+                 .images = IMAGE_SOURCE_DEFAULT, .gain = { 0.05f, 1.0f, 0.5f }, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
     enum { O_VAL = 256, O_VALT, O_TARGETS, O_ANN, O_WEIGHT, O_WOBJ, O_ROOT, O_OUT, O_PRESET, O_SIZE, O_CH, O_EPOCHS, O_BATCH,
            O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS, O_OPT, O_LRF, O_WARM, O_BOXG, O_OBJG, O_CLSG, O_DEVICE, O_MATH };
     static const struct option opts[] = {
@@ -104,7 +106,9 @@ static void parse_args(int argc, char **argv, Args *a) {
         { "warmup-epochs", required_argument, 0, O_WARM }, { "box-gain", required_argument, 0, O_BOXG },
         { "obj-gain", required_argument, 0, O_OBJG }, { "cls-gain", required_argument, 0, O_CLSG },
         { "device", required_argument, 0, O_DEVICE }, { "gpu-math", required_argument, 0, O_MATH },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "help", no_argument, 0, 'h' },
+        { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
+        { 0, 0, 0, 0 } };
     int c;
     long v;
     double x;
@@ -130,7 +134,7 @@ static void parse_args(int argc, char **argv, Args *a) {
             else cli_usage_error(TOOL, "unknown --weight '%s' (votes, conf, none, probs, probs-exists, exists)", optarg);
             break;
         case O_WOBJ: a->weight_obj = 1; break;
-        case O_ROOT: a->root = optarg; break;
+        case O_ROOT: a->images.root = optarg; break;
         case O_OUT: a->out = optarg; break;
         case O_PRESET: a->preset = optarg; break;
         case O_SIZE:
@@ -170,7 +174,10 @@ static void parse_args(int argc, char **argv, Args *a) {
             if (engine_parse_math(optarg, &a->math)) cli_usage_error(TOOL, "unknown --gpu-math '%s' (tf32, fp32)", optarg);
             break;
         case 'h': usage(); exit(0);
-        default: fprintf(stderr, "Try '%s --help'.\n", TOOL); exit(EXIT_USAGE);
+        default:
+            if (image_source_option(&a->images, c, optarg, TOOL)) break;
+            fprintf(stderr, "Try '%s --help'.\n", TOOL);
+            exit(EXIT_USAGE);
         }
     }
     if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
@@ -245,7 +252,7 @@ int main(int argc, char **argv) {
     char desc[512], err[2048];
     float wm, dm;
     preset_multiples(a.preset, &wm, &dm);
-    DataOptions dopt = { a.targets, a.weight, a.annotator, a.root, a.size, a.ch, NULL };
+    DataOptions dopt = { a.targets, a.weight, a.annotator, a.images, a.size, a.ch, NULL };
     Model m = { 0 };
     Dataset train, val;
     if (dataset_load(&train, stdin, "stdin", &dopt, &m.classes, &m.n_classes, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);

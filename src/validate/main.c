@@ -25,6 +25,7 @@ static void usage(void) {
         "  --lenient        accept inverted and out-of-frame boxes (only finite numbers needed)\n"
         "  --images         decode each record's image in full (a missing or corrupt file is an error)\n"
         "  --root DIR       folder that \"image\" paths are relative to [.]\n"
+        IMAGE_SOURCE_HELP
         "  --keep-going     report every bad record, skip it, and exit 1 at the end\n"
         "  --quiet          no summary line\n"
         "  -h, --help       show this help\n"
@@ -66,13 +67,15 @@ int main(int argc, char **argv) {
     unsigned required = 0;
     BoxPolicy boxes = BOX_STRICT;
     bool images = false, keep_going = false, quiet = false;
-    const char *root = NULL;
+    ImageSource src = IMAGE_SOURCE_DEFAULT;
     enum { O_REQUIRE = 256, O_LENIENT, O_IMAGES, O_ROOT, O_KEEP, O_QUIET };
     static const struct option opts[] = {
         { "require", required_argument, 0, O_REQUIRE }, { "lenient", no_argument, 0, O_LENIENT },
         { "images", no_argument, 0, O_IMAGES }, { "root", required_argument, 0, O_ROOT },
         { "keep-going", no_argument, 0, O_KEEP }, { "quiet", no_argument, 0, O_QUIET },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "help", no_argument, 0, 'h' },
+        { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
+        { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;   // getopt's own messages then start with the tool's name
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -80,11 +83,14 @@ int main(int argc, char **argv) {
         case O_REQUIRE: required = parse_fields(optarg); break;
         case O_LENIENT: boxes = BOX_LENIENT; break;
         case O_IMAGES: images = true; break;
-        case O_ROOT: root = optarg; break;
+        case O_ROOT: src.root = optarg; break;
         case O_KEEP: keep_going = true; break;
         case O_QUIET: quiet = true; break;
         case 'h': usage(); return 0;
-        default: fprintf(stderr, "Try '%s --help'.\n", TOOL); return EXIT_USAGE;
+        default:
+            if (image_source_option(&src, c, optarg, TOOL)) break;
+            fprintf(stderr, "Try '%s --help'.\n", TOOL);
+            return EXIT_USAGE;
         }
     }
     if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
@@ -110,15 +116,14 @@ int main(int argc, char **argv) {
                 rc = -1;
             }
             if (rc == 1 && images) {
-                char *path = path_join(root, rec.image), ierr[600];
+                char ierr[600];
                 Image im;
-                if (image_load(path, &im, 0, ierr, sizeof ierr) != 0) {
+                if (image_load_record(&src, rec.image, &im, 0, ierr, sizeof ierr) != 0) {
                     snprintf(err, sizeof err, "line %ld: image: %s", rec.line, ierr);
                     rc = -1;
                 } else {
                     image_free(&im);
                 }
-                free(path);
             }
             if (rc == 1) {
                 fputs(rd.buf, stdout);

@@ -20,7 +20,31 @@ static double mean_abs_diff(const Image *a, const Image *b) {
     return s / n;
 }
 
+// The lexical root rule: which relative paths stay under the root.
+static void test_path_under_root(void) {
+    char err[300];
+    struct { const char *name; int inside; } cases[] = {
+        { "a.png", 1 }, { "img/a.png", 1 }, { "./img//a.png", 1 }, { "img/../a.png", 1 }, { "a/b/../../c.png", 1 },
+        { "../a.png", 0 }, { "img/../../a.png", 0 }, { "./../a.png", 0 }, { "a/b/../../../c.png", 0 }, { "..", 0 },
+        { "..a/b.png", 1 }, { "a../b.png", 1 } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *p = path_under_root("/r", cases[i].name, false, err, sizeof err);
+        CHECK((p != NULL) == cases[i].inside);
+        if (p) CHECK(strncmp(p, "/r/", 3) == 0);
+        else CHECK_STR_HAS(err, "the path leaves the image root");
+        free(p);
+        p = path_under_root("/r", cases[i].name, true, err, sizeof err);   // --allow-outside-root
+        CHECK(p != NULL);
+        free(p);
+    }
+    char *p = path_under_root("/r", "/data/../x.png", false, err, sizeof err);   // absolute: as given
+    CHECK(p && strcmp(p, "/data/../x.png") == 0);
+    free(p);
+    CHECK(path_under_root("/r", "", false, err, sizeof err) == NULL);
+}
+
 int main(void) {
+    test_path_under_root();
     char dir[] = "/tmp/mad-image-XXXXXX", err[512];
     CHECK(mkdtemp(dir) != NULL);
     char *png = path_join(dir, "a.png"), *jpg = path_join(dir, "a.jpg"), *bad = path_join(dir, "bad.jpg");
