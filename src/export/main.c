@@ -28,6 +28,103 @@ static void usage(void) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+// The records, kept as their input text (one NUL-terminated line each) for the later passes.
+typedef struct {
+    char *text;
+    size_t len, cap;
+    size_t *start;   // [n] offset of each line in text
+    size_t n, cap_n;
+} Lines;
+
+static void keep_line(Lines *L, const char *line) {
+    size_t k = strlen(line) + 1;
+    if (L->len + k > L->cap) {
+        size_t cap = L->cap ? L->cap : 1 << 20;
+        while (cap < L->len + k) cap *= 2;
+        char *t = realloc(L->text, cap);
+        if (!t) cli_die(TOOL, EXIT_DATA, "out of memory");
+        L->text = t;
+        L->cap = cap;
+    }
+    if (L->n == L->cap_n) {
+        size_t cap = L->cap_n ? L->cap_n * 2 : 1024;
+        size_t *s = realloc(L->start, sizeof *s * cap);
+        if (!s) cli_die(TOOL, EXIT_DATA, "out of memory");
+        L->start = s;
+        L->cap_n = cap;
+    }
+    memcpy(L->text + L->len, line, k);
+    L->start[L->n++] = L->len;
+    L->len += k;
+}
+
+// A kept record, parsed again (it was valid the first time).
+static json_t *line_json(const Lines *L, size_t r) {
+    json_t *rec = json_loads(L->text + L->start[r], 0, NULL);
+    if (!rec) cli_die(TOOL, EXIT_DATA, "out of memory");
+    return rec;
+}
+
+static void put_text(const char *s) {
+    if (fputs(s, stdout) == EOF) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
+}
+
+// Writes one array element (owned), after a comma unless it is the first.
+static void put_json(json_t *v, int comma) {
+    if (!v || (comma && fputc(',', stdout) == EOF) || json_dumpf(v, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17)) != 0)
+        cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
+    json_decref(v);
+}
+
+// Reads and checks every record, keeps its text and the field's labels; returns the number
+// of boxes in the field. Any problem stops here, before a byte is written.
+static long read_records(const char *field, int results, Lines *lines, json_t *labels) {
+    int is_ann = strcmp(field, "annotations") == 0, is_det = strcmp(field, "detections") == 0;
+    unsigned need = REC_ID | REC_IMAGE | REC_SIZE | (is_ann ? REC_ANNOTATORS | REC_ANNOTATIONS : 0);
+    RecordReader rd;
+    record_reader_init(&rd, stdin, need, BOX_STRICT);
+    json_t *ids = json_object();
+    char err[1024];
+    long n_boxes = 0;
+    for (;;) {
+        Record rec;
+        int rc = record_read(&rd, &rec, err, sizeof err);
+        if (rc == 0) break;
+        if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
+        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
+        // The field's boxes, checked as the record format wants them.
+        if (!is_ann) {
+            Record chk;
+            json_incref(rec.json);
+            int bad = record_from_json(rec.json, rec.line, REC_TRUTH | (is_det ? REC_DETECTIONS : 0), BOX_STRICT,
+                                       is_det ? "truth" : field, &chk, err, sizeof err);
+            if (is_det && bad) {
+                // detections only: the truth field need not be there
+                record_free(&chk);
+                json_incref(rec.json);
+                bad = record_from_json(rec.json, rec.line, REC_DETECTIONS, BOX_STRICT, "truth", &chk, err, sizeof err);
+            }
+            record_free(&chk);
+            if (bad) cli_die(TOOL, EXIT_DATA, "%s", err);
+        }
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(rec.json, field), i, a) {
+            if (results && !json_object_get(a, strcmp(field, "objects") == 0 ? "conf" : "score"))
+                cli_die(TOOL, EXIT_DATA, "line %ld: %s[%zu]: --results needs scores (use --field detections or objects)",
+                        rec.line, field, i);
+            json_object_set_new(labels, json_string_value(json_object_get(a, "label")), json_true());
+            n_boxes++;
+        }
+        keep_line(lines, rd.buf);
+        record_free(&rec);
+    }
+    free(rd.buf);
+    json_decref(ids);
+    return n_boxes;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "coco") != 0) {
         if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { usage(); return 0; }
@@ -57,64 +154,40 @@ int main(int argc, char **argv) {
     }
     if (optind < argc) cli_usage_error(TOOL, "unexpected argument '%s' (records come on stdin)", argv[optind]);
     int is_ann = strcmp(field, "annotations") == 0;
-    unsigned need = REC_ID | REC_IMAGE | REC_SIZE | (is_ann ? REC_ANNOTATORS | REC_ANNOTATIONS : 0);
-    RecordReader rd;
-    record_reader_init(&rd, stdin, need, BOX_STRICT);
-    json_t *recs = json_array(), *labels = json_object(), *ids = json_object();
-    char err[1024];
-    for (;;) {
-        Record rec;
-        int rc = record_read(&rd, &rec, err, sizeof err);
-        if (rc == 0) break;
-        if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
-        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
-        // The field's boxes, checked as the record format wants them.
-        if (!is_ann) {
-            Record chk;
-            json_incref(rec.json);
-            int bad = record_from_json(rec.json, rec.line, REC_TRUTH | (strcmp(field, "detections") == 0 ? REC_DETECTIONS : 0),
-                                       BOX_STRICT, strcmp(field, "detections") == 0 ? "truth" : field, &chk, err, sizeof err);
-            if (strcmp(field, "detections") == 0 && bad) {
-                // detections only: the truth field need not be there
-                record_free(&chk);
-                json_incref(rec.json);
-                bad = record_from_json(rec.json, rec.line, REC_DETECTIONS, BOX_STRICT, "truth", &chk, err, sizeof err);
-            }
-            record_free(&chk);
-            if (bad) cli_die(TOOL, EXIT_DATA, "%s", err);
-        }
-        json_t *arr = json_object_get(rec.json, field);
-        size_t i;
-        json_t *a;
-        json_array_foreach(arr, i, a) json_object_set_new(labels, json_string_value(json_object_get(a, "label")), json_true());
-        json_array_append(recs, rec.json);
-        record_free(&rec);
-    }
-    free(rd.buf);
-    if (json_array_size(recs) == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
+    Lines lines = { 0 };
+    json_t *labels = json_object();
+    long n_boxes = read_records(field, results, &lines, labels);
+    if (lines.n == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
 
     size_t nl = json_object_size(labels), k = 0;
     char **names = malloc(sizeof *names * (nl + 1));
+    if (!names) cli_die(TOOL, EXIT_DATA, "out of memory");
     const char *l;
     json_t *unused;
     json_object_foreach(labels, l, unused) names[k++] = (char *)l;
     if (nl > 1) qsort(names, nl, sizeof *names, cmp_str);
-    json_t *cat_id = json_object(), *cats = json_array();
-    for (k = 0; k < nl; k++) {
-        json_object_set_new(cat_id, names[k], json_integer((json_int_t)k + 1));
-        json_array_append_new(cats, json_pack("{s:I,s:s}", "id", (json_int_t)k + 1, "name", names[k]));
+    json_t *cat_id = json_object();
+    for (k = 0; k < nl; k++) json_object_set_new(cat_id, names[k], json_integer((json_int_t)k + 1));
+
+    // The document is written piece by piece, one record at a time: its three arrays come
+    // from two passes over the records kept as text, so memory stays near the input's size.
+    if (!results) {
+        put_text("{\"images\":[");
+        for (size_t r = 0; r < lines.n; r++) {
+            json_t *rec = line_json(&lines, r);
+            json_t *img = json_pack("{s:I,s:O,s:O,s:O,s:O}", "id", (json_int_t)r + 1, "file_name", json_object_get(rec, "image"),
+                                    "width", json_object_get(rec, "width"), "height", json_object_get(rec, "height"),
+                                    "record_id", json_object_get(rec, "id"));
+            if (json_object_get(rec, "annotators")) json_object_set(img, "annotators", json_object_get(rec, "annotators"));
+            put_json(img, r > 0);
+            json_decref(rec);
+        }
+        put_text("],\"annotations\":");
     }
-    json_t *images = json_array(), *anns = json_array();
+    put_text("[");
     json_int_t ann_id = 1;
-    size_t r;
-    json_t *rec;
-    json_array_foreach(recs, r, rec) {
-        json_t *img = json_pack("{s:I,s:O,s:O,s:O,s:O}", "id", (json_int_t)r + 1, "file_name", json_object_get(rec, "image"),
-                                "width", json_object_get(rec, "width"), "height", json_object_get(rec, "height"),
-                                "record_id", json_object_get(rec, "id"));
-        if (json_object_get(rec, "annotators")) json_object_set(img, "annotators", json_object_get(rec, "annotators"));
-        json_array_append_new(images, img);
+    for (size_t r = 0; r < lines.n; r++) {
+        json_t *rec = line_json(&lines, r);
         size_t i;
         json_t *a;
         json_array_foreach(json_object_get(rec, field), i, a) {
@@ -124,31 +197,33 @@ int main(int argc, char **argv) {
             double w = x2 - x1, h = y2 - y1;
             json_t *score = json_object_get(a, strcmp(field, "objects") == 0 ? "conf" : "score");
             json_t *cid = json_object_get(cat_id, json_string_value(json_object_get(a, "label")));
+            json_t *e;
             if (results) {
-                if (!score) cli_die(TOOL, EXIT_DATA, "record %zu: --results needs scores (use --field detections or objects)", r + 1);
-                json_array_append_new(anns, json_pack("{s:I,s:O,s:[ffff],s:O}", "image_id", (json_int_t)r + 1, "category_id", cid,
-                                                      "bbox", x1, y1, w, h, "score", score));
-                continue;
+                e = json_pack("{s:I,s:O,s:[ffff],s:O}", "image_id", (json_int_t)r + 1, "category_id", cid, "bbox", x1, y1, w, h,
+                              "score", score);
+            } else {
+                e = json_pack("{s:I,s:I,s:O,s:[ffff],s:f,s:i,s:O}", "id", ann_id, "image_id", (json_int_t)r + 1,
+                              "category_id", cid, "bbox", x1, y1, w, h, "area", w * h, "iscrowd", 0, "xyxy", b);
+                if (score) json_object_set(e, "score", score);
+                if (is_ann) json_object_set_new(e, "attributes", json_pack("{s:O}", "annotator", json_object_get(a, "annotator")));
             }
-            json_t *e = json_pack("{s:I,s:I,s:O,s:[ffff],s:f,s:i,s:O}", "id", ann_id++, "image_id", (json_int_t)r + 1,
-                                  "category_id", cid, "bbox", x1, y1, w, h, "area", w * h, "iscrowd", 0, "xyxy", b);
-            if (score) json_object_set(e, "score", score);
-            if (is_ann) json_object_set_new(e, "attributes", json_pack("{s:O}", "annotator", json_object_get(a, "annotator")));
-            json_array_append_new(anns, e);
+            put_json(e, ann_id > 1);
+            ann_id++;
         }
+        json_decref(rec);
     }
-    json_t *out = results ? json_incref(anns)
-                          : json_pack("{s:o,s:o,s:o}", "images", images, "annotations", json_incref(anns), "categories", cats);
-    if (json_dumpf(out, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17)) != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
-        cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
-    fprintf(stderr, "%s: %zu images, %zu categories, %zu %s\n", TOOL, json_array_size(recs), nl, json_array_size(anns),
-            results ? "results" : "annotations");
-    json_decref(out);
-    json_decref(anns);
-    if (results) { json_decref(images); json_decref(cats); }
-    json_decref(recs);
+    put_text("]");
+    if (!results) {
+        put_text(",\"categories\":[");
+        for (k = 0; k < nl; k++) put_json(json_pack("{s:I,s:s}", "id", (json_int_t)k + 1, "name", names[k]), k > 0);
+        put_text("]}");
+    }
+    put_text("\n");
+    if (fflush(stdout) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
+    fprintf(stderr, "%s: %zu images, %zu categories, %ld %s\n", TOOL, lines.n, nl, n_boxes, results ? "results" : "annotations");
+    free(lines.text);
+    free(lines.start);
     json_decref(labels);
-    json_decref(ids);
     json_decref(cat_id);
     free(names);
     return 0;
