@@ -108,3 +108,48 @@ setup_file() {
     [ "$output" = "split: $BATS_TEST_TMPDIR/file/ is not a folder" ]
     assert_no_temp_files "$BATS_TEST_TMPDIR"
 }
+
+# Parts of a run, by content: old (seed 0) or new (seed 9).
+split_parts() { "$BIN/split" --quiet --seed "$1" --ratios 0.5,0.25,0.25 --prefix "$2" < "$BATS_FILE_TMPDIR/all.jsonl"; }
+
+@test "parts replace the old ones as a set: a kill or a failed rename never leaves parts of two runs" {
+    command -v strace > /dev/null || skip "strace is not installed"
+    d="$BATS_TEST_TMPDIR"
+    split_parts 0 "$d/old/" && split_parts 9 "$d/new/"
+    ! cmp -s "$d/old/train.jsonl" "$d/new/train.jsonl"
+    # killed at its second rename, and (in a second run) failing there
+    for fault in signal=KILL error=EIO; do
+        rm -rf "$d/p" && split_parts 0 "$d/p/"
+        run strace -f -o /dev/null -e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:$fault:when=2 \
+            "$BIN/split" --quiet --seed 9 --ratios 0.5,0.25,0.25 --prefix "$d/p/" < "$BATS_FILE_TMPDIR/all.jsonl"
+        echo "$fault: $status $output"
+        [ "$status" -ne 0 ]
+        for part in train val test; do
+            if [ -e "$d/p/$part.jsonl" ]; then cmp "$d/p/$part.jsonl" "$d/new/$part.jsonl"; fi
+        done
+        ls "$d/p"
+    done
+    # the failed rename removed what it had renamed, and its temporaries
+    [ -z "$(ls -A "$d/p")" ]
+    [[ "$output" == *"cannot rename into $d/p/val.jsonl: Input/output error"* ]]
+    # after the kill, the next run clears the temporaries it left and writes a whole set
+    rm -rf "$d/p" && split_parts 0 "$d/p/"
+    strace -f -o /dev/null -e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:signal=KILL:when=2 \
+        "$BIN/split" --quiet --seed 9 --ratios 0.5,0.25,0.25 --prefix "$d/p/" < "$BATS_FILE_TMPDIR/all.jsonl" || true
+    [ -n "$(find "$d/p" -name '*.tmp.*')" ] && [ -e "$d/p/train.jsonl" ] && [ ! -e "$d/p/val.jsonl" ]
+    split_parts 9 "$d/p/"
+    assert_no_temp_files "$d/p"
+    for part in train val test; do cmp "$d/p/$part.jsonl" "$d/new/$part.jsonl"; done
+}
+
+@test "a part that is not a regular file stops split before any old part is touched" {
+    d="$BATS_TEST_TMPDIR"
+    split_parts 0 "$d/p/"
+    cp -r "$d/p" "$d/before"
+    rm "$d/p/test.jsonl" && mkdir "$d/p/test.jsonl"
+    run split_parts 9 "$d/p/"
+    [ "$status" -eq 1 ]
+    [ "$output" = "split: cannot replace $d/p/test.jsonl: not a regular file" ]
+    cmp "$d/p/train.jsonl" "$d/before/train.jsonl" && cmp "$d/p/val.jsonl" "$d/before/val.jsonl"
+    assert_no_temp_files "$d/p"
+}

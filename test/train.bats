@@ -2,6 +2,7 @@
 # train and predict on the CPU (--device cpu: the determinism and resume checks compare bytes).
 
 load helpers/common
+bats_require_minimum_version 1.5.0
 
 setup_file() {
     load helpers/common
@@ -52,6 +53,61 @@ setup_file() {
     run "$BIN/train" --device cpu $o --resume --out "$BATS_TEST_TMPDIR/d.safetensors" --epochs 3 < "$BATS_FILE_TMPDIR/train.jsonl"
     [ "$status" -eq 1 ]
     [[ "$output" == *"was not written with --optimizer adamw"* ]]
+}
+
+@test "a run killed before its first checkpoint: --resume clears its temporaries and trains from the beginning" {
+    command -v strace > /dev/null || skip "strace is not installed"
+    o="--device cpu --val $BATS_FILE_TMPDIR/val.jsonl --epochs 1 --batch 16"
+    "$BIN/train" $o --quiet --out "$BATS_TEST_TMPDIR/a.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    # killed at its first rename: the model's, before any checkpoint exists
+    run strace -f -o /dev/null -e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:signal=KILL:when=1 \
+        "$BIN/train" $o --quiet --out "$BATS_TEST_TMPDIR/k.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl"
+    [ "$status" -ne 0 ]
+    [ -n "$(find "$BATS_TEST_TMPDIR" -name 'k.safetensors.tmp.*')" ] && [ ! -e "$BATS_TEST_TMPDIR/k.safetensors.ckpt" ]
+    touch "$BATS_TEST_TMPDIR/k.safetensors.ckpt.tmp.AbC123"
+    run --separate-stderr "$BIN/train" $o --resume --out "$BATS_TEST_TMPDIR/k.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl"
+    echo "$stderr"
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == *"train: removed 2 temporary files left by a killed run"* ]]
+    [[ "$stderr" == *"train: --resume: no checkpoint $BATS_TEST_TMPDIR/k.safetensors.ckpt yet; training from the beginning"* ]]
+    assert_no_temp_files "$BATS_TEST_TMPDIR"
+    cmp "$BATS_TEST_TMPDIR/a.safetensors.ckpt" "$BATS_TEST_TMPDIR/k.safetensors.ckpt"
+}
+
+@test "the model and the checkpoint reach the disk before they are renamed into place (fsync, then rename, then the folder's fsync)" {
+    command -v strace > /dev/null || skip "strace is not installed"
+    strace -f -o "$BATS_TEST_TMPDIR/st.log" -e trace=fsync,rename,renameat,renameat2 "$BIN/train" --device cpu --quiet \
+        --val "$BATS_FILE_TMPDIR/val.jsonl" --epochs 1 --batch 16 --out "$BATS_TEST_TMPDIR/m.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    grep -E 'fsync|rename' "$BATS_TEST_TMPDIR/st.log" | sed -E 's/^[0-9]+ +//; s/\(.*tmp\.[A-Za-z0-9]+", "/(TMP, "/; s/fsync\([0-9]+\)/fsync/; s/ += 0$//' > "$BATS_TEST_TMPDIR/seq"
+    cat "$BATS_TEST_TMPDIR/seq"
+    [ "$(cat "$BATS_TEST_TMPDIR/seq")" = "fsync
+rename(TMP, \"$BATS_TEST_TMPDIR/m.safetensors\")
+fsync
+fsync
+rename(TMP, \"$BATS_TEST_TMPDIR/m.safetensors.ckpt\")
+fsync" ]
+}
+
+@test "--resume refuses a checkpoint whose metadata lacks a key, naming it" {
+    o="--device cpu --quiet --val $BATS_FILE_TMPDIR/val.jsonl --batch 16"
+    "$BIN/train" $o --epochs 1 --out "$BATS_TEST_TMPDIR/m.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    for key in epoch updates best rng; do
+        python3 - "$BATS_TEST_TMPDIR/m.safetensors.ckpt" "$key" <<'PY'
+import json, struct, sys
+path, key = sys.argv[1], sys.argv[2]
+b = open(path, 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+del h['__metadata__'][key]
+t = json.dumps(h, separators=(',', ':')).encode()
+t += b' ' * (-len(t) % 8)
+open(path + '.' + key, 'wb').write(struct.pack('<Q', len(t)) + t + b[8 + n:])
+PY
+        cp "$BATS_TEST_TMPDIR/m.safetensors.ckpt.$key" "$BATS_TEST_TMPDIR/x.safetensors.ckpt"
+        run "$BIN/train" $o --epochs 2 --resume --out "$BATS_TEST_TMPDIR/x.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl"
+        [ "$status" -eq 1 ]
+        [ "$output" = "train: --resume: $BATS_TEST_TMPDIR/x.safetensors.ckpt lacks \"$key\" in its metadata" ]
+    done
 }
 
 @test "predict writes detections in the record's frame and passes the rest through" {

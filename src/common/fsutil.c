@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,10 +68,13 @@ int atomic_open(AtomicFile *f, const char *path, char *err, size_t errn) {
     return 0;
 }
 
-int atomic_commit(AtomicFile *f, char *err, size_t errn) {
+// Flushes and closes the temporary file (with fsync when durable). Returns -1 with err,
+// the temporary file removed, on any write error.
+static int atomic_close(AtomicFile *f, bool durable, char *err, size_t errn) {
     int bad = ferror(f->fp) != 0;
     if (fflush(f->fp) != 0) bad = 1;
     int e = errno;
+    if (!bad && durable && fsync(fileno(f->fp)) != 0) { bad = 1; e = errno; }
     if (fclose(f->fp) != 0) { bad = 1; e = errno; }
     f->fp = NULL;
     if (bad) {
@@ -78,6 +82,22 @@ int atomic_commit(AtomicFile *f, char *err, size_t errn) {
         atomic_abort(f);
         return -1;
     }
+    return 0;
+}
+
+// fsync of the folder that holds path, so that a rename in it is on the disk.
+static void sync_folder_of(const char *path) {
+    char *dir = strdup(path);
+    if (!dir) return;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) { fsync(fd); close(fd); }
+    free(dir);
+}
+
+static int atomic_rename(AtomicFile *f, char *err, size_t errn) {
     if (rename(f->tmp, f->path) != 0) {
         snprintf(err, errn, "cannot rename into %s: %s", f->path, strerror(errno));
         atomic_abort(f);
@@ -86,6 +106,78 @@ int atomic_commit(AtomicFile *f, char *err, size_t errn) {
     free(f->tmp); f->tmp = NULL;
     free(f->path); f->path = NULL;
     return 0;
+}
+
+int atomic_commit(AtomicFile *f, char *err, size_t errn) {
+    if (atomic_close(f, false, err, errn) != 0) return -1;
+    return atomic_rename(f, err, errn);
+}
+
+int atomic_commit_durable(AtomicFile *f, char *err, size_t errn) {
+    if (atomic_close(f, true, err, errn) != 0) return -1;
+    char *path = strdup(f->path);
+    int rc = atomic_rename(f, err, errn);
+    if (rc == 0 && path) sync_folder_of(path);
+    free(path);
+    return rc;
+}
+
+int atomic_commit_set(AtomicFile *f, int n, char *err, size_t errn) {
+    int failed = -1;
+    for (int k = 0; k < n && failed < 0; k++)
+        if (atomic_close(&f[k], true, err, errn) != 0) failed = k;
+    // Nothing is replaced unless every target can be: an existing target must be a file.
+    for (int k = 0; k < n && failed < 0; k++) {
+        struct stat st;
+        if (lstat(f[k].path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            snprintf(err, errn, "cannot replace %s: not a regular file", f[k].path);
+            failed = k;
+        }
+    }
+    if (failed >= 0) {
+        for (int k = 0; k < n; k++) atomic_abort(&f[k]);
+        return -1;
+    }
+    // The old set goes first: from here a crash leaves parts missing, never old beside new.
+    for (int k = 0; k < n && failed < 0; k++)
+        if (unlink(f[k].path) != 0 && errno != ENOENT) {
+            snprintf(err, errn, "cannot replace %s: %s", f[k].path, strerror(errno));
+            failed = k;
+        }
+    char **done = calloc(n > 0 ? (size_t)n : 1, sizeof *done);
+    if (!done && failed < 0) { snprintf(err, errn, "out of memory"); failed = 0; }
+    for (int k = 0; k < n && failed < 0; k++) {
+        char *path = strdup(f[k].path);
+        if (!path || atomic_rename(&f[k], err, errn) != 0) { free(path); failed = k; break; }
+        done[k] = path;
+    }
+    if (failed >= 0) {
+        // an error (not a crash): the parts already renamed are removed too, so none is left
+        for (int k = 0; k < n; k++) {
+            if (done && done[k]) unlink(done[k]);
+            atomic_abort(&f[k]);
+        }
+    } else if (n > 0 && done) {
+        sync_folder_of(done[0]);
+    }
+    for (int k = 0; k < n && done; k++) free(done[k]);
+    free(done);
+    return failed >= 0 ? -1 : 0;
+}
+
+int remove_stale_temps(const char *path) {
+    size_t n = strlen(path);
+    char *pattern = malloc(n + 16);
+    if (!pattern) return 0;
+    snprintf(pattern, n + 16, "%s.tmp.??????", path);
+    glob_t g;
+    int removed = 0;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) removed += unlink(g.gl_pathv[i]) == 0;
+        globfree(&g);
+    }
+    free(pattern);
+    return removed;
 }
 
 void atomic_abort(AtomicFile *f) {

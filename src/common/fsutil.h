@@ -18,8 +18,18 @@ typedef struct {
 } AtomicFile;
 
 int atomic_open(AtomicFile *f, const char *path, char *err, size_t errn);
-// Flushes, syncs and renames into place. Returns -1 on any write error (the file is removed).
+// Flushes and renames into place. Returns -1 on any write error (the file is removed).
 int atomic_commit(AtomicFile *f, char *err, size_t errn);
+// As atomic_commit, and durable: fsync of the file before the rename and of its folder
+// after, so that a power loss leaves the old file or the new one, whole (models, checkpoints).
+int atomic_commit_durable(AtomicFile *f, char *err, size_t errn);
+// Commits n files as one set (split's parts): every file is written and synced; then every
+// old target is removed, and only then are the new ones renamed into place. A crash may
+// leave parts missing, never parts of two runs side by side; an error leaves none of them.
+int atomic_commit_set(AtomicFile *f, int n, char *err, size_t errn);
+// Removes what a killed writer left of path: the temporary files path.tmp.XXXXXX. Returns
+// how many were removed.
+int remove_stale_temps(const char *path);
 // Removes the temporary file.
 void atomic_abort(AtomicFile *f);
 

@@ -49,7 +49,7 @@ int st_write(const char *path, const StTensor *t, int n, const json_t *metadata,
         for (int d = 0; d < t[i].ndim; d++) count *= (size_t)t[i].shape[d];
         fwrite(t[i].data, sizeof(float), count, f.fp);   // x86-64 is little-endian
     }
-    return atomic_commit(&f, err, errn);
+    return atomic_commit_durable(&f, err, errn);
 }
 
 int st_read(const char *path, StFile *f, char *err, size_t errn) {

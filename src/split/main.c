@@ -299,7 +299,8 @@ int main(int argc, char **argv) {
     }
     free(label_sets);
 
-    // All parts go to temporary files first; they are renamed only when every one is written.
+    // All parts go to temporary files first; they replace the old parts as one set, only when
+    // every one is written (see atomic_commit_set).
     if (prefix[strlen(prefix) - 1] == '/' && make_dirs(prefix, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
     AtomicFile *files = calloc((size_t)n_parts, sizeof *files);
     long counts[64] = { 0 };
@@ -307,6 +308,7 @@ int main(int argc, char **argv) {
         size_t len = strlen(prefix) + strlen(names[k]) + 8;
         char *path = malloc(len);
         snprintf(path, len, "%s%s.jsonl", prefix, names[k]);
+        remove_stale_temps(path);   // what a killed run left
         if (atomic_open(&files[k], path, err, sizeof err) != 0) {
             for (int j = 0; j < k; j++) atomic_abort(&files[j]);
             cli_die(TOOL, EXIT_DATA, "%s", err);
@@ -324,8 +326,7 @@ int main(int argc, char **argv) {
             for (int j = 0; j < n_parts; j++) atomic_abort(&files[j]);
             cli_die(TOOL, EXIT_DATA, "cannot write %s%s.jsonl", prefix, names[k]);
         }
-    for (int k = 0; k < n_parts; k++)
-        if (atomic_commit(&files[k], err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    if (atomic_commit_set(files, n_parts, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
     if (!quiet) {
         fprintf(stderr, "%s: %ld records ->", TOOL, n);
         for (int k = 0; k < n_parts; k++) fprintf(stderr, " %s %ld", names[k], counts[k]);

@@ -1,9 +1,12 @@
 // train: fits the detector to records' targets with the EARL loss, on the GPU or the CPU.
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -246,6 +249,20 @@ static void validate_map(Model *m, Engine *eng, const Dataset *val, const char *
     free(x); free(idx); free(dets); free(eb);
 }
 
+// A checkpoint's metadata entry; a checkpoint without it is refused, naming the key.
+static const char *checkpoint_meta(const StFile *f, const char *path, const char *key) {
+    const char *v = st_meta(f, key);
+    if (!v) cli_die(TOOL, EXIT_DATA, "--resume: %s lacks \"%s\" in its metadata", path, key);
+    return v;
+}
+
+static long checkpoint_long(const StFile *f, const char *path, const char *key, long lo, long hi) {
+    long v;
+    if (cli_parse_long(checkpoint_meta(f, path, key), lo, hi, &v) != 0)
+        cli_die(TOOL, EXIT_DATA, "--resume: %s: \"%s\" is not an integer in [%ld, %ld]", path, key, lo, hi);
+    return v;
+}
+
 int main(int argc, char **argv) {
     Args a;
     parse_args(argc, argv, &a);
@@ -307,6 +324,15 @@ int main(int argc, char **argv) {
     size_t ckpt_len = strlen(a.out) + 8;
     char *ckpt = malloc(ckpt_len);
     snprintf(ckpt, ckpt_len, "%s.ckpt", a.out);
+    // What a killed run left: temporary files of the model and of the checkpoint.
+    int stale = remove_stale_temps(a.out) + remove_stale_temps(ckpt);
+    if (stale && !a.quiet) fprintf(stderr, "%s: removed %d temporary file%s left by a killed run\n", TOOL, stale, stale > 1 ? "s" : "");
+    struct stat ckpt_st;
+    if (a.resume && stat(ckpt, &ckpt_st) != 0 && errno == ENOENT) {
+        // killed before its first epoch ended: nothing to resume, so start from the beginning
+        fprintf(stderr, "%s: --resume: no checkpoint %s yet; training from the beginning\n", TOOL, ckpt);
+        a.resume = 0;
+    }
     if (a.resume) {
         StFile f;
         if (st_read(ckpt, &f, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "--resume: %s", err);
@@ -322,11 +348,15 @@ int main(int argc, char **argv) {
             if (!sm || (size_t)shape[0] != m.net.n_floats) cli_die(TOOL, EXIT_DATA, "--resume: %s was not written with --optimizer adamw", ckpt);
             memcpy(opt.second, sm, sizeof(float) * m.net.n_floats);
         }
-        start_epoch = atoi(st_meta(&f, "epoch"));
-        opt.updates = atol(st_meta(&f, "updates"));
+        start_epoch = (int)checkpoint_long(&f, ckpt, "epoch", 0, INT_MAX);
+        opt.updates = checkpoint_long(&f, ckpt, "updates", 0, LONG_MAX);
         opt.has_momentum = 1;
-        best = atof(st_meta(&f, "best"));
-        sscanf(st_meta(&f, "rng"), "%lu %lu", (unsigned long *)&rng.state, (unsigned long *)&rng.inc);
+        const char *best_text = checkpoint_meta(&f, ckpt, "best");
+        char *end;
+        best = strtod(best_text, &end);
+        if (end == best_text || *end) cli_die(TOOL, EXIT_DATA, "--resume: %s: \"best\" is not a number", ckpt);
+        if (sscanf(checkpoint_meta(&f, ckpt, "rng"), "%lu %lu", (unsigned long *)&rng.state, (unsigned long *)&rng.inc) != 2)
+            cli_die(TOOL, EXIT_DATA, "--resume: %s: \"rng\" is not two integers", ckpt);
         const float *an = st_tensor(&f, "anchors", &nd, shape);
         if (an) memcpy(m.net.anchors, an, sizeof m.net.anchors);
         st_close(&f);
