@@ -220,10 +220,14 @@ int main(int argc, char **argv) {
     RecordReader rd;
     record_reader_init(&rd, stdin, REC_ID | REC_IMAGE | REC_SIZE, BOX_STRICT);
     int got = 0;
+    json_t *ids = json_object();   // id -> line of its first record
     while (got < n) {
         int rc = record_read(&rd, &items[got].rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+        long first = record_id_seen(ids, items[got].rec.id, strlen(items[got].rec.id), items[got].rec.line);
+        if (first)
+            cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", items[got].rec.line, items[got].rec.id, first);
         Item *it = &items[got];
         json_t *names = json_object_get(it->rec.json, "annotators");
         size_t i;
@@ -276,6 +280,7 @@ int main(int argc, char **argv) {
         record_free(&items[k].rec);
     }
     free(items);
+    json_decref(ids);
     free(rd.buf);
     return 0;
 }

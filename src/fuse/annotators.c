@@ -341,6 +341,17 @@ void fuse_annotators_line(const char *line, size_t len, long lineno, const FuseO
     int how = view_read(line, len, lineno, ws, force_jansson, &r->rec, r->err, sizeof r->err);
     r->fast = how == 1;
     if (how < 0) { r->failed = 1; goto done; }
+    if (r->fast) {   // strict strings have no escapes: the token is the id
+        Span id = tok_span(&ws->tape, line, jobj_get(&ws->tape, line, 0, "id"));
+        r->id = strndup(id.p, (size_t)id.n);
+    } else {
+        r->id = strdup(r->rec.id);
+    }
+    if (!r->id) {
+        snprintf(r->err, sizeof r->err, "line %ld: out of memory", lineno);
+        r->failed = 1;
+        goto done;
+    }
     if (source_weights(v, o, ws, lineno, r->err, sizeof r->err) != 0) { r->failed = 1; goto done; }
     if (wbf_fuse(v->in, v->n_ann, ws->weights, v->n_src, &o->wbf, &ws->wbf, &r->rep) != 0) {
         snprintf(r->err, sizeof r->err, "line %ld: out of memory", lineno);
@@ -383,6 +394,7 @@ done:
 
 void line_result_free(LineResult *r) {
     free(r->owned);
+    free(r->id);
     free(r->stats);
     free(r->names);
     record_free(&r->rec);

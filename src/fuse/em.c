@@ -19,6 +19,7 @@ typedef struct {
     size_t len;
     long lineno;
     char *err;                 // a bad record's message, or NULL
+    char *id;                  // the record's id (owned)
     int width, height;
     long boxes_in;
     WbfRepairs rep;
@@ -85,6 +86,7 @@ static void line_fail(EmLine *L, const char *msg) { L->err = strdup(msg); }
 
 static void line_free(EmLine *L) {
     free(L->err);
+    free(L->id);
     free(L->mem);
 }
 
@@ -234,10 +236,17 @@ static void parse_line(EmLine *L, const FuseOptions *o, EmWork *w, int force_jan
     if (how < 0) {
         line_fail(L, err);
     } else {
+        // strict strings have no escapes: on the fast path the token is the id
+        if (how == 1) {
+            int k = jobj_get(&w->ws.tape, L->line, 0, "id");
+            L->id = strndup(L->line + w->ws.tape.tok[k].start, w->ws.tape.tok[k].len);
+        } else {
+            L->id = strdup(rec.id);
+        }
         L->width = v->width;
         L->height = v->height;
         L->boxes_in = v->n_ann;
-        if (line_arrays(L, v) != 0 || locate_line(L, v, o, w) != 0) {
+        if (!L->id || line_arrays(L, v) != 0 || locate_line(L, v, o, w) != 0) {
             snprintf(err, sizeof err, "line %ld: out of memory", L->lineno);
             line_fail(L, err);
         }
@@ -516,12 +525,20 @@ int fuse_em(const FuseOptions *o, const EmRun *run, const char *tool) {
 
     long bad = 0, boxes_in = 0;
     WbfRepairs rep = { 0 };
+    json_t *ids = json_object();   // id -> line of its first record
     for (long i = 0; i < n; i++) {
         EmLine *L = &lines[i];
+        long first;
+        if (!L->err && (first = record_id_seen(ids, L->id, strlen(L->id), L->lineno)) != 0) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "line %ld: duplicate id \"%s\" (first on line %ld)", L->lineno, L->id, first);
+            line_fail(L, msg);
+        }
         if (L->err) {
             cli_warn(tool, "%s", L->err);
             bad++;
             if (!run->keep_going) {   // nothing was written
+                json_decref(ids);
                 for (long k = 0; k < n; k++) line_free(&lines[k]);
                 free(lines);
                 free(buf);
@@ -533,6 +550,7 @@ int fuse_em(const FuseOptions *o, const EmRun *run, const char *tool) {
         rep.swapped += L->rep.swapped; rep.clamped += L->rep.clamped;
         rep.zero_area += L->rep.zero_area; rep.below_thr += L->rep.below_thr;
     }
+    json_decref(ids);
 
     // EM learns an annotator's errors from the images it shares with others: where no
     // image has two readers, nothing tells the errors from the truth.

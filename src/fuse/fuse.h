@@ -73,6 +73,7 @@ typedef struct {
     AnnotatorStats *stats;   // one per annotator of the record, with --report
     Span *names;             // their names (into the line or rec)
     Record rec;              // the jansson path's record, kept until the stats are merged
+    char *id;                // the record's id (owned), for the duplicate check in order
 } LineResult;
 
 // Reads a record line into ws->view: by the fast scanner (returns 1, ws->tape then holds

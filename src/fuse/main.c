@@ -178,6 +178,7 @@ typedef struct {
     int eof, stop;
     bool keep_going;
     Report *report;           // NULL without --report
+    json_t *ids;              // id -> line of its first record
 } Stream;
 
 static void block_read(Block *b, Stream *st) {
@@ -218,6 +219,11 @@ static void block_emit(Block *b, Stream *st) {
         LineResult *r = &b->res[i];
         if (!st->stop) {
             st->records++;
+            long first;
+            if (!r->failed && (first = record_id_seen(st->ids, r->id, strlen(r->id), b->linenos[i])) != 0) {
+                snprintf(r->err, sizeof r->err, "line %ld: duplicate id \"%s\" (first on line %ld)", b->linenos[i], r->id, first);
+                r->failed = 1;
+            }
             if (r->failed) {
                 st->bad++;
                 cli_warn(TOOL, "%s", r->err);
@@ -245,7 +251,7 @@ static int run_annotators(const FuseOptions *o, bool keep_going, const char *rep
     int force_jansson = getenv("FUSE_FORCE_JANSSON") != NULL;   // for the tests of both paths
     if (!blk || !work) cli_die(TOOL, EXIT_DATA, "out of memory");
     Report rp = { json_object(), NULL, NULL, 0, 0 };
-    Stream st = { .keep_going = keep_going, .report = report_path ? &rp : NULL };
+    Stream st = { .keep_going = keep_going, .report = report_path ? &rp : NULL, .ids = json_object() };
     double t0 = cli_now();
     int cur = 0, pending = 0;
     block_read(&blk[cur], &st);
@@ -278,6 +284,7 @@ static int run_annotators(const FuseOptions *o, bool keep_going, const char *rep
     if (st.records == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
     if (report_path && !st.stop) report_write(&rp, report_path, o);
     json_decref(rp.index);
+    json_decref(st.ids);
     free(rp.s);
     free(rp.records);
     if (!quiet)

@@ -96,6 +96,7 @@ int main(int argc, char **argv) {
     RecordReader rd;
     record_reader_init(&rd, stdin, REC_ID | REC_IMAGE | REC_SIZE, BOX_STRICT);
     long images = 0, total = 0;
+    json_t *ids = json_object();   // id -> line of its first record
     double t0 = cli_now();
     for (int done = 0; !done;) {
         int B = 0;
@@ -103,6 +104,9 @@ int main(int argc, char **argv) {
             int rc = record_read(&rd, &recs[B], err, sizeof err);
             if (rc == 0) { done = 1; break; }
             if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+            long first = record_id_seen(ids, recs[B].id, strlen(recs[B].id), recs[B].line);
+            if (first)
+                cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", recs[B].line, recs[B].id, first);
             char ie[1024];
             Image im, boxed;
             if (image_load_record(&src, recs[B].image, &im, C, ie, sizeof ie) != 0)
@@ -147,6 +151,7 @@ int main(int argc, char **argv) {
     if (images == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
     if (!quiet) fprintf(stderr, "%s: %ld images, %ld detections, %.1f images/s\n", TOOL, images, total, images / (cli_now() - t0));
     free(rd.buf); free(x); free(recs); free(lb); free(fx); free(fy); free(all_dets); free(counts);
+    json_decref(ids);
     engine_free(&eng);
     model_free(&m);
     return 0;

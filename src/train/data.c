@@ -138,26 +138,47 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     rd.truth_field = o->field == TARGETS_OBJECTS ? "objects" : o->field == TARGETS_NONE ? o->check : "truth";
     long cap = 0;
     char e2[1024];
+    json_t *ids = json_object();   // id -> line of its first record
     for (;;) {
         Record rec;
         int rc = record_read(&rd, &rec, e2, sizeof e2);
         if (rc == 0) break;
-        if (rc < 0) { snprintf(err, errn, "%s: %s", name, e2); free(rd.buf); return -1; }
+        long first = rc > 0 ? record_id_seen(ids, rec.id, strlen(rec.id), rec.line) : 0;
+        if (first) snprintf(e2, sizeof e2, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
+        if (rc < 0 || first) {
+            snprintf(err, errn, "%s: %s", name, e2);
+            if (rc > 0) record_free(&rec);
+            free(rd.buf);
+            json_decref(ids);
+            return -1;
+        }
         if (d->n == cap) {
             cap = cap ? cap * 2 : 256;
-            d->records = realloc(d->records, sizeof *d->records * (size_t)cap);
+            json_t **r = realloc(d->records, sizeof *d->records * (size_t)cap);
+            long *l = realloc(d->lines, sizeof *d->lines * (size_t)cap);
+            if (r) d->records = r;
+            if (l) d->lines = l;
+            if (!r || !l) {
+                snprintf(err, errn, "%s: out of memory", name);
+                record_free(&rec);
+                free(rd.buf);
+                json_decref(ids);
+                return -1;
+            }
         }
+        d->lines[d->n] = rec.line;
         d->records[d->n++] = json_incref(rec.json);
         record_free(&rec);
     }
     free(rd.buf);
+    json_decref(ids);
     if (d->n == 0) { snprintf(err, errn, "%s: no records", name); return -1; }
     // class names: given, or the sorted labels of the targets
     RawBox **raw = calloc((size_t)d->n, sizeof *raw);
     int *nraw = calloc((size_t)d->n, sizeof *nraw);
     json_t *seen = json_object();
     for (int i = 0; i < d->n; i++) {
-        nraw[i] = record_boxes(d->records[i], o, &raw[i], e2, sizeof e2, i + 1);
+        nraw[i] = record_boxes(d->records[i], o, &raw[i], e2, sizeof e2, d->lines[i]);
         if (nraw[i] < 0) {
             snprintf(err, errn, "%s: %s", name, e2);
             json_decref(seen);
@@ -191,7 +212,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
             soft = 1;
             json_object_foreach(raw[i][k].probs, l, v)
                 if (class_index(*classes, *n_classes, l) < 0) {
-                    snprintf(err, errn, "%s: line %d: objects[%zu]: \"probs\" names \"%s\", not a class of the model", name, i + 1,
+                    snprintf(err, errn, "%s: line %ld: objects[%zu]: \"probs\" names \"%s\", not a class of the model", name, d->lines[i],
                              raw[i][k].index, l);
                     raw_boxes_free(raw, nraw, d->n);
                     return -1;
@@ -246,7 +267,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
         image_free(&im);
         image_free(&lb);
     }
-    if (failed >= 0) { snprintf(err, errn, "%s: line %d: %s", name, failed + 1, ferr); return -1; }
+    if (failed >= 0) { snprintf(err, errn, "%s: line %ld: %s", name, d->lines[failed], ferr); return -1; }
     for (int i = 0; i < d->n; i++) {
         d->start[i] = (int)d->n_boxes;
         for (int k = 0; k < nraw[i]; k++) {
@@ -278,7 +299,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
 
 void dataset_free(Dataset *d) {
     for (int i = 0; i < d->n; i++) json_decref(d->records[i]);
-    free(d->records); free(d->pixels); free(d->start); free(d->count); free(d->boxes); free(d->probs);
+    free(d->records); free(d->lines); free(d->pixels); free(d->start); free(d->count); free(d->boxes); free(d->probs);
     free(d->scale_x); free(d->scale_y); free(d->pad_x); free(d->pad_y);
     memset(d, 0, sizeof *d);
 }

@@ -39,6 +39,7 @@ typedef struct {
     // the original frame of each image, for mapping detections back
     double *scale_x, *scale_y, *pad_x, *pad_y;
     json_t **records;        // the records (kept for predict-style output and truth)
+    long *lines;             // each record's input line (blank lines counted), for messages
 } Dataset;
 
 typedef struct {
