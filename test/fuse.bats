@@ -38,6 +38,14 @@ REC='{"id":"a","image":"a.jpg","width":100,"height":100,"annotators":["R1","R2",
     "$BIN/fuse" --quiet < "$BATS_FILE_TMPDIR/sim.jsonl" > "$BATS_TEST_TMPDIR/fast.jsonl"
     FUSE_FORCE_JANSSON=1 "$BIN/fuse" --quiet < "$BATS_FILE_TMPDIR/sim.jsonl" > "$BATS_TEST_TMPDIR/slow.jsonl"
     cmp "$BATS_TEST_TMPDIR/fast.jsonl" "$BATS_TEST_TMPDIR/slow.jsonl"
+    # an integer -0 is 0 on both paths; a real -0.0 keeps its sign on both
+    z='{"id":"z","width":100,"height":100,"annotators":["A"],"annotations":[{"annotator":"A","label":"x","box":[-0,-0.0,10,10],"score":-0}]}'
+    for m in wbf mv em; do
+        [ "$m" = em ] && z="${z/\"annotators\":[\"A\"]/\"annotators\":[\"A\",\"B\"]}"
+        cmp <(echo "$z" | "$BIN/fuse" --quiet --method $m) <(echo "$z" | FUSE_FORCE_JANSSON=1 "$BIN/fuse" --quiet --method $m)
+    done
+    [ "$(echo "$z" | "$BIN/fuse" --quiet | jq -c '.objects[0] | [.box[0:2], .conf]')" = '[[0,-0],0]' ]
+    [[ "$(echo "$z" | "$BIN/fuse" --quiet)" == *'"box":[0.0,-0.0,10.0,10.0],"conf":0.0,'* ]]
     # and a line the fast reader refuses (escapes, UTF-8) is fused all the same
     line='{"id":"é","width":10,"height":10,"annotators":["R\u0031","R2"],"annotations":[{"annotator":"R1","label":"café","box":[1,1,5,5]},{"annotator":"R2","label":"café","box":[1,1,5,5]}]}'
     run bash -c "echo '$line' | '$BIN/fuse' --quiet"

@@ -135,6 +135,8 @@ static int scan_number(Scan *c) {
         } else if (jnum(s + c->i, t->len, &t->num) != 0) {
             return JSCAN_REFUSED;
         }
+        // jansson reads an integer "-0" as the integer 0, which has no sign: so does this
+        if (integer && t->num == 0) t->num = 0.0;
     }
     c->i = i;
     t->end = (uint32_t)c->t->n;

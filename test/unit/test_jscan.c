@@ -59,6 +59,26 @@ int main(void) {
     double y;
     CHECK(jnum("1e999", 5, &y) == -1);
 
+    // the sign of zero as jansson keeps it: the integer -0 is 0, the real -0.0 keeps its sign
+    {
+        const char *line = "{\"a\":[-0,-0.0,0,-0e0]}";
+        JTape t = { 0 };
+        CHECK(jscan(line, strlen(line), 1, &t) == JSCAN_OK);
+        int arr = jobj_get(&t, line, 0, "a");
+        CHECK(arr >= 0 && t.tok[arr].count == 4);
+        if (arr >= 0 && t.tok[arr].count == 4) {
+            CHECK(t.tok[arr + 1].num == 0 && !signbit(t.tok[arr + 1].num));
+            CHECK(t.tok[arr + 2].num == 0 && signbit(t.tok[arr + 2].num));
+            CHECK(t.tok[arr + 3].num == 0 && !signbit(t.tok[arr + 3].num));
+            CHECK(t.tok[arr + 4].num == 0 && signbit(t.tok[arr + 4].num));
+        }
+        jtape_free(&t);
+        json_t *o = json_loads(line, 0, NULL), *j = json_object_get(o, "a");
+        CHECK(j && !signbit(json_number_value(json_array_get(j, 0))) && signbit(json_number_value(json_array_get(j, 1))) &&
+              signbit(json_number_value(json_array_get(j, 3))));
+        json_decref(o);
+    }
+
     // strict mode: the plain subset is accepted, the rest refused
     CHECK(accepts("{\"id\":\"a\",\"box\":[1,2.5,-3e2,4],\"x\":{\"y\":[true,false,null]}}"));
     CHECK(accepts("  {\"a\" : [ ] , \"b\" : { } }  \n"));
