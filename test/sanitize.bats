@@ -7,6 +7,9 @@ setup_file() {
     load helpers/common
     SAN="build/san-cpu"
     export SAN
+    # Leak detection on, whatever the environment says: a leak report fails a case (its
+    # summary line names AddressSanitizer).
+    export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
     # Build only into the sanitizer's own folder, so bin/ keeps the tested build.
     make -s -C "$ROOT" SANITIZE=1 CUDA=0 WERROR=1 -j2 "$SAN/bin/simulate" "$SAN/bin/fuse" "$SAN/bin/validate" "$SAN/bin/score" \
         "$SAN/bin/ingest" "$SAN/bin/export" "$SAN/bin/split" "$SAN/bin/train" "$SAN/bin/predict" "$SAN/bin/ceiling" \
@@ -104,6 +107,27 @@ setup_file() {
     [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
 }
 
+@test "sanitized score frees everything on each of its error exits (leak detection on)" {
+    d="$BATS_TEST_TMPDIR"
+    good='{"id":"a","width":9,"height":9,"truth":[{"label":"x","box":[1,1,5,5]}],"detections":[{"label":"x","box":[1,1,5,5],"score":0.5}]}'
+    printf '%s\n' "$good" '{"id":"b","width":9,"height":9,"truth":[],"detections":[{"label":"x","box":[1,1,2,2],"score":2}]}' > "$d/bad.jsonl"
+    printf '%s\n' "$good" "$good" > "$d/dup.jsonl"
+    printf '%s\n' "$good" '{' > "$d/json.jsonl"
+    printf '{"id":"a","width":9\0}\n' > "$d/nul.jsonl"
+    printf '%s\n' "$good" > "$d/good.jsonl"
+    for case in "bad.jsonl|" "dup.jsonl|" "json.jsonl|" "nul.jsonl|" "nul.jsonl|--keep-going" "json.jsonl|--keep-going --bootstrap 5" \
+                "good.jsonl|--curves /nonexistent/c.jsonl"; do
+        run bash -c "'$ROOT/$SAN/bin/score' ${case#*|} < '$d/${case%%|*}' 2>&1 > /dev/null"
+        echo "$case: $status: $output"
+        [ "$status" -eq 1 ]
+        [[ "$output" != *"Sanitizer"* && "$output" != *"runtime error"* ]]
+    done
+    run bash -c "'$ROOT/$SAN/bin/score' < /dev/null 2>&1"
+    [ "$status" -eq 1 ] && [ "$output" = "score: no records on stdin" ]
+    run bash -c "'$ROOT/$SAN/bin/score' < '$d/good.jsonl' 2>&1 > /dev/full"
+    [ "$status" -eq 1 ] && [ "$output" = "score: cannot write to stdout" ]
+}
+
 @test "sanitized ingest, export and split run clean on the fixture and on bad input" {
     F="$ROOT/test/fixtures/vindr"
     run bash -c "'$ROOT/$SAN/bin/ingest' vindr --csv '$F/train.csv' --test-csv '$F/test.csv' --images '$F/images' --sizes '$F/sizes.csv' --annotators R8,R9,R10 > '$BATS_TEST_TMPDIR/v.jsonl'"
@@ -120,6 +144,16 @@ setup_file() {
     run "$ROOT/$SAN/bin/ingest" vindr --csv "$BATS_TEST_TMPDIR/b.csv" --images "$F/images"
     [ "$status" -eq 1 ]
     [[ "$output" != *"AddressSanitizer"* && "$output" != *"runtime error"* ]]
+    # the inputs that crashed ingest: an image_id that is not UTF-8, a non-string annotator
+    printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\n\xff\xfe,A,0,R1,1,1,5,5\n' > "$BATS_TEST_TMPDIR/u.csv"
+    run "$ROOT/$SAN/bin/ingest" vindr --csv "$BATS_TEST_TMPDIR/u.csv" --images "$F/images"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"Sanitizer"* && "$output" != *"runtime error"* ]]
+    echo '{"images":[{"id":1,"file_name":"a.jpg","width":8,"height":8,"annotators":[1,[]]}],"categories":[{"id":1,"name":"x"}],"annotations":[]}' \
+        > "$BATS_TEST_TMPDIR/c.json"
+    run "$ROOT/$SAN/bin/ingest" coco "$BATS_TEST_TMPDIR/c.json"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"Sanitizer"* && "$output" != *"runtime error"* ]]
 }
 
 @test "sanitized train and predict run clean: mosaic, the loader thread, resume, bad input" {

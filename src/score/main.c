@@ -104,7 +104,7 @@ static void bootstrap(const EvalSet *e, ApMethod m, int n_custom, int reps, uint
     free(vals);
 }
 
-static void write_curves(const EvalSet *e, const char *path, int n_custom) {
+static int write_curves(const EvalSet *e, const char *path, int n_custom) {
     JBuf b = { 0 };
     int ts[3 + 21], nt = 0;
     ts[nt++] = T40; ts[nt++] = T50; ts[nt++] = T75;
@@ -131,8 +131,10 @@ static void write_curves(const EvalSet *e, const char *path, int n_custom) {
             jbuf_puts(&b, "]}\n");
         }
     char err[512];
-    if (write_file_atomic(path, b.s ? b.s : "", b.n, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    int rc = write_file_atomic(path, b.s ? b.s : "", b.n, err, sizeof err);
+    if (rc != 0) cli_warn(TOOL, "%s", err);
     free(b.s);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -189,11 +191,15 @@ int main(int argc, char **argv) {
     EvalSet e;
     if (eval_init(&e, thr, T_COCO_END + n_custom) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
 
+    // Every exit after this point goes through `done`, which frees what was allocated
+    // (the sanitized tests run with leak detection on).
     ScoreLine sl = { 0 };
     json_t *ids = json_object();
     char *line = NULL, err[1024];
     size_t cap = 0;
     long lineno = 0, bad = 0;
+    int status = 0;
+    JBuf b = { 0 };
     ssize_t len;
     while ((len = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
@@ -221,13 +227,19 @@ int main(int argc, char **argv) {
         if (rc != 0) {
             bad++;
             cli_warn(TOOL, "%s", err);
-            if (!keep_going) return EXIT_DATA;
+            if (!keep_going) { status = EXIT_DATA; goto done; }
         }
     }
-    if (ferror(stdin)) cli_die(TOOL, EXIT_DATA, "line %ld: read error", lineno + 1);
-    free(line);
-    score_line_free(&sl);
-    if (e.n_images == 0) cli_die(TOOL, EXIT_DATA, bad ? "no valid records" : "no records on stdin");
+    if (ferror(stdin)) {
+        cli_warn(TOOL, "line %ld: read error", lineno + 1);
+        status = EXIT_DATA;
+        goto done;
+    }
+    if (e.n_images == 0) {
+        cli_warn(TOOL, bad ? "no valid records" : "no records on stdin");
+        status = EXIT_DATA;
+        goto done;
+    }
 
     eval_sort_classes(&e);
     double m[5];
@@ -235,7 +247,6 @@ int main(int argc, char **argv) {
     double ci[5][2];
     if (reps) bootstrap(&e, method, n_custom, reps, seed, ci);
 
-    JBuf b = { 0 };
     jbuf_puts(&b, "{\"images\":");
     jbuf_int(&b, e.n_images);
     static const char *names[5] = { "map40", "map50", "map75", "map50_95", "map_custom" };
@@ -284,10 +295,17 @@ int main(int argc, char **argv) {
     }
     jbuf_puts(&b, "}}\n");
     fputs(b.s, stdout);
-    if (fflush(stdout) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
-    if (curves) write_curves(&e, curves, n_custom);
+    if (fflush(stdout) != 0) {
+        cli_warn(TOOL, "cannot write to stdout");
+        status = EXIT_DATA;
+    } else if (curves && write_curves(&e, curves, n_custom) != 0) {
+        status = EXIT_DATA;
+    }
+done:
+    free(line);
+    score_line_free(&sl);
     free(b.s);
     json_decref(ids);
     eval_free(&e);
-    return bad ? EXIT_DATA : 0;
+    return status ? status : bad ? EXIT_DATA : 0;
 }
