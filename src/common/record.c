@@ -62,11 +62,11 @@ static int get_box(json_t *elem, Box *b, const Record *rec, BoxPolicy pol, const
         c[i] = json_number_value(x);
     }
     *b = (Box){ c[0], c[1], c[2], c[3] };
-    if (pol == BOX_STRICT) {
+    if (pol == BOX_STRICT || pol == BOX_ORDERED) {
         if (!(b->x1 < b->x2) || !(b->y1 < b->y2))
             return fail(err, errn, line, "%s\"box\" [%g,%g,%g,%g] is inverted or empty (need x1<x2, y1<y2)",
                         where, c[0], c[1], c[2], c[3]);
-        if (!box_in_frame(*b, rec->width, rec->height, 1e-6))
+        if (pol == BOX_STRICT && !box_in_frame(*b, rec->width, rec->height, 1e-6))
             return fail(err, errn, line, "%s\"box\" [%g,%g,%g,%g] is outside the %dx%d frame",
                         where, c[0], c[1], c[2], c[3], rec->width, rec->height);
     }
@@ -185,7 +185,8 @@ int record_from_json(json_t *obj, long line, unsigned need, BoxPolicy boxes,
         parse_boxes(rec, truth_field ? truth_field : "truth", NULL, false, boxes, &rec->truth,
                     &rec->n_truth, line, err, errn)) return -1;
     if ((need & REC_DETECTIONS) &&
-        parse_boxes(rec, "detections", "score", true, boxes, &rec->detections, &rec->n_detections,
+        parse_boxes(rec, "detections", "score", true,
+                    boxes == BOX_STRICT && (need & REC_DETECTIONS_PAST_FRAME) ? BOX_ORDERED : boxes, &rec->detections, &rec->n_detections,
                     line, err, errn)) return -1;
     return 0;
 }

@@ -35,12 +35,16 @@ enum {
     REC_ANNOTATIONS = 1 << 4,   // implies REC_SIZE; checks annotators when REC_ANNOTATORS
     REC_TRUTH       = 1 << 5,   // implies REC_SIZE
     REC_DETECTIONS  = 1 << 6,   // implies REC_SIZE; each needs a score in [0,1]
+    // With BOX_STRICT: detections may extend past the frame (other toolkits' detectors
+    // produce such boxes, and COCOeval scores them as they are); x1 < x2, y1 < y2 still.
+    REC_DETECTIONS_PAST_FRAME = 1 << 7,
 };
 
 // How boxes are checked beyond "4 finite numbers".
 typedef enum {
     BOX_LENIENT,   // inverted or out-of-frame boxes are accepted (the tool repairs them)
     BOX_STRICT,    // x1 < x2, y1 < y2 and inside [0,width] x [0,height]
+    BOX_ORDERED,   // x1 < x2, y1 < y2, anywhere
 } BoxPolicy;
 
 typedef struct {

@@ -20,6 +20,9 @@ static void usage(void) {
         "\"ap50\", \"ap50_95\", \"truths\", \"detections\"}}}. Every record is an image of the\n"
         "evaluation set. The numbers are those of pycocotools' COCOeval (bbox, area all,\n"
         "maxDets 100): a class without truth has null APs and is left out of the means.\n"
+        "A detection may extend past its record's frame (detectors of other toolkits write\n"
+        "such boxes); it is scored as it is, unclipped, as COCOeval scores it. Truth boxes\n"
+        "must lie in the frame.\n"
         "\n"
         "  --truth FIELD      the truth field [truth]; for example objects (fused targets)\n"
         "  --iou LIST         extra IoU thresholds (comma list in (0,1)), reported as map_custom\n"
@@ -28,6 +31,7 @@ static void usage(void) {
         "  --seed S           seed of the resampling [0]\n"
         "  --curves FILE      precision at the 101 recall points, per class and threshold, as\n"
         "                     JSON Lines\n"
+        "  --strict-frame     detections must lie in the frame too (an error otherwise)\n"
         "  --label-accuracy   add \"label_accuracy\": {\"iou\", \"matched\", \"correct\", \"accuracy\"}:\n"
         "                     detections matched to truth by IoU >= 0.5 whatever their labels\n"
         "                     (by descending score, one to one), and the share of the matched\n"
@@ -143,14 +147,15 @@ int main(int argc, char **argv) {
     int n_custom = 0, keep_going = 0, reps = 0;
     uint64_t seed = 0;
     ApMethod method = AP_COCO;
-    int label_accuracy = 0;
+    int label_accuracy = 0, strict_frame = 0;
     long la_matched = 0, la_same = 0;
-    enum { O_TRUTH = 256, O_IOU, O_AP, O_BOOT, O_SEED, O_CURVES, O_KEEP, O_LABACC };
+    enum { O_TRUTH = 256, O_IOU, O_AP, O_BOOT, O_SEED, O_CURVES, O_KEEP, O_LABACC, O_STRICT_FRAME };
     static const struct option opts[] = {
         { "truth", required_argument, 0, O_TRUTH }, { "iou", required_argument, 0, O_IOU },
         { "ap", required_argument, 0, O_AP }, { "bootstrap", required_argument, 0, O_BOOT },
         { "seed", required_argument, 0, O_SEED }, { "curves", required_argument, 0, O_CURVES },
         { "keep-going", no_argument, 0, O_KEEP }, { "label-accuracy", no_argument, 0, O_LABACC },
+        { "strict-frame", no_argument, 0, O_STRICT_FRAME },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int c;
     long v;
@@ -178,6 +183,7 @@ int main(int argc, char **argv) {
         case O_CURVES: curves = optarg; break;
         case O_KEEP: keep_going = 1; break;
         case O_LABACC: label_accuracy = 1; break;
+        case O_STRICT_FRAME: strict_frame = 1; break;
         case 'h': usage(); return 0;
         default: fprintf(stderr, "Try '%s --help'.\n", TOOL); return EXIT_USAGE;
         }
@@ -212,7 +218,7 @@ int main(int argc, char **argv) {
             snprintf(err, sizeof err, "line %ld: contains a NUL byte", lineno);
             rc = -1;
         } else {
-            rc = score_read_line(&sl, line, (size_t)len, lineno, truth_field, err, sizeof err);
+            rc = score_read_line(&sl, line, (size_t)len, lineno, truth_field, strict_frame, err, sizeof err);
         }
         long first;
         if (rc == 0 && (first = record_id_seen(ids, sl.id, (size_t)sl.id_len, lineno)) != 0) {

@@ -15,7 +15,7 @@ static int reserve(EvalBox **a, int *cap, int n) {
 
 // An array of {"label", "box"[, "score"]} objects, checked as the record format wants them
 // (strict boxes). Returns 0 when anything is off: the jansson path then words it.
-static int read_boxes(const JTape *t, const char *s, int arr, int need_score, int w, int h, EvalBox **out,
+static int read_boxes(const JTape *t, const char *s, int arr, int need_score, int framed, int w, int h, EvalBox **out,
                       int *cap, int *n) {
     if (arr < 0 || t->tok[arr].type != JT_ARRAY) return 0;
     int count = (int)t->tok[arr].count;
@@ -31,7 +31,7 @@ static int read_boxes(const JTape *t, const char *s, int arr, int need_score, in
             c[q] = t->tok[e].num;
         }
         Box box = { c[0], c[1], c[2], c[3] };
-        if (!(box.x1 < box.x2) || !(box.y1 < box.y2) || !box_in_frame(box, w, h, 1e-6)) return 0;
+        if (!(box.x1 < box.x2) || !(box.y1 < box.y2) || (framed && !box_in_frame(box, w, h, 1e-6))) return 0;
         if (sc >= 0) {
             if (t->tok[sc].type != JT_NUMBER) return 0;
             score = t->tok[sc].num;
@@ -45,7 +45,7 @@ static int read_boxes(const JTape *t, const char *s, int arr, int need_score, in
     return 1;
 }
 
-static int read_fast(ScoreLine *sl, const char *s, const char *truth_field) {
+static int read_fast(ScoreLine *sl, const char *s, const char *truth_field, int strict_frame) {
     const JTape *t = &sl->tape;
     int id = jobj_get(t, s, 0, "id"), w, h;
     if (!jtok_nonempty_string(t, id) || !jtok_frame_size(t, jobj_get(t, s, 0, "width"), &w) ||
@@ -53,14 +53,14 @@ static int read_fast(ScoreLine *sl, const char *s, const char *truth_field) {
         return 0;
     sl->id = s + t->tok[id].start;
     sl->id_len = (int)t->tok[id].len;
-    return read_boxes(t, s, jobj_get(t, s, 0, truth_field), 0, w, h, &sl->truth, &sl->cap_truth, &sl->n_truth) &&
-           read_boxes(t, s, jobj_get(t, s, 0, "detections"), 1, w, h, &sl->dets, &sl->cap_dets, &sl->n_dets);
+    return read_boxes(t, s, jobj_get(t, s, 0, truth_field), 0, 1, w, h, &sl->truth, &sl->cap_truth, &sl->n_truth) &&
+           read_boxes(t, s, jobj_get(t, s, 0, "detections"), 1, strict_frame, w, h, &sl->dets, &sl->cap_dets, &sl->n_dets);
 }
 
-int score_read_line(ScoreLine *sl, const char *line, size_t len, long lineno, const char *truth_field,
+int score_read_line(ScoreLine *sl, const char *line, size_t len, long lineno, const char *truth_field, int strict_frame,
                     char *err, size_t errn) {
     record_free(&sl->rec);
-    if (jscan(line, len, 1, &sl->tape) == JSCAN_OK && read_fast(sl, line, truth_field)) return 0;
+    if (jscan(line, len, 1, &sl->tape) == JSCAN_OK && read_fast(sl, line, truth_field, strict_frame)) return 0;
     json_error_t je;
     json_t *obj = json_loads(line, JSON_REJECT_DUPLICATES, &je);
     if (!obj) {
@@ -68,7 +68,8 @@ int score_read_line(ScoreLine *sl, const char *line, size_t len, long lineno, co
         return -1;
     }
     Record *r = &sl->rec;
-    if (record_from_json(obj, lineno, REC_ID | REC_TRUTH | REC_DETECTIONS, BOX_STRICT, truth_field, r, err, errn) != 0)
+    unsigned need = REC_ID | REC_TRUTH | REC_DETECTIONS | (strict_frame ? 0 : REC_DETECTIONS_PAST_FRAME);
+    if (record_from_json(obj, lineno, need, BOX_STRICT, truth_field, r, err, errn) != 0)
         return -1;
     if (reserve(&sl->truth, &sl->cap_truth, r->n_truth) != 0 || reserve(&sl->dets, &sl->cap_dets, r->n_detections) != 0) {
         snprintf(err, errn, "line %ld: out of memory", lineno);

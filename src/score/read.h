@@ -18,7 +18,8 @@ typedef struct {
 
 // Reads a line; 0 on success, -1 with a message in err. The boxes stay valid until the
 // next call (or score_line_free).
-int score_read_line(ScoreLine *sl, const char *line, size_t len, long lineno, const char *truth_field,
+// strict_frame: detections must lie in the frame too (by default they may extend past it).
+int score_read_line(ScoreLine *sl, const char *line, size_t len, long lineno, const char *truth_field, int strict_frame,
                     char *err, size_t errn);
 void score_line_free(ScoreLine *sl);
 
