@@ -66,3 +66,9 @@ void box_to_cxcywh(Box b, double out[4]) {
 Box box_from_cxcywh(const double in[4]) {
     return (Box){ in[0] - 0.5 * in[2], in[1] - 0.5 * in[3], in[0] + 0.5 * in[2], in[1] + 0.5 * in[3] };
 }
+
+Box box_from_letterbox(Box b, double scale_x, double scale_y, double pad_x, double pad_y, double w, double h) {
+    Box f = { (b.x1 - pad_x) / scale_x, (b.y1 - pad_y) / scale_y, (b.x2 - pad_x) / scale_x, (b.y2 - pad_y) / scale_y };
+    box_clamp(&f, w, h);
+    return f;
+}

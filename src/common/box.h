@@ -26,6 +26,10 @@ bool box_is_inverted(Box b);
 bool box_fix_order(Box *b);
 // Clamps the box into [0,w] x [0,h]; returns true when any coordinate moved.
 bool box_clamp(Box *b, double w, double h);
+// A box in letterboxed pixels back in the record's w x h frame: x = (x' - pad_x) / scale_x
+// (the scale includes any resize of the image file against the frame), then clamped to
+// the frame. predict and train's validation share it.
+Box box_from_letterbox(Box b, double scale_x, double scale_y, double pad_x, double pad_y, double w, double h);
 // True when the box lies inside [0,w] x [0,h] (with tolerance tol pixels).
 bool box_in_frame(Box b, double w, double h, double tol);
 // Pixels <-> coordinates normalised by the frame (each in [0,1] for in-frame boxes);

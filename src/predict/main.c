@@ -133,9 +133,8 @@ int main(int argc, char **argv) {
             json_t *arr = json_array();
             for (int k = 0; k < nd; k++) {
                 double sx = lb[b].scale_x * fx[b], sy = lb[b].scale_y * fy[b];
-                Box bx = { (dets[k].x1 - lb[b].pad_x) / sx, (dets[k].y1 - lb[b].pad_y) / sy,
-                           (dets[k].x2 - lb[b].pad_x) / sx, (dets[k].y2 - lb[b].pad_y) / sy };
-                box_clamp(&bx, recs[b].width, recs[b].height);
+                Box bx = box_from_letterbox((Box){ dets[k].x1, dets[k].y1, dets[k].x2, dets[k].y2 }, sx, sy, lb[b].pad_x,
+                                            lb[b].pad_y, recs[b].width, recs[b].height);
                 if (!(bx.x2 > bx.x1 && bx.y2 > bx.y1)) continue;
                 json_array_append_new(arr, json_pack("{s:s,s:o,s:f}", "label", m.classes[dets[k].cls], "box", json_box(bx),
                                                      "score", (double)dets[k].score));

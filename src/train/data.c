@@ -100,6 +100,7 @@ static int record_boxes(json_t *rec, const DataOptions *o, RawBox **out, char *e
     json_t *arr = json_object_get(rec, field);
     size_t n = json_array_size(arr), k = 0, i;
     *out = malloc(sizeof **out * (n + 1));
+    if (!*out) { snprintf(err, errn, "line %ld: out of memory", line); return -1; }
     json_t *e;
     char msg[512];
     json_array_foreach(arr, i, e) {
@@ -176,6 +177,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     // class names: given, or the sorted labels of the targets
     RawBox **raw = calloc((size_t)d->n, sizeof *raw);
     int *nraw = calloc((size_t)d->n, sizeof *nraw);
+    if (!raw || !nraw) { free(raw); free(nraw); snprintf(err, errn, "%s: out of memory", name); return -1; }
     json_t *seen = json_object();
     for (int i = 0; i < d->n; i++) {
         nraw[i] = record_boxes(d->records[i], o, &raw[i], e2, sizeof e2, d->lines[i]);
@@ -195,6 +197,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     if (*n_classes == 0) {
         *n_classes = (int)json_object_size(seen);
         *classes = malloc(sizeof **classes * (size_t)(*n_classes + 1));
+        if (!*classes) { snprintf(err, errn, "%s: out of memory", name); json_decref(seen); raw_boxes_free(raw, nraw, d->n); return -1; }
         const char *l;
         json_t *v;
         int k = 0;
@@ -227,7 +230,12 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     for (int i = 0; i < d->n; i++) total += nraw[i];
     d->boxes = malloc(sizeof *d->boxes * (size_t)(total + 1));
     if (soft) d->probs = malloc(sizeof *d->probs * (size_t)(total + 1) * (size_t)*n_classes);
-    if (!d->pixels || !d->boxes || (soft && !d->probs)) { snprintf(err, errn, "out of memory"); return -1; }
+    if (!d->pixels || !d->start || !d->count || !d->scale_x || !d->scale_y || !d->pad_x || !d->pad_y || !d->boxes ||
+        (soft && !d->probs)) {
+        snprintf(err, errn, "%s: out of memory", name);
+        raw_boxes_free(raw, nraw, d->n);
+        return -1;
+    }
     // decode and letterbox every image, in parallel
     int failed = -1;
     char ferr[1024] = "";
@@ -331,6 +339,7 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
     size_t plane = (size_t)S * S;
     uint8_t *canvas = malloc((size_t)C * 4 * plane);
     BoxT *boxes = malloc(sizeof *boxes * (size_t)(4 * d->max_count + 1));   // a mosaic's four images
+    if (!canvas || !boxes) { free(canvas); free(boxes); return -1; }
     for (int b = 0; b < B; b++) {
         float *xb = x + (size_t)b * C * plane;
         int nb = 0, cw = S, chh = S;
@@ -394,9 +403,10 @@ int fit_anchors(const Dataset *d, float anchors[3][3][2], Rng *r) {
     long n = d->n_boxes;
     if (n < 9) return -1;
     float (*wh)[2] = malloc(sizeof *wh * (size_t)n), c[9][2];
+    int *asg = malloc(sizeof *asg * (size_t)n);
+    if (!wh || !asg) { free(wh); free(asg); return -1; }
     for (long i = 0; i < n; i++) { wh[i][0] = d->boxes[i].x2 - d->boxes[i].x1; wh[i][1] = d->boxes[i].y2 - d->boxes[i].y1; }
     for (int k = 0; k < 9; k++) { long i = rng_int(r, 0, (int)n - 1); c[k][0] = wh[i][0]; c[k][1] = wh[i][1]; }
-    int *asg = malloc(sizeof *asg * (size_t)n);
     for (int iter = 0; iter < 50; iter++) {
         for (long i = 0; i < n; i++) {
             float best = -1;

@@ -69,12 +69,14 @@ typedef struct {
 } AugOptions;
 
 // Fills x (B, ch, size, size) in [0,1] and the batch's targets (normalised centre/size,
-// image = position in the batch). Returns the number of targets. With aug NULL the
+// image = position in the batch). Returns the number of targets, or -1 when out of
+// memory. With aug NULL the
 // images are used as they are (validation).
 int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug, Rng *r, float *x, Target *t, int cap);
 
 // k-means on the training boxes' widths and heights (1 - IoU of the sizes as the
-// distance), 9 anchors sorted by area into the three levels. Returns -1 if < 9 boxes.
+// distance), 9 anchors sorted by area into the three levels. Returns -1 if < 9 boxes
+// (or when out of memory): the caller keeps the default anchors.
 int fit_anchors(const Dataset *d, float anchors[3][3][2], Rng *r);
 
 #endif

@@ -210,35 +210,33 @@ static void validate_map(Model *m, Engine *eng, const Dataset *val, const char *
     int *idx = malloc(sizeof(int) * (size_t)batch);
     Det *dets = malloc(sizeof *dets * 300);
     EvalBox *eb = malloc(sizeof *eb * 300);
+    if (!x || !idx || !dets || !eb) cli_die(TOOL, EXIT_DATA, "validation: out of memory");
     for (int s = 0; s < val->n; s += batch) {
         int B = val->n - s < batch ? val->n - s : batch;
         for (int b = 0; b < B; b++) idx[b] = s + b;
-        dataset_batch(val, idx, B, NULL, NULL, x, NULL, 0);
+        if (dataset_batch(val, idx, B, NULL, NULL, x, NULL, 0) < 0) cli_die(TOOL, EXIT_DATA, "validation: out of memory");
         int keep = n->batch;
         if ((B != keep && engine_set_batch(eng, B) != 0) || engine_forward(eng, x, 0) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng->err);
         for (int b = 0; b < B; b++) {
             int i = s + b, nd = detect_boxes(n, b, 0.001f, 0.6f, 300, dets, 300);
+            // the record's truth, read as every tool reads it (it was checked when loaded)
+            Record r;
+            char err[1024];
+            if (record_from_json(json_incref(val->records[i]), val->lines[i], REC_TRUTH, BOX_STRICT, truth_field, &r, err,
+                                 sizeof err) != 0)
+                cli_die(TOOL, EXIT_DATA, "validation: %s", err);
             for (int k = 0; k < nd; k++) {
-                // back to the record's frame
-                Box bx = { (dets[k].x1 - val->pad_x[i]) / val->scale_x[i], (dets[k].y1 - val->pad_y[i]) / val->scale_y[i],
-                           (dets[k].x2 - val->pad_x[i]) / val->scale_x[i], (dets[k].y2 - val->pad_y[i]) / val->scale_y[i] };
-                box_clamp(&bx, json_integer_value(json_object_get(val->records[i], "width")),
-                          json_integer_value(json_object_get(val->records[i], "height")));   // as predict does
+                Box bx = box_from_letterbox((Box){ dets[k].x1, dets[k].y1, dets[k].x2, dets[k].y2 }, val->scale_x[i],
+                                            val->scale_y[i], val->pad_x[i], val->pad_y[i], r.width, r.height);
                 eb[k] = (EvalBox){ m->classes[dets[k].cls], (int)strlen(m->classes[dets[k].cls]), bx, dets[k].score };
             }
-            json_t *truth = json_object_get(val->records[i], truth_field);
-            size_t nt = json_array_size(truth), j;
-            EvalBox *tb = malloc(sizeof *tb * (nt + 1));
-            json_t *tv;
-            json_array_foreach(truth, j, tv) {
-                json_t *bb = json_object_get(tv, "box");
-                const char *l = json_string_value(json_object_get(tv, "label"));
-                tb[j] = (EvalBox){ l ? l : "", l ? (int)strlen(l) : 0,
-                                   { json_number_value(json_array_get(bb, 0)), json_number_value(json_array_get(bb, 1)),
-                                     json_number_value(json_array_get(bb, 2)), json_number_value(json_array_get(bb, 3)) }, 1 };
-            }
-            eval_add_image(&e, tb, (int)nt, eb, nd);
+            EvalBox *tb = malloc(sizeof *tb * (size_t)(r.n_truth + 1));
+            if (!tb) cli_die(TOOL, EXIT_DATA, "validation: out of memory");
+            for (int j = 0; j < r.n_truth; j++)
+                tb[j] = (EvalBox){ r.truth[j].label, (int)strlen(r.truth[j].label), r.truth[j].box, 1 };
+            if (eval_add_image(&e, tb, r.n_truth, eb, nd) != 0) cli_die(TOOL, EXIT_DATA, "validation: out of memory");
             free(tb);
+            record_free(&r);
         }
         if (B != keep && engine_set_batch(eng, keep) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng->err);
     }
@@ -376,6 +374,7 @@ int main(int argc, char **argv) {
         if (loader_start_epoch(&loader, order, per_epoch) != 0) cli_die(TOOL, EXIT_DATA, "cannot start the data loader thread");
         for (long it = 0; it < per_epoch; it++) {
             const Batch *bt = loader_next(&loader);
+            if (bt->nt < 0) cli_die(TOOL, EXIT_DATA, "out of memory (building a batch)");
             int nb = bt->nb;
             if ((nb != m.net.batch && engine_set_batch(&eng, nb) != 0) || engine_forward(&eng, bt->x, 1) != 0)
                 cli_die(TOOL, EXIT_DATA, "%s", eng.err);

@@ -2,7 +2,17 @@
 #include "box.h"
 #include "check.h"
 
+// Undoing a letterbox: a 200 x 100 frame letterboxed into 128 x 128 (scale 0.64, pad 32 on y).
+static void test_box_from_letterbox(void) {
+    Box b = box_from_letterbox((Box){ 6.4, 38.4, 70.4, 96.0 }, 0.64, 0.64, 0, 32, 200, 100);
+    CHECK_NEAR(b.x1, 10, 1e-12); CHECK_NEAR(b.y1, 10, 1e-12); CHECK_NEAR(b.x2, 110, 1e-12); CHECK_NEAR(b.y2, 100, 1e-12);
+    // past the frame: clamped to it
+    b = box_from_letterbox((Box){ -10, 20, 140, 127 }, 0.64, 0.64, 0, 32, 200, 100);
+    CHECK(b.x1 == 0 && b.y1 == 0 && b.x2 == 200 && b.y2 == 100);
+}
+
 int main(void) {
+    test_box_from_letterbox();
     Box a = { 0, 0, 10, 10 }, b = { 5, 5, 15, 15 };
     CHECK_NEAR(box_area(a), 100, 0);
     CHECK_NEAR(box_intersection(a, b), 25, 0);
