@@ -40,3 +40,33 @@ for p in $PRESETS; do
         "  predict  " + fig("predict_images_per_s") + "   (PyTorch without NMS)",
         "  peak memory  C \($rows | map(.c.peak_rss_mib) | max) MiB   PyTorch \($rows | map(.t.peak_rss_mib) | max) MiB"'
 done
+
+# Training beside a busy process: one `while :; do :; done` loop holds a core while the C
+# detector and PyTorch each train, alternating, ROUNDS times; each is compared with its own
+# solo figure from the same round. The C run is 10 times longer, so that its team tuner
+# (src/nn/team.h) settles as it does in a real run. Target: the C detector keeps at least 40% of its solo
+# images/s (before the team tuner it kept 30%, as PyTorch does).
+if [ "${BUSY:-1}" = 1 ]; then
+    w=$(width_of "${PRESETS%% *}")
+    rows="[]"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        cs=$(OMP_NUM_THREADS=$THREADS "$BUILD/test/nn_bench" --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$STEPS")
+        ts=$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_train.py --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$STEPS" --threads "$THREADS")
+        sh -c 'while :; do :; done' &
+        busy=$!
+        cb=$(OMP_NUM_THREADS=$THREADS "$BUILD/test/nn_bench" --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$((STEPS * 10))")
+        tb=$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_train.py --width "$w" --size "$SIZE" --batch "$BATCH" --steps "$STEPS" --threads "$THREADS")
+        kill "$busy"
+        wait "$busy" 2>/dev/null || true
+        rows=$(jq -c --argjson cs "$cs" --argjson ts "$ts" --argjson cb "$cb" --argjson tb "$tb" '. + [{cs: $cs, ts: $ts, cb: $cb, tb: $tb}]' <<< "$rows")
+    done
+    jq -rn --argjson rows "$rows" '
+        def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        def r2: . * 1000 | round / 1000;
+        def f(k): $rows | map(.[k].train_images_per_s) | median | r2;
+        def kept(b; s): $rows | map(.[b].train_images_per_s / .[s].train_images_per_s) | median | r2;
+        "beside one busy process (medians of \($rows | length) rounds, each against its own solo run in the same round):",
+        "  C        solo \(f("cs")) img/s   busy \(f("cb")) img/s   kept \(kept("cb"; "cs"))   (target >= 0.4)",
+        "  PyTorch  solo \(f("ts")) img/s   busy \(f("tb")) img/s   kept \(kept("tb"; "ts"))",
+        "  busy C against busy PyTorch: ratio \($rows | map(.cb.train_images_per_s / .tb.train_images_per_s) | median | r2)"'
+fi
