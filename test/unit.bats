@@ -17,6 +17,7 @@ run_unit() {
 @test "unit: random generator" { run_unit test_rng; }
 @test "unit: option parsers" { run_unit test_cli; }
 @test "unit: CSV rows, quoting, NUL bytes and UTF-8" { run_unit test_csv; }
+@test "unit: the CPU team tuner on simulated machines" { run_unit test_team; }
 @test "unit: simulator matrices, boxes and canvases" { run_unit test_simulate; }
 @test "unit: device probe" { run_unit test_device; }
 @test "unit: fast JSON scanner, number parsing and formatting" { run_unit test_jscan; }
