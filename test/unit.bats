@@ -29,5 +29,6 @@ run_unit() {
 @test "unit: the assembled YOLOv5-layout network: sizes and backward" { run_unit test_net; }
 @test "unit: YOLOv5 loss with EARL weights" { run_unit test_loss; }
 @test "unit: decoding detections: best class, boxes, scores, class-wise NMS" { run_unit test_detect; }
+@test "unit: iterative stratification: hand-computed parts, quotas, invariances" { run_unit test_stratify; }
 @test "unit: locating objects across labels, one box per annotator" { run_unit test_locate; }
 @test "unit: Dawid-Skene EM: a case by hand, planted matrices and spreads, renumbering, threads" { run_unit test_truth_em; }

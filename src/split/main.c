@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "record.h"
+#include "stratify.h"
 
 static const char *TOOL = "split";
 
@@ -36,12 +37,16 @@ static void usage(void) {
         "  -h, --help         show this help\n");
 }
 
+// The records read, in input order, as parallel arrays.
 typedef struct {
-    char *text;        // the line to write (no newline)
-    double u;          // hash position in [0,1)
-    long stratum;
-    int part;
-} Item;
+    long n, cap;
+    char **text;           // the line to write (no newline)
+    double *u;             // hash position in [0,1)
+    int *part;             // the part it goes to
+    // --stratify: record i's label ids are labels[label_start[i] .. label_start[i+1]-1]
+    size_t *label_start, *labels, n_listed, cap_listed;
+    json_t *label_ids;     // label string -> id, numbered in order of first appearance
+} RecordSet;
 
 // FNV-1a over the id, seeded, then the splitmix64 finaliser; the top 53 bits as [0,1).
 static double id_position(const char *id, uint64_t seed) {
@@ -89,11 +94,123 @@ static int annotator_view(Record *rec, const char *name) {
     return 1;
 }
 
-static int by_stratum_then_u(const void *a, const void *b) {
-    const Item *x = *(Item *const *)a, *y = *(Item *const *)b;
-    if (x->stratum != y->stratum) return x->stratum < y->stratum ? -1 : 1;
-    if (x->u != y->u) return x->u < y->u ? -1 : 1;
-    return 0;
+// Makes room for one more record (and its row of labels).
+static void grow_records(RecordSet *s) {
+    if (s->n < s->cap) return;
+    s->cap = s->cap ? s->cap * 2 : 1024;
+    s->text = realloc(s->text, sizeof *s->text * (size_t)s->cap);
+    s->u = realloc(s->u, sizeof *s->u * (size_t)s->cap);
+    s->part = realloc(s->part, sizeof *s->part * (size_t)s->cap);
+    s->label_start = realloc(s->label_start, sizeof *s->label_start * (size_t)(s->cap + 1));
+    if (!s->text || !s->u || !s->part || !s->label_start) cli_die(TOOL, EXIT_DATA, "out of memory");
+    if (s->n == 0) s->label_start[0] = 0;
+}
+
+// Appends the row of the record being read (record s->n) for --stratify: the ids of the
+// "label" strings of its label array, in order; a label seen for the first time takes the
+// next id, so equally rare labels rank by first appearance in the input.
+static void append_label_row(RecordSet *s, json_t *rec, const char *field) {
+    json_t *arr = label_array(rec, field), *e;
+    size_t i;
+    json_array_foreach(arr, i, e) {
+        const char *l = json_string_value(json_object_get(e, "label"));
+        if (!l) continue;
+        json_t *id = json_object_get(s->label_ids, l);
+        if (!id) {
+            id = json_integer((json_int_t)json_object_size(s->label_ids));
+            if (!id || json_object_set_new(s->label_ids, l, id) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+        }
+        if (s->n_listed == s->cap_listed) {
+            s->cap_listed = s->cap_listed ? s->cap_listed * 2 : 4096;
+            s->labels = realloc(s->labels, sizeof *s->labels * s->cap_listed);
+            if (!s->labels) cli_die(TOOL, EXIT_DATA, "out of memory");
+        }
+        s->labels[s->n_listed++] = (size_t)json_integer_value(id);
+    }
+    s->label_start[s->n + 1] = s->n_listed;
+}
+
+// Reads the records of stdin into s, in input order: each one's line to write (NAME's
+// view of it with --annotator), its hash position and, for --stratify, its row of label
+// ids. Stops the tool on a bad record or a repeated id. Returns how many records
+// --annotator left out.
+static long read_records(RecordSet *s, const char *annotator, uint64_t seed, int stratify, const char *label_field) {
+    RecordReader rd;
+    record_reader_init(&rd, stdin, REC_ID | (annotator ? REC_ANNOTATORS | REC_ANNOTATIONS : 0), BOX_LENIENT);
+    long dropped = 0;
+    json_t *ids = json_object();   // id -> its line, for record_id_seen
+    s->label_ids = json_object();
+    char err[1024];
+    for (;;) {
+        Record rec;
+        int rc = record_read(&rd, &rec, err, sizeof err);
+        if (rc == 0) break;
+        if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
+        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
+        if (annotator && !annotator_view(&rec, annotator)) { dropped++; record_free(&rec); continue; }
+        grow_records(s);
+        char *text;
+        if (annotator) {
+            text = json_dumps(rec.json, RECORD_DUMP_FLAGS);
+        } else {
+            size_t len = strlen(rd.buf);
+            while (len && (rd.buf[len - 1] == '\n' || rd.buf[len - 1] == '\r')) len--;
+            text = strndup(rd.buf, len);
+        }
+        if (!text) cli_die(TOOL, EXIT_DATA, "out of memory");
+        s->text[s->n] = text;
+        s->u[s->n] = id_position(rec.id, seed);
+        if (stratify) append_label_row(s, rec.json, label_field);
+        s->n++;
+        record_free(&rec);
+    }
+    free(rd.buf);
+    json_decref(ids);
+    return dropped;
+}
+
+// Writes each record to PREFIX<name of its part>.jsonl, in input order, and the summary
+// line. All parts go to temporary files first; they replace the old parts as one set, only
+// when every one is written (see atomic_commit_set).
+static void write_parts(const RecordSet *s, const char *prefix, char *const *names, int n_parts, int quiet,
+                        const char *annotator, long dropped) {
+    char err[1024];
+    if (prefix[strlen(prefix) - 1] == '/' && make_dirs(prefix, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    AtomicFile *files = calloc((size_t)n_parts, sizeof *files);
+    if (!files) cli_die(TOOL, EXIT_DATA, "out of memory");
+    long counts[64] = { 0 };
+    for (int k = 0; k < n_parts; k++) {
+        size_t len = strlen(prefix) + strlen(names[k]) + 8;
+        char *path = malloc(len);
+        if (!path) cli_die(TOOL, EXIT_DATA, "out of memory");
+        snprintf(path, len, "%s%s.jsonl", prefix, names[k]);
+        remove_stale_temps(path);   // what a killed run left
+        if (atomic_open(&files[k], path, err, sizeof err) != 0) {
+            for (int j = 0; j < k; j++) atomic_abort(&files[j]);
+            cli_die(TOOL, EXIT_DATA, "%s", err);
+        }
+        free(path);
+    }
+    for (long i = 0; i < s->n; i++) {
+        fputs(s->text[i], files[s->part[i]].fp);
+        fputc('\n', files[s->part[i]].fp);
+        counts[s->part[i]]++;
+        free(s->text[i]);
+    }
+    for (int k = 0; k < n_parts; k++)
+        if (ferror(files[k].fp)) {
+            for (int j = 0; j < n_parts; j++) atomic_abort(&files[j]);
+            cli_die(TOOL, EXIT_DATA, "cannot write %s%s.jsonl", prefix, names[k]);
+        }
+    if (atomic_commit_set(files, n_parts, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    if (!quiet) {
+        fprintf(stderr, "%s: %ld records ->", TOOL, s->n);
+        for (int k = 0; k < n_parts; k++) fprintf(stderr, " %s %ld", names[k], counts[k]);
+        if (annotator) fprintf(stderr, " (%s's view; %ld records not read by %s)", annotator, dropped, annotator);
+        fputc('\n', stderr);
+    }
+    free(files);
 }
 
 int main(int argc, char **argv) {
@@ -171,172 +288,35 @@ int main(int argc, char **argv) {
     }
 
     // Read everything: parts are written only once all records are known to be good.
-    RecordReader rd;
-    record_reader_init(&rd, stdin, REC_ID | (annotator ? REC_ANNOTATORS | REC_ANNOTATIONS : 0), BOX_LENIENT);
-    Item *items = NULL;
-    long n = 0, cap = 0, dropped = 0;
-    json_t *ids = json_object(), *label_counts = json_object();
-    json_t **label_sets = NULL;   // per item: its labels (for --stratify)
-    char err[1024];
-    for (;;) {
-        Record rec;
-        int rc = record_read(&rd, &rec, err, sizeof err);
-        if (rc == 0) break;
-        if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
-        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
-        if (annotator && !annotator_view(&rec, annotator)) { dropped++; record_free(&rec); continue; }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            items = realloc(items, sizeof *items * (size_t)cap);
-            label_sets = realloc(label_sets, sizeof *label_sets * (size_t)cap);
-            if (!items || !label_sets) cli_die(TOOL, EXIT_DATA, "out of memory");
-        }
-        Item *it = &items[n];
-        if (annotator) {
-            it->text = json_dumps(rec.json, RECORD_DUMP_FLAGS);
-        } else {
-            size_t len = strlen(rd.buf);
-            while (len && (rd.buf[len - 1] == '\n' || rd.buf[len - 1] == '\r')) len--;
-            it->text = strndup(rd.buf, len);
-        }
-        if (!it->text) cli_die(TOOL, EXIT_DATA, "out of memory");
-        it->u = id_position(rec.id, seed);
-        it->stratum = -1;
-        label_sets[n] = NULL;
-        if (stratify) {
-            json_t *set = json_object(), *arr = label_array(rec.json, label_field), *e;
-            size_t i;
-            json_array_foreach(arr, i, e) {
-                const char *l = json_string_value(json_object_get(e, "label"));
-                if (l && !json_object_get(set, l)) {
-                    json_object_set_new(set, l, json_true());
-                    json_t *cnt = json_object_get(label_counts, l);
-                    json_object_set_new(label_counts, l, json_integer(cnt ? json_integer_value(cnt) + 1 : 1));
-                }
-            }
-            label_sets[n] = set;
-        }
-        n++;
-        record_free(&rec);
-    }
-    free(rd.buf);
+    RecordSet s = { 0 };
+    long dropped = read_records(&s, annotator, seed, stratify, label_field);
+    long n = s.n;
     if (n == 0 && dropped == 0) cli_die(TOOL, EXIT_DATA, "no records on stdin");
 
     if (to_stdout) {
         for (long i = 0; i < n; i++) {
-            fputs(items[i].text, stdout);
+            fputs(s.text[i], stdout);
             fputc('\n', stdout);
-            free(items[i].text);
-            json_decref(label_sets[i]);
+            free(s.text[i]);
         }
         if (fflush(stdout) != 0) cli_die(TOOL, EXIT_DATA, "cannot write to stdout");
         if (!quiet) fprintf(stderr, "%s: %ld records in %s's view, %ld not read by %s\n", TOOL, n, annotator, dropped, annotator);
-        free(items);
-        free(label_sets);
-        json_decref(ids);
-        json_decref(label_counts);
-        return 0;
-    }
-
-    if (stratify) {
-        // Iterative stratification (after Sechidis et al., 2011): records are taken by the
-        // rarity of their rarest label, then by hash; each goes to the part that still
-        // wants that label most (then the part that wants most records), and counts
-        // against that part's wants for every label it holds.
-        size_t n_labels = json_object_size(label_counts);
-        json_t *label_index = json_object();
-        double *want = calloc((size_t)n_parts * (n_labels ? n_labels : 1), sizeof *want), want_total[64];
-        const char *l;
-        json_t *cnt;
-        size_t li = 0;
-        json_object_foreach(label_counts, l, cnt) {
-            json_object_set_new(label_index, l, json_integer((json_int_t)li));
-            for (int k = 0; k < n_parts; k++) want[(size_t)k * n_labels + li] = ratios[k] * (double)json_integer_value(cnt);
-            li++;
-        }
-        for (int k = 0; k < n_parts; k++) want_total[k] = ratios[k] * (double)n;
-        for (long i = 0; i < n; i++) {
-            long rarest = -1;
-            json_t *unused;
-            json_object_foreach(label_sets[i], l, unused) {
-                long c2 = (long)json_integer_value(json_object_get(label_counts, l));
-                if (rarest < 0 || c2 < rarest) { rarest = c2; items[i].stratum = (int)json_integer_value(json_object_get(label_index, l)); }
-            }
-            if (rarest < 0) items[i].stratum = (int)n_labels;   // records without labels come last
-        }
-        Item **order = malloc(sizeof *order * (size_t)(n ? n : 1));
-        for (long i = 0; i < n; i++) order[i] = &items[i];
-        // rarer stratum first: sort strata by their label's count via a rank table
-        long *rank = calloc(n_labels + 1, sizeof *rank);
-        li = 0;
-        json_object_foreach(label_counts, l, cnt) rank[li++] = (long)json_integer_value(cnt);
-        rank[n_labels] = n + 1;
-        for (long i = 0; i < n; i++) items[i].stratum = rank[items[i].stratum] * (long)(n_labels + 1) + items[i].stratum;
-        if (n > 1) qsort(order, (size_t)n, sizeof *order, by_stratum_then_u);
-        for (long r = 0; r < n; r++) {
-            Item *it = order[r];
-            long label = it->stratum % (long)(n_labels + 1);
-            int best = 0;
-            for (int k = 1; k < n_parts; k++) {
-                double wk = label < (long)n_labels ? want[(size_t)k * n_labels + label] : 0;
-                double wb = label < (long)n_labels ? want[(size_t)best * n_labels + label] : 0;
-                if (wk > wb || (wk == wb && want_total[k] > want_total[best])) best = k;
-            }
-            it->part = best;
-            want_total[best] -= 1;
-            json_t *unused;
-            json_object_foreach(label_sets[it - items], l, unused)
-                want[(size_t)best * n_labels + (size_t)json_integer_value(json_object_get(label_index, l))] -= 1;
-        }
-        for (long i = 0; i < n; i++) json_decref(label_sets[i]);
-        free(order);
-        free(rank);
-        free(want);
-        json_decref(label_index);
     } else {
-        for (long i = 0; i < n; i++) items[i].part = part_of(items[i].u, cum, n_parts);
-    }
-    free(label_sets);
-
-    // All parts go to temporary files first; they replace the old parts as one set, only when
-    // every one is written (see atomic_commit_set).
-    if (prefix[strlen(prefix) - 1] == '/' && make_dirs(prefix, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-    AtomicFile *files = calloc((size_t)n_parts, sizeof *files);
-    long counts[64] = { 0 };
-    for (int k = 0; k < n_parts; k++) {
-        size_t len = strlen(prefix) + strlen(names[k]) + 8;
-        char *path = malloc(len);
-        snprintf(path, len, "%s%s.jsonl", prefix, names[k]);
-        remove_stale_temps(path);   // what a killed run left
-        if (atomic_open(&files[k], path, err, sizeof err) != 0) {
-            for (int j = 0; j < k; j++) atomic_abort(&files[j]);
-            cli_die(TOOL, EXIT_DATA, "%s", err);
+        if (stratify) {
+            // the label ids are valid by construction: the only failure is memory
+            if (stratify_assign((size_t)n, s.label_start, s.labels, json_object_size(s.label_ids), ratios, n_parts, s.u, s.part) != 0)
+                cli_die(TOOL, EXIT_DATA, "out of memory");
+        } else {
+            for (long i = 0; i < n; i++) s.part[i] = part_of(s.u[i], cum, n_parts);
         }
-        free(path);
+        write_parts(&s, prefix, names, n_parts, quiet, annotator, dropped);
     }
-    for (long i = 0; i < n; i++) {
-        fputs(items[i].text, files[items[i].part].fp);
-        fputc('\n', files[items[i].part].fp);
-        counts[items[i].part]++;
-        free(items[i].text);
-    }
-    for (int k = 0; k < n_parts; k++)
-        if (ferror(files[k].fp)) {
-            for (int j = 0; j < n_parts; j++) atomic_abort(&files[j]);
-            cli_die(TOOL, EXIT_DATA, "cannot write %s%s.jsonl", prefix, names[k]);
-        }
-    if (atomic_commit_set(files, n_parts, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-    if (!quiet) {
-        fprintf(stderr, "%s: %ld records ->", TOOL, n);
-        for (int k = 0; k < n_parts; k++) fprintf(stderr, " %s %ld", names[k], counts[k]);
-        if (annotator) fprintf(stderr, " (%s's view; %ld records not read by %s)", annotator, dropped, annotator);
-        fputc('\n', stderr);
-    }
+    free(s.text);
+    free(s.u);
+    free(s.part);
+    free(s.label_start);
+    free(s.labels);
+    json_decref(s.label_ids);
     for (int k = 0; k < n_parts; k++) free(names[k]);
-    free(files);
-    free(items);
-    json_decref(ids);
-    json_decref(label_counts);
     return 0;
 }
