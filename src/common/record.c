@@ -236,6 +236,13 @@ long record_id_seen(json_t *set, const char *id, size_t n, long line) {
     return 0;
 }
 
+int record_id_unique(json_t *set, const char *id, size_t n, long line, char *err, size_t errn) {
+    long first = record_id_seen(set, id, n, line);
+    if (!first) return 0;
+    snprintf(err, errn, "line %ld: duplicate id \"%.*s\" (first on line %ld)", line, (int)n, id, first);
+    return -1;
+}
+
 int record_write(FILE *fp, const json_t *obj) {
     if (json_dumpf(obj, fp, RECORD_DUMP_FLAGS) != 0) return -1;
     return fputc('\n', fp) == EOF ? -1 : 0;

@@ -90,6 +90,9 @@ void record_free(Record *rec);
 // Duplicate ids across a stream: records id (n bytes) at `line` in the set (a JSON object
 // owned by the caller). Returns 0 when the id is new, else the line it was first seen on.
 long record_id_seen(json_t *set, const char *id, size_t n, long line);
+// The rule every tool applies: 0 when the id is new, else -1 with the message
+// `line L: duplicate id "x" (first on line F)` in err.
+int record_id_unique(json_t *set, const char *id, size_t n, long line, char *err, size_t errn);
 
 // Writes one object as a compact line. Reals keep 15 significant digits, so any decimal
 // written with at most 15 significant digits passes through unchanged.

@@ -225,9 +225,8 @@ int main(int argc, char **argv) {
         int rc = record_read(&rd, &items[got].rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        long first = record_id_seen(ids, items[got].rec.id, strlen(items[got].rec.id), items[got].rec.line);
-        if (first)
-            cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", items[got].rec.line, items[got].rec.id, first);
+        if (record_id_unique(ids, items[got].rec.id, strlen(items[got].rec.id), items[got].rec.line, err, sizeof err) != 0)
+            cli_die(TOOL, EXIT_DATA, "%s", err);
         Item *it = &items[got];
         json_t *names = json_object_get(it->rec.json, "annotators");
         size_t i;

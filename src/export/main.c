@@ -91,8 +91,7 @@ static long read_records(const char *field, int results, Lines *lines, json_t *l
         int rc = record_read(&rd, &rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
-        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
+        if (record_id_unique(ids, rec.id, strlen(rec.id), rec.line, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
         // The field's boxes, checked as the record format wants them.
         if (!is_ann) {
             Record chk;

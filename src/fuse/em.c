@@ -528,12 +528,8 @@ int fuse_em(const FuseOptions *o, const EmRun *run, const char *tool) {
     json_t *ids = json_object();   // id -> line of its first record
     for (long i = 0; i < n; i++) {
         EmLine *L = &lines[i];
-        long first;
-        if (!L->err && (first = record_id_seen(ids, L->id, strlen(L->id), L->lineno)) != 0) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "line %ld: duplicate id \"%s\" (first on line %ld)", L->lineno, L->id, first);
-            line_fail(L, msg);
-        }
+        char msg[1024];
+        if (!L->err && record_id_unique(ids, L->id, strlen(L->id), L->lineno, msg, sizeof msg) != 0) line_fail(L, msg);
         if (L->err) {
             cli_warn(tool, "%s", L->err);
             bad++;

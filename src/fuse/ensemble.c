@@ -33,9 +33,8 @@ static int load_file(SourceFile *f, char *err, size_t errn) {
         int rc = record_read(&rd, &rec, e, sizeof e);
         if (rc == 0) break;
         if (rc < 0) { snprintf(err, errn, "%s: %s", f->path, e); fclose(fp); free(rd.buf); return -1; }
-        long first = record_id_seen(f->seen, rec.id, strlen(rec.id), rec.line);
-        if (first) {
-            snprintf(err, errn, "%s: line %ld: duplicate id \"%s\" (first on line %ld)", f->path, rec.line, rec.id, first);
+        if (record_id_unique(f->seen, rec.id, strlen(rec.id), rec.line, e, sizeof e) != 0) {
+            snprintf(err, errn, "%s: %s", f->path, e);
             record_free(&rec);
             fclose(fp);
             free(rd.buf);

@@ -224,11 +224,8 @@ static void block_emit(Block *b, Stream *st) {
         LineResult *r = &b->res[i];
         if (!st->stop) {
             st->records++;
-            long first;
-            if (!r->failed && (first = record_id_seen(st->ids, r->id, strlen(r->id), b->linenos[i])) != 0) {
-                snprintf(r->err, sizeof r->err, "line %ld: duplicate id \"%s\" (first on line %ld)", b->linenos[i], r->id, first);
+            if (!r->failed && record_id_unique(st->ids, r->id, strlen(r->id), b->linenos[i], r->err, sizeof r->err) != 0)
                 r->failed = 1;
-            }
             if (r->failed) {
                 st->bad++;
                 cli_warn(TOOL, "%s", r->err);

@@ -104,9 +104,8 @@ int main(int argc, char **argv) {
             int rc = record_read(&rd, &recs[B], err, sizeof err);
             if (rc == 0) { done = 1; break; }
             if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-            long first = record_id_seen(ids, recs[B].id, strlen(recs[B].id), recs[B].line);
-            if (first)
-                cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", recs[B].line, recs[B].id, first);
+            if (record_id_unique(ids, recs[B].id, strlen(recs[B].id), recs[B].line, err, sizeof err) != 0)
+                cli_die(TOOL, EXIT_DATA, "%s", err);
             char ie[1024];
             Image im, boxed;
             if (image_load_record(&src, recs[B].image, &im, C, ie, sizeof ie) != 0)

@@ -220,11 +220,7 @@ int main(int argc, char **argv) {
         } else {
             rc = score_read_line(&sl, line, (size_t)len, lineno, truth_field, strict_frame, err, sizeof err);
         }
-        long first;
-        if (rc == 0 && (first = record_id_seen(ids, sl.id, (size_t)sl.id_len, lineno)) != 0) {
-            snprintf(err, sizeof err, "line %ld: duplicate id \"%.*s\" (first on line %ld)", lineno, sl.id_len, sl.id, first);
-            rc = -1;
-        }
+        if (rc == 0 && record_id_unique(ids, sl.id, (size_t)sl.id_len, lineno, err, sizeof err) != 0) rc = -1;
         if (rc == 0 && eval_add_image(&e, sl.truth, sl.n_truth, sl.dets, sl.n_dets) != 0)
             cli_die(TOOL, EXIT_DATA, "out of memory");
         if (rc == 0 && label_accuracy &&

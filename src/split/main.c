@@ -146,8 +146,7 @@ static long read_records(RecordSet *s, const char *annotator, uint64_t seed, int
         int rc = record_read(&rd, &rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        long first = record_id_seen(ids, rec.id, strlen(rec.id), rec.line);
-        if (first) cli_die(TOOL, EXIT_DATA, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
+        if (record_id_unique(ids, rec.id, strlen(rec.id), rec.line, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
         if (annotator && !annotator_view(&rec, annotator)) { dropped++; record_free(&rec); continue; }
         grow_records(s);
         char *text;

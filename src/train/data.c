@@ -144,9 +144,8 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
         Record rec;
         int rc = record_read(&rd, &rec, e2, sizeof e2);
         if (rc == 0) break;
-        long first = rc > 0 ? record_id_seen(ids, rec.id, strlen(rec.id), rec.line) : 0;
-        if (first) snprintf(e2, sizeof e2, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
-        if (rc < 0 || first) {
+        int repeated = rc > 0 && record_id_unique(ids, rec.id, strlen(rec.id), rec.line, e2, sizeof e2) != 0;
+        if (rc < 0 || repeated) {
             snprintf(err, errn, "%s: %s", name, e2);
             if (rc > 0) record_free(&rec);
             free(rd.buf);

@@ -110,11 +110,7 @@ int main(int argc, char **argv) {
             json_incref(raw.json);   // rec shares the object with raw
             rc = record_from_json(raw.json, raw.line, fields_to_check(raw.json, required), boxes,
                                   "truth", &rec, err, sizeof err) == 0 ? 1 : -1;
-            long first;
-            if (rc == 1 && (first = record_id_seen(seen, rec.id, strlen(rec.id), rec.line)) != 0) {
-                snprintf(err, sizeof err, "line %ld: duplicate id \"%s\" (first on line %ld)", rec.line, rec.id, first);
-                rc = -1;
-            }
+            if (rc == 1 && record_id_unique(seen, rec.id, strlen(rec.id), rec.line, err, sizeof err) != 0) rc = -1;
             if (rc == 1 && images) {
                 char ierr[600];
                 Image im;
