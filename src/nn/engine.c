@@ -118,10 +118,14 @@ static void detect_arrays(Net *n, float *out[NET_LEVELS], float *dout[NET_LEVELS
 int engine_forward(Engine *e, const float *x, int training) {
     Net *n = e->net;
     if (!e->gpu) {
-        int was = n->training;
+        int was = n->training, rc;
         n->training = training;
-        net_forward(n, x);
+        rc = net_forward(n, x);
         n->training = was;
+        if (rc != 0) {
+            snprintf(e->err, sizeof e->err, "out of memory");
+            return -1;
+        }
         return 0;
     }
     float *out[NET_LEVELS], *dout[NET_LEVELS];

@@ -9,6 +9,7 @@ float expf(float);
 
 #define real float
 #define S _f32
+#define LAYER_NAME(name_f32, name_f64) name_f32
 #define GEMM cblas_sgemm
 #define EXP expf
 #define SQRT sqrtf

@@ -3,6 +3,7 @@
 
 #define real double
 #define S _f64
+#define LAYER_NAME(name_f32, name_f64) name_f64
 #define GEMM cblas_dgemm
 #define EXP exp
 #define SQRT sqrt

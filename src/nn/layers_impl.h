@@ -1,10 +1,13 @@
 // The layers, written once over `real` (see layers.h). Included by layers_f32.c and
-// layers_f64.c with real, S (the name suffix) and the GEMM routine defined.
+// layers_f64.c with real, S (the name suffix), LAYER_NAME (which picks a definition's name
+// of the two it is given) and the GEMM routine defined. The public definitions spell out
+// both their names, LAYER_NAME(name_f32, name_f64), so that grep finds them.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -64,15 +67,16 @@ static void F(shifted_plane_add)(real *dst, real *src, int H, int W, int dy, int
     for (size_t q = q0; q < q1; q++) d[q] += src[q];
 }
 
-// One image's (C,H,W), channel c's plane at img + c * cs, into columns (C*k*k, OH*OW), row r
-// at col + r * ld. Where each stride phase of the input has the output's size (stride 1:
+// One image's (C,H,W), channel c's plane at img + c * sh->in_cs, into columns (C*k*k, OH*OW),
+// row r at col + r * ld. Where each stride phase of the input has the output's size (stride 1:
 // a "same" convolution, whose one phase is the plane itself), the input row y = stride *
 // oy - pad + ky = stride * (oy + q) + r with r = (ky - pad) mod stride, so a row of columns
 // is phase plane (r, rx) shifted by (q, qx); strided phases are split into `phase` (stride^2
 // planes of OH x OW) first. Otherwise, per output row, zeros outside the image and a copy
 // (stride 1) or a strided gather inside it.
-static void F(im2col)(real *col, size_t ld, real *phase, const real *img, size_t cs, int C, int H, int W, int k,
-                      int stride, int pad, int OH, int OW) {
+static void F(im2col)(real *col, size_t ld, real *phase, const real *img, const Conv2dShape *sh) {
+    int C = sh->in_ch, H = sh->h, W = sh->w, k = sh->k, stride = sh->stride, pad = sh->pad, OH = sh->out_h, OW = sh->out_w;
+    size_t cs = sh->in_cs;
     if (conv_splits_phases(H, W, stride, OH, OW)) {
         size_t P = (size_t)OH * OW;
         for (int c = 0; c < C; c++) {
@@ -117,10 +121,11 @@ static void F(im2col)(real *col, size_t ld, real *phase, const real *img, size_t
 }
 
 // The adjoint of im2col: columns (row r at col + r * ld) added back into one image (channel
-// c's plane at img + c * cs), whose planes are zeroed first unless add. The columns are
+// c's plane at img + c * sh->in_cs), whose planes are zeroed first unless add. The columns are
 // scratch: a "same" convolution's edge entries are zeroed on the way.
-static void F(col2im)(real *img, size_t cs, int add, real *col, size_t ld, int C, int H, int W, int k, int stride,
-                      int pad, int OH, int OW) {
+static void F(col2im)(real *img, int add, real *col, size_t ld, const Conv2dShape *sh) {
+    int C = sh->in_ch, H = sh->h, W = sh->w, k = sh->k, stride = sh->stride, pad = sh->pad, OH = sh->out_h, OW = sh->out_w;
+    size_t cs = sh->in_cs;
     if (!add)
         for (int c = 0; c < C; c++) memset(img + (size_t)c * cs, 0, sizeof(real) * (size_t)H * W);
     if (stride == 1 && conv_splits_phases(H, W, stride, OH, OW)) {   // "same": rows are shifted planes
@@ -149,24 +154,26 @@ static void F(col2im)(real *img, size_t cs, int add, real *col, size_t ld, int C
 }
 
 // A group's columns (K, L = gi * N): image j's at column j * N. x: the group's first image
-// in a layout with channel stride cs.
-static void F(group_columns)(real *col, real *phase, const real *x, size_t cs, int gi, int C, int H, int W, int k,
-                             int stride, int pad, int OH, int OW) {
-    size_t N = (size_t)OH * OW, L = (size_t)gi * N;
-    for (int j = 0; j < gi; j++) F(im2col)(col + j * N, L, phase, x + (size_t)j * H * W, cs, C, H, W, k, stride, pad, OH, OW);
+// in the input's layout.
+static void F(group_columns)(real *col, real *phase, const real *x, int gi, const Conv2dShape *sh) {
+    size_t N = (size_t)sh->out_h * sh->out_w, L = (size_t)gi * N;
+    for (int j = 0; j < gi; j++) F(im2col)(col + j * N, L, phase, x + (size_t)j * sh->h * sh->w, sh);
 }
 
-void F(conv2d_forward)(real *out, size_t out_cs, real *col, real *work, const real *inp, size_t in_cs, const real *weight,
-                       const real *bias, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
-    int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
-    if (conv_is_pointwise(k, stride, pad)) {
+void LAYER_NAME(conv2d_forward_f32, conv2d_forward_f64)(real *out, const real *inp, const real *weight, const real *bias,
+                                                        const Conv2dShape *sh, const F(Conv2dScratch) *scratch) {
+    int B = sh->batch, C = sh->in_ch, H = sh->h, W = sh->w, OC = sh->out_ch, k = sh->k;
+    int K = C * k * k, N = sh->out_h * sh->out_w;
+    size_t in_cs = sh->in_cs, out_cs = sh->out_cs;
+    real *col = scratch->col, *work = scratch->work;
+    if (conv_is_pointwise(k, sh->stride, sh->pad)) {
         // the batch's positions side by side in each channel: (OC, B*N) = weight (OC, C) @ inp (C, B*N)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, B * N, C, 1, weight, C, inp, (int)in_cs, 0, out, (int)out_cs);
     } else {
         int g = conv_group_size(B, N);
         for (int b = 0; b < B; b += g) {
             int gi = B - b < g ? B - b : g, L = gi * N;
-            F(group_columns)(col, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
+            F(group_columns)(col, work, inp + (size_t)b * H * W, gi, sh);
             // (OC, L) = weight (OC, K) @ cols (K, L), straight into the group's outputs
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, L, K, 1, weight, K, col, L, 0, out + (size_t)b * N,
                  (int)out_cs);
@@ -186,12 +193,14 @@ void F(conv2d_forward)(real *out, size_t out_cs, real *col, real *work, const re
 // columns are contiguous copies of dy's rows. Per phase,
 //   dphase (C, gi * P) = wt (C, OC * T) @ cols (OC * T, gi * P),   P = Hp * Wp, T taps,
 // then scattered into dx (added to it with add). With stride 1 this is the forward
-// convolution of dy with the flipped kernel, written (or added) straight into dx. dy: the group's first image, channel stride
-// dy_cs; dx likewise with dx_cs. col: (OC * T, gi * P); work: the phase's outputs
-// (C, gi * P), then wt (C, OC * T).
-static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, int add, real *col, real *work, const real *dy,
-                                        size_t dy_cs, const real *weight, int gi, int C, int H, int W, int OC, int k,
-                                        int stride, int pad, int OH, int OW) {
+// convolution of dy with the flipped kernel, written (or added) straight into dx. dy: the group's first image, in the
+// output's layout (channel stride sh->out_cs); dx likewise in the input's (sh->in_cs). col: (OC * T, gi * P); work: the
+// phase's outputs (C, gi * P), then wt (C, OC * T).
+static void F(conv2d_input_grad_phases)(real *dx, int add, real *col, real *work, const real *dy, const real *weight,
+                                        int gi, const Conv2dShape *sh) {
+    int C = sh->in_ch, H = sh->h, W = sh->w, OC = sh->out_ch, k = sh->k, stride = sh->stride, pad = sh->pad;
+    int OH = sh->out_h, OW = sh->out_w;
+    size_t dx_cs = sh->in_cs, dy_cs = sh->out_cs;
     int tk = (k + stride - 1) / stride, P_max = ((H + stride - 1) / stride) * ((W + stride - 1) / stride);
     real *wt = work + (size_t)C * gi * P_max;
     for (int py = 0; py < stride; py++)
@@ -258,9 +267,14 @@ static void F(conv2d_input_grad_phases)(real *dx, size_t dx_cs, int add, real *c
         }
 }
 
-void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *col, real *work, const real *dout,
-                        size_t out_cs, const real *inp, size_t in_cs, const real *weight, int B, int C, int H, int W, int OC, int k, int stride, int pad) {
-    int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1, K = C * k * k, N = OH * OW;
+void LAYER_NAME(conv2d_backward_f32, conv2d_backward_f64)(const F(Conv2dGrads) *gr, const real *dout, const real *inp,
+                                                          const real *weight, const Conv2dShape *sh,
+                                                          const F(Conv2dScratch) *scratch) {
+    int B = sh->batch, C = sh->in_ch, H = sh->h, W = sh->w, OC = sh->out_ch, k = sh->k;
+    int K = C * k * k, N = sh->out_h * sh->out_w;
+    size_t in_cs = sh->in_cs, out_cs = sh->out_cs;
+    real *dinp = gr->dinp, *dweight = gr->dweight, *dbias = gr->dbias, *col = scratch->col, *work = scratch->work;
+    int add = gr->add_dinp;
     if (dbias)
         for (int o = 0; o < OC; o++) {
             const real *g = dout + (size_t)o * out_cs;
@@ -268,7 +282,7 @@ void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *c
             for (size_t i = 0; i < (size_t)B * N; i++) s += g[i];
             dbias[o] += (real)s;
         }
-    if (conv_is_pointwise(k, stride, pad)) {
+    if (conv_is_pointwise(k, sh->stride, sh->pad)) {
         // dweight (OC, C) += dy (OC, B*N) @ inp^T (B*N, C); dinp (C, B*N) = weight^T @ dy
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, B * N, 1, dout, (int)out_cs, inp, (int)in_cs, 1, dweight, C);
         if (dinp)
@@ -281,30 +295,33 @@ void F(conv2d_backward)(real *dinp, int add, real *dweight, real *dbias, real *c
         int gi = B - b < g ? B - b : g, L = gi * N;
         const real *dy = dout + (size_t)b * N;
         // the group's columns (K, L), made again; dweight (OC, K) += dy (OC, L) @ cols^T (L, K)
-        F(group_columns)(col, work, inp + (size_t)b * H * W, in_cs, gi, C, H, W, k, stride, pad, OH, OW);
+        F(group_columns)(col, work, inp + (size_t)b * H * W, gi, sh);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, L, 1, dy, (int)out_cs, col, L, 1, dweight, K);
         if (!dinp) continue;
         real *dx = dinp + (size_t)b * H * W;
-        if (conv_grad_by_phases(C, k, stride, N)) {
-            F(conv2d_input_grad_phases)(dx, in_cs, add, col, work, dy, out_cs, weight, gi, C, H, W, OC, k, stride, pad, OH,
-                                        OW);
+        if (conv_grad_by_phases(C, k, sh->stride, N)) {
+            F(conv2d_input_grad_phases)(dx, add, col, work, dy, weight, gi, sh);
             continue;
         }
         // dcols (K, L) = weight^T @ dy, then back into each image
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, K, L, OC, 1, weight, K, dy, (int)out_cs, 0, col, L);
         for (int j = 0; j < gi; j++)
-            F(col2im)(dx + (size_t)j * H * W, in_cs, add, col + (size_t)j * N, (size_t)L, C, H, W, k, stride, pad, OH, OW);
+            F(col2im)(dx + (size_t)j * H * W, add, col + (size_t)j * N, (size_t)L, sh);
     }
 }
 
 // Batch norm and SiLU work on a share of the batch in which each channel's values are n
-// contiguous elements, channel c's at c * cs (all arrays of a call share the layout): the
-// network's channel-major activations give each thread its images this way, and one NCHW
-// image is cs = n = H * W.
+// contiguous elements, channel c's at c * cs (BnShape; all arrays of a call share the
+// layout): the network's channel-major activations give each thread its images this way,
+// and one NCHW image is cs = n = H * W.
 //
 // Inference in one pass: out = silu(BN(inp)) with the running statistics.
-void F(batchnorm_silu_inference)(real *out, const real *inp, size_t cs, const real *gamma, const real *beta,
-                                 const real *run_mean, const real *run_var, int C, size_t n, real eps) {
+void LAYER_NAME(batchnorm_silu_inference_f32, batchnorm_silu_inference_f64)(real *out, const real *inp, const BnShape *sh,
+                                                                          const real *gamma, const real *beta,
+                                                                          const real *run_mean, const real *run_var,
+                                                                          real eps) {
+    int C = sh->channels;
+    size_t cs = sh->cs, n = sh->n;
     for (int c = 0; c < C; c++) {
         real s = gamma[c] / SQRT(run_var[c] + eps), t = beta[c] - run_mean[c] * s;
         const real *x = inp + (size_t)c * cs;
@@ -323,7 +340,9 @@ void F(batchnorm_silu_inference)(real *out, const real *inp, size_t cs, const re
 //   batchnorm_stats      mean, rstd (C) from the sums of `count` values (biased variance)
 //   batchnorm_silu_apply out = silu((inp - mean) * rstd * gamma + beta); sig (may be NULL)
 //                        keeps the sigmoid of the value before SiLU for the backward
-void F(batchnorm_sums)(double *sums, const real *inp, size_t cs, int C, size_t n) {
+void LAYER_NAME(batchnorm_sums_f32, batchnorm_sums_f64)(double *sums, const real *inp, const BnShape *sh) {
+    int C = sh->channels;
+    size_t cs = sh->cs, n = sh->n;
     for (int c = 0; c < C; c++) {
         const real *x = inp + (size_t)c * cs;
         double s = 0, s2 = 0;
@@ -334,7 +353,8 @@ void F(batchnorm_sums)(double *sums, const real *inp, size_t cs, int C, size_t n
     }
 }
 
-void F(batchnorm_stats)(real *mean, real *rstd, const double *sums, double count, int C, real eps) {
+void LAYER_NAME(batchnorm_stats_f32, batchnorm_stats_f64)(real *mean, real *rstd, const double *sums, double count, int C,
+                                                          real eps) {
     for (int c = 0; c < C; c++) {
         double m = sums[c] / count, var = sums[C + c] / count - m * m;
         if (var < 0) var = 0;   // rounding, for a constant channel
@@ -343,8 +363,11 @@ void F(batchnorm_stats)(real *mean, real *rstd, const double *sums, double count
     }
 }
 
-void F(batchnorm_silu_apply)(real *out, real *sig, const real *inp, size_t cs, const real *mean, const real *rstd,
-                             const real *gamma, const real *beta, int C, size_t n) {
+void LAYER_NAME(batchnorm_silu_apply_f32, batchnorm_silu_apply_f64)(real *out, real *sig, const real *inp, const BnShape *sh,
+                                                                  const F(BnNorm) *norm) {
+    int C = sh->channels;
+    size_t cs = sh->cs, n = sh->n;
+    const real *mean = norm->mean, *rstd = norm->rstd, *gamma = norm->gamma, *beta = norm->beta;
     for (int c = 0; c < C; c++) {
         const real *x = inp + (size_t)c * cs;
         real *y = out + (size_t)c * cs, mr = mean[c], r = rstd[c], g = gamma[c], bt = beta[c];
@@ -368,16 +391,20 @@ void F(batchnorm_silu_apply)(real *out, real *sig, const real *inp, size_t cs, c
 
 // The whole batch at once, NCHW (the tests' entry point): statistics in one pass, then the
 // output.
-void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *inp, const real *gamma, const real *beta,
-                               int B, int C, int HW, real eps) {
+int LAYER_NAME(batchnorm_silu_forward_f32, batchnorm_silu_forward_f64)(real *out, real *mean, real *rstd, const real *inp,
+                                                                      const real *gamma, const real *beta,
+                                                                      const BnBatch *sh, real eps) {
+    int B = sh->batch, C = sh->channels, HW = sh->hw;
     double *sums = calloc(2 * (size_t)C, sizeof *sums);
-    if (!sums) abort();
+    if (!sums) return -1;
     size_t img = (size_t)C * HW;
-    for (int b = 0; b < B; b++) F(batchnorm_sums)(sums, inp + b * img, (size_t)HW, C, (size_t)HW);
+    BnShape one = { .channels = C, .cs = (size_t)HW, .n = (size_t)HW };   // one NCHW image
+    F(BnNorm) norm = { .mean = mean, .rstd = rstd, .gamma = gamma, .beta = beta };
+    for (int b = 0; b < B; b++) F(batchnorm_sums)(sums, inp + b * img, &one);
     F(batchnorm_stats)(mean, rstd, sums, (double)B * HW, C, eps);
-    for (int b = 0; b < B; b++)
-        F(batchnorm_silu_apply)(out + b * img, NULL, inp + b * img, (size_t)HW, mean, rstd, gamma, beta, C, (size_t)HW);
+    for (int b = 0; b < B; b++) F(batchnorm_silu_apply)(out + b * img, NULL, inp + b * img, &one, &norm);
     free(sums);
+    return 0;
 }
 
 // Their backward, in two pieces with the same split. With xhat = (x - mean) * rstd and d
@@ -388,9 +415,13 @@ void F(batchnorm_silu_forward)(real *out, real *mean, real *rstd, const real *in
 //   batchnorm_backward_input       dx = rstd * gamma * (d - mean(d) - xhat * mean(d * xhat)),
 //                                  the means from the sums of `count` values; dinp may be dpre.
 // sum d and sum d * xhat are also beta's and gamma's gradients.
-void F(silu_batchnorm_backward_sums)(real *dpre, double *sums, const real *dout, const real *sig, const real *inp,
-                                     size_t cs, const real *mean, const real *rstd, const real *gamma, const real *beta,
-                                     int C, size_t n) {
+void LAYER_NAME(silu_batchnorm_backward_sums_f32, silu_batchnorm_backward_sums_f64)(real *dpre, double *sums,
+                                                                                  const real *dout, const real *sig,
+                                                                                  const real *inp, const BnShape *sh,
+                                                                                  const F(BnNorm) *norm) {
+    int C = sh->channels;
+    size_t cs = sh->cs, n = sh->n;
+    const real *mean = norm->mean, *rstd = norm->rstd, *gamma = norm->gamma, *beta = norm->beta;
     for (int c = 0; c < C; c++) {
         size_t o = (size_t)c * cs;
         const real *x = inp + o, *dy = dout + o;
@@ -422,8 +453,12 @@ void F(silu_batchnorm_backward_sums)(real *dpre, double *sums, const real *dout,
     }
 }
 
-void F(batchnorm_backward_input)(real *dinp, const real *dpre, const real *inp, size_t cs, const real *mean,
-                                 const real *rstd, const real *gamma, const double *sums, double count, int C, size_t n) {
+void LAYER_NAME(batchnorm_backward_input_f32, batchnorm_backward_input_f64)(real *dinp, const real *dpre, const real *inp,
+                                                                          const BnShape *sh, const F(BnNorm) *norm,
+                                                                          const double *sums, double count) {
+    int C = sh->channels;
+    size_t cs = sh->cs, n = sh->n;
+    const real *mean = norm->mean, *rstd = norm->rstd, *gamma = norm->gamma;
     for (int c = 0; c < C; c++) {
         size_t o = (size_t)c * cs;
         const real *x = inp + o, *dp = dpre + o;
@@ -434,35 +469,46 @@ void F(batchnorm_backward_input)(real *dinp, const real *dpre, const real *inp, 
     }
 }
 
-void F(silu_batchnorm_backward)(real *dinp, real *dpre, real *dgamma, real *dbeta, const real *dout, const real *inp,
-                                const real *mean, const real *rstd, const real *gamma, const real *beta, int B, int C,
-                                int HW) {
+int LAYER_NAME(silu_batchnorm_backward_f32, silu_batchnorm_backward_f64)(real *dinp, real *dpre, real *dgamma, real *dbeta,
+                                                                        const real *dout, const real *inp,
+                                                                        const F(BnNorm) *norm, const BnBatch *sh) {
+    int B = sh->batch, C = sh->channels, HW = sh->hw;
     double *sums = calloc(2 * (size_t)C, sizeof *sums);
-    if (!sums) abort();
+    if (!sums) return -1;
     size_t img = (size_t)C * HW;
+    BnShape one = { .channels = C, .cs = (size_t)HW, .n = (size_t)HW };   // one NCHW image
     for (int b = 0; b < B; b++)
-        F(silu_batchnorm_backward_sums)(dpre + b * img, sums, dout + b * img, NULL, inp + b * img, (size_t)HW, mean, rstd,
-                                        gamma, beta, C, (size_t)HW);
+        F(silu_batchnorm_backward_sums)(dpre + b * img, sums, dout + b * img, NULL, inp + b * img, &one, norm);
     for (int c = 0; c < C; c++) {
         dbeta[c] += (real)sums[c];
         dgamma[c] += (real)sums[C + c];
     }
     for (int b = 0; b < B; b++)
-        F(batchnorm_backward_input)(dinp + b * img, dpre + b * img, inp + b * img, (size_t)HW, mean, rstd, gamma, sums,
-                                    (double)B * HW, C, (size_t)HW);
+        F(batchnorm_backward_input)(dinp + b * img, dpre + b * img, inp + b * img, &one, norm, sums, (double)B * HW);
     free(sums);
+    return 0;
 }
 
 // Separable: the maximum over each row's window (with the first column that reaches it),
 // then over the column of those. The first row holding the maximum wins, and in it the
 // first column: the first maximum in scan order, as PyTorch routes the gradient (ties are
-// common: the second and third pools of SPPF repeat values).
-void F(maxpool_forward)(real *out, int *argmax, const real *inp, int B, int C, int H, int W, int k) {
-    int r = k / 2;
-    #pragma omp parallel
+// common: the second and third pools of SPPF repeat values). The threads' scratch is
+// allocated before the parallel region, which cannot return when it fails.
+int LAYER_NAME(maxpool_forward_f32, maxpool_forward_f64)(real *out, int *argmax, const real *inp, int B, int C, int H, int W,
+                                                        int k) {
+    int r = k / 2, T = omp_get_max_threads();
+    size_t plane = (size_t)H * W, all = (size_t)T * plane;
+    real *rmax_all = malloc(sizeof(real) * (all ? all : 1));   // per thread (H, W): the row windows' maxima
+    int *rarg_all = malloc(sizeof(int) * (all ? all : 1));     // and where they are
+    if (!rmax_all || !rarg_all) {
+        free(rmax_all);
+        free(rarg_all);
+        return -1;
+    }
+    #pragma omp parallel num_threads(T)
     {
-        real *rmax = malloc(sizeof(real) * (size_t)H * W);   // (H, W): the row windows' maxima
-        int *rarg = malloc(sizeof(int) * (size_t)H * W);     // and where they are
+        real *rmax = rmax_all + (size_t)omp_get_thread_num() * plane;
+        int *rarg = rarg_all + (size_t)omp_get_thread_num() * plane;
         #pragma omp for schedule(static)
         for (long p = 0; p < (long)B * C; p++) {
             const real *x = inp + (size_t)p * H * W;
@@ -487,19 +533,21 @@ void F(maxpool_forward)(real *out, int *argmax, const real *inp, int B, int C, i
                 }
             }
         }
-        free(rmax);
-        free(rarg);
     }
+    free(rmax_all);
+    free(rarg_all);
+    return 0;
 }
 
-void F(maxpool_backward)(real *dinp, const real *dout, const int *argmax, int B, int C, int H, int W) {
+void LAYER_NAME(maxpool_backward_f32, maxpool_backward_f64)(real *dinp, const real *dout, const int *argmax, int B, int C,
+                                                            int H, int W) {
     memset(dinp, 0, sizeof(real) * (size_t)B * C * H * W);
     #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)B * C; p++)
         for (int i = 0; i < H * W; i++) dinp[(size_t)p * H * W + argmax[(size_t)p * H * W + i]] += dout[(size_t)p * H * W + i];
 }
 
-void F(upsample2x_forward)(real *out, const real *inp, int B, int C, int H, int W) {
+void LAYER_NAME(upsample2x_forward_f32, upsample2x_forward_f64)(real *out, const real *inp, int B, int C, int H, int W) {
     #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)B * C; p++)
         for (int y = 0; y < 2 * H; y++)
@@ -507,7 +555,7 @@ void F(upsample2x_forward)(real *out, const real *inp, int B, int C, int H, int 
                 out[((size_t)p * 2 * H + y) * 2 * W + x] = inp[((size_t)p * H + y / 2) * W + x / 2];
 }
 
-void F(upsample2x_backward)(real *dinp, const real *dout, int B, int C, int H, int W) {
+void LAYER_NAME(upsample2x_backward_f32, upsample2x_backward_f64)(real *dinp, const real *dout, int B, int C, int H, int W) {
     memset(dinp, 0, sizeof(real) * (size_t)B * C * H * W);
     #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)B * C; p++)

@@ -163,6 +163,7 @@ int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts
         if (!tobj) { loss_sparse_free(&sp); return -1; }
         if (o->weight_obj) {
             wobj = malloc(sizeof *wobj * (size_t)cells);
+            if (!wobj) { free(tobj); loss_sparse_free(&sp); return -1; }
             for (long i = 0; i < cells; i++) wobj[i] = 1;
         }
         // the box and class gradients, and the objectness targets (the last assignment wins)

@@ -202,6 +202,12 @@ int net_build(Net *n, const NetConfig *cfg, unsigned long long seed) {
     return 0;
 }
 
+// The convolution of Conv or Detect node d (input node a) over B images, dense (channel
+// strides B * H * W); a thread's share of the batch sets the strides of the whole batch.
+static Conv2dShape conv_node_shape(int B, const Node *a, const Node *d) {
+    return conv2d_shape(B, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+}
+
 // A buffer that every training step walks end to end (activations, columns, scratch),
 // aligned to 2 MiB and, on Linux, marked for transparent huge pages: hundreds of MiB in 4 KiB
 // pages miss the TLB on every few rows. Zeroed when asked; released with free().
@@ -246,8 +252,8 @@ int net_set_batch(Net *n, int B) {
         if (d->type == NODE_MAXPOOL) total += act;               // argmax (stored as int in float slots)
         if (d->type == NODE_CONV || d->type == NODE_DETECT) {
             size_t c, w;
-            conv2d_scratch(share, n->node[d->in[0]].C, n->node[d->in[0]].H, n->node[d->in[0]].W, d->C, d->k, d->stride, d->pad,
-                           d->H, d->W, &c, &w);
+            Conv2dShape cv = conv_node_shape(share, &n->node[d->in[0]], d);
+            conv2d_scratch(&cv, &c, &w);
             if (d->type == NODE_DETECT) w = (size_t)share * d->C * d->H * d->W;   // its outputs, channel-major
             if (c > col) col = c;
             if (w > work) work = w;
@@ -350,10 +356,13 @@ static const double *bn_sums_total(Net *n, int C) {
 static void conv_share(Net *n, int t, int b0, int b1, const Node *a, const Node *d) {
     int B = n->batch;
     size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W;
-    if (b1 > b0)
-        conv2d_forward_f32(d->pre_bn + b0 * hw, (size_t)B * hw, n->col + (size_t)t * n->col_floats,
-                           n->work + (size_t)t * n->work_floats, a->out + b0 * hw_in, (size_t)B * hw_in, P(n, d->w), NULL,
-                           b1 - b0, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+    if (b1 > b0) {
+        Conv2dShape s = conv_node_shape(b1 - b0, a, d);
+        s.in_cs = (size_t)B * hw_in;
+        s.out_cs = (size_t)B * hw;
+        Conv2dScratch_f32 scratch = { n->col + (size_t)t * n->col_floats, n->work + (size_t)t * n->work_floats };
+        conv2d_forward_f32(d->pre_bn + b0 * hw, a->out + b0 * hw_in, P(n, d->w), NULL, &s, &scratch);
+    }
 }
 
 // A Detect node: each thread convolves its images into its work buffer, channel-major,
@@ -366,8 +375,10 @@ static void detect_forward(Net *n, const Node *a, Node *d) {
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
         float *y = n->work + (size_t)t * n->work_floats;   // (C, bt, hw)
         if (bt > 0) {
-            conv2d_forward_f32(y, (size_t)bt * hw, n->col + (size_t)t * n->col_floats, NULL, a->out + b0 * hw_in,
-                               (size_t)B * hw_in, P(n, d->w), P(n, d->b), bt, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+            Conv2dShape s = conv_node_shape(bt, a, d);
+            s.in_cs = (size_t)B * hw_in;   // out: the thread's own images, dense
+            Conv2dScratch_f32 scratch = { n->col + (size_t)t * n->col_floats, NULL };
+            conv2d_forward_f32(y, a->out + b0 * hw_in, P(n, d->w), P(n, d->b), &s, &scratch);
             for (int j = 0; j < bt; j++)
                 for (int o = 0; o < d->C; o++)
                     memcpy(d->out + ((size_t)(b0 + j) * d->C + o) * hw, y + ((size_t)o * bt + j) * hw, sizeof(float) * hw);
@@ -386,17 +397,19 @@ static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
     {
         int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
         size_t off = (size_t)b0 * hw, len = (size_t)(b1 - b0) * hw;
+        BnShape share = { .channels = C, .cs = cs, .n = len };
         conv_share(n, t, b0, b1, a, d);
         if (n->training) {
             double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
             memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-            batchnorm_sums_f32(sums, d->pre_bn + off, cs, C, len);
+            batchnorm_sums_f32(sums, d->pre_bn + off, &share);
             #pragma omp barrier
             #pragma omp single
             batchnorm_stats_f32(d->mean, d->rstd, bn_sums_total(n, C), (double)cs, C, BN_EPS);
-            batchnorm_silu_apply_f32(d->out + off, d->sig + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, beta, C, len);
+            BnNorm_f32 norm = { .mean = d->mean, .rstd = d->rstd, .gamma = gamma, .beta = beta };
+            batchnorm_silu_apply_f32(d->out + off, d->sig + off, d->pre_bn + off, &share, &norm);
         } else {
-            batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, cs, gamma, beta, P(n, d->rm), P(n, d->rm + 1), C, len,
+            batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, &share, gamma, beta, P(n, d->rm), P(n, d->rm + 1),
                                          BN_EPS);
         }
     }
@@ -430,10 +443,10 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
         } else {
             double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
             const double *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;   // filled by bn_sums_total
-            const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
+            BnShape share = { .channels = C, .cs = cs, .n = len };
+            BnNorm_f32 norm = { .mean = d->mean, .rstd = d->rstd, .gamma = P(n, d->g), .beta = P(n, d->g + 1) };
             memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->sig + off, d->pre_bn + off, cs, d->mean, d->rstd,
-                                             gamma, beta, C, len);
+            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->sig + off, d->pre_bn + off, &share, &norm);
             #pragma omp barrier
             #pragma omp single
             {
@@ -444,16 +457,19 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
                     dgamma[c] += (float)all[C + c];
                 }
             }
-            batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, cs, d->mean, d->rstd, gamma, all,
-                                         (double)cs, C, len);
+            batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, &share, &norm, all, (double)cs);
             g = bn_grad + off;
         }
         float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
         memset(wt, 0, sizeof(float) * wn);
-        if (bt > 0)
-            conv2d_backward_f32(dinp ? dinp + b0 * hw_in : NULL, add, wt, NULL, n->col + (size_t)t * n->col_floats,
-                                detect ? NULL : n->work + (size_t)t * n->work_floats, g, g_cs, a->out + b0 * hw_in,
-                                (size_t)B * hw_in, w, bt, a->C, a->H, a->W, d->C, d->k, d->stride, d->pad);
+        if (bt > 0) {
+            Conv2dShape s = conv_node_shape(bt, a, d);
+            s.in_cs = (size_t)B * hw_in;
+            s.out_cs = g_cs;
+            Conv2dScratch_f32 scratch = { n->col + (size_t)t * n->col_floats, detect ? NULL : n->work + (size_t)t * n->work_floats };
+            Conv2dGrads_f32 gr = { .dinp = dinp ? dinp + b0 * hw_in : NULL, .add_dinp = add, .dweight = wt, .dbias = NULL };
+            conv2d_backward_f32(&gr, g, a->out + b0 * hw_in, w, &s, &scratch);
+        }
     }
     #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < wn; j++) {
@@ -474,7 +490,7 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
     }
 }
 
-void net_forward(Net *n, const float *x) {
+int net_forward(Net *n, const float *x) {
     int B = n->batch;
     for (int i = 0; i < n->n_nodes; i++) {
         double t_start = n->node_ms ? omp_get_wtime() : 0;
@@ -522,11 +538,12 @@ void net_forward(Net *n, const float *x) {
             upsample2x_forward_f32(d->out, a->out, B, a->C, a->H, a->W);
             break;
         case NODE_MAXPOOL:
-            maxpool_forward_f32(d->out, d->argmax, a->out, B, d->C, d->H, d->W, d->k);
+            if (maxpool_forward_f32(d->out, d->argmax, a->out, B, d->C, d->H, d->W, d->k) != 0) return -1;
             break;
         }
         if (n->node_ms) n->node_ms[i] += 1e3 * (omp_get_wtime() - t_start);
     }
+    return 0;
 }
 
 static void accumulate(float *dst, const float *src, long n) {

@@ -86,7 +86,8 @@ void net_free(Net *net);
 // x: (B, in_ch, size, size). Inside, activations are channel-major (C, B, H, W); the
 // Detect outputs alone are NCHW: node[detect[l]].out, shaped
 // (B, NET_ANCHORS * (5 + classes), size / stride, size / stride) with strides 8, 16, 32.
-void net_forward(Net *net, const float *x);
+// Returns -1 when out of memory (a max pool's scratch; the outputs are then incomplete).
+int net_forward(Net *net, const float *x);
 // Given node[detect[l]].dout for each level, accumulates parameter gradients into grads.
 void net_backward(Net *net, const float *x);
 void net_zero_grad(Net *net);

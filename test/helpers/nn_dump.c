@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     memcpy(before, n.params, sizeof(float) * n.n_floats);
 
     net_zero_grad(&n);
-    net_forward(&n, x);
+    if (net_forward(&n, x) != 0) { fprintf(stderr, "nn_dump: out of memory\n"); return 1; }
     LossOptions lo;
     loss_defaults(&lo);
     lo.weight_obj = weight_obj;
@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
         memcpy(train_out[l], d->out, sizeof(float) * lsize[l]);
     }
     n.training = 0;
-    net_forward(&n, x);
+    if (net_forward(&n, x) != 0) { fprintf(stderr, "nn_dump: out of memory\n"); return 1; }
     for (int l = 0; l < NET_LEVELS; l++) {
         eval_out[l] = malloc(sizeof(float) * lsize[l]);
         memcpy(eval_out[l], n.node[n.detect[l]].out, sizeof(float) * lsize[l]);

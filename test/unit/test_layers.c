@@ -55,10 +55,18 @@ typedef struct {
     double *x, *w, *b, *r, *out, *col, *work;
 } Conv;
 
+// The convolution's shape with the view's channel strides.
+static Conv2dShape conv_shape(const Conv *c) {
+    Conv2dShape sh = conv2d_shape(c->B, c->C, c->H, c->W, c->OC, c->k, c->s, c->p);
+    sh.in_cs = c->in_cs;
+    sh.out_cs = c->out_cs;
+    return sh;
+}
+
 static double conv_loss(void *ctx) {
     Conv *c = ctx;
-    conv2d_forward_f64(c->out, c->out_cs, c->col, c->work, c->x, c->in_cs, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->k,
-                       c->s, c->p);
+    Conv2dShape sh = conv_shape(c);
+    conv2d_forward_f64(c->out, c->x, c->w, c->b, &sh, &(Conv2dScratch_f64){ .col = c->col, .work = c->work });
     return dot(c->out, c->r, (long)c->OC * (long)c->out_cs);
 }
 
@@ -95,16 +103,24 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     for (int o = 0; o < OC; o++)   // the image outside the view adds nothing to the loss
         for (size_t i = (size_t)B * c.OH * c.OW; i < c.out_cs; i++) c.r[(size_t)o * c.out_cs + i] = 0;
     c.out = calloc((size_t)no, sizeof(double));
+    Conv2dShape sh = conv_shape(&c);
+    CHECK(sh.out_h == c.OH && sh.out_w == c.OW && sh.batch == B && sh.in_ch == C && sh.out_ch == OC);
+    Conv2dShape dense = conv2d_shape(B, C, H, W, OC, k, s, p);
+    CHECK(dense.in_cs == (size_t)B * H * W && dense.out_cs == (size_t)B * c.OH * c.OW);
     size_t ncol, nwork;
-    conv2d_scratch(B, C, H, W, OC, k, s, p, c.OH, c.OW, &ncol, &nwork);
+    conv2d_scratch(&sh, &ncol, &nwork);
+    Conv2dScratch_f64 scratch = { .col = NULL, .work = NULL };
     c.col = malloc(sizeof(double) * (ncol + 1));
     c.work = malloc(sizeof(double) * (nwork + 1));
+    scratch.col = c.col;
+    scratch.work = c.work;
     double *dx = calloc((size_t)nx, sizeof *dx), *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)OC, sizeof *db);
     conv_loss(&c);
     double ed = conv_direct_error(&c);
     if (!(ed < 1e-12)) fprintf(stderr, "conv k%d s%d p%d: forward differs from the definition by %g\n", k, s, p, ed);
     CHECK(ed < 1e-12);
-    conv2d_backward_f64(dx, 0, dw, db, c.col, c.work, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(&(Conv2dGrads_f64){ .dinp = dx, .add_dinp = 0, .dweight = dw, .dbias = db }, c.r, c.x, c.w, &sh,
+                        &scratch);
     char what[64];
     snprintf(what, sizeof what, "conv k%d s%d p%d dinp", k, s, p);
     check_grad(what, c.x, dx, nx, conv_loss, &c);
@@ -115,7 +131,8 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     // with add, the input gradient is added to what dinp held
     double *dxa = randn(nx), *base = malloc(sizeof(double) * (size_t)nx), *dwa = calloc((size_t)nw, sizeof *dwa);
     memcpy(base, dxa, sizeof(double) * (size_t)nx);
-    conv2d_backward_f64(dxa, 1, dwa, NULL, c.col, c.work, c.r, c.out_cs, c.x, c.in_cs, c.w, B, C, H, W, OC, k, s, p);
+    conv2d_backward_f64(&(Conv2dGrads_f64){ .dinp = dxa, .add_dinp = 1, .dweight = dwa, .dbias = NULL }, c.r, c.x, c.w, &sh,
+                        &scratch);
     double ea = 0;
     for (long i = 0; i < nx; i++) {
         int inside = (size_t)i % c.in_cs < (size_t)B * H * W;
@@ -136,7 +153,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int k, int s, int p) {
     for (long i = 0; i < nx; i++) xf[i] = (float)c.x[i];
     for (long i = 0; i < nw; i++) wf[i] = (float)c.w[i];
     for (int i = 0; i < OC; i++) bf[i] = (float)c.b[i];
-    conv2d_forward_f32(of, c.out_cs, colf, workf, xf, c.in_cs, wf, bf, B, C, H, W, OC, k, s, p);
+    conv2d_forward_f32(of, xf, wf, bf, &sh, &(Conv2dScratch_f32){ .col = colf, .work = workf });
     conv_loss(&c);
     double e = 0, n2 = 0;
     for (long i = 0; i < no; i++) { e += (of[i] - c.out[i]) * (of[i] - c.out[i]); n2 += c.out[i] * c.out[i]; }
@@ -155,7 +172,8 @@ typedef struct {
 
 static double bn_loss(void *ctx) {
     Bn *b = ctx;
-    batchnorm_silu_forward_f64(b->out, b->mean, b->rstd, b->x, b->gamma, b->beta, b->B, b->C, b->HW, 1e-3);
+    CHECK(batchnorm_silu_forward_f64(b->out, b->mean, b->rstd, b->x, b->gamma, b->beta,
+                                     &(BnBatch){ .batch = b->B, .channels = b->C, .hw = b->HW }, 1e-3) == 0);
     return dot(b->out, b->r, (long)b->B * b->C * b->HW);
 }
 
@@ -170,6 +188,8 @@ static void test_batchnorm_silu(void) {
     b.mean = malloc(sizeof(double) * 4); b.rstd = malloc(sizeof(double) * 4);
     double *dx = calloc((size_t)n, sizeof *dx), *dpre = calloc((size_t)n, sizeof *dpre);
     double *dg = calloc(4, sizeof *dg), *dbt = calloc(4, sizeof *dbt);
+    BnBatch batch = { .batch = b.B, .channels = b.C, .hw = b.HW };
+    BnNorm_f64 norm = { .mean = b.mean, .rstd = b.rstd, .gamma = b.gamma, .beta = b.beta };
     bn_loss(&b);
     // the kept statistics are the channels' own mean and 1 / sqrt(biased variance + eps); before
     // SiLU each channel then has mean beta and variance gamma^2 var / (var + eps); out = silu(pre)
@@ -197,7 +217,7 @@ static void test_batchnorm_silu(void) {
         CHECK_NEAR(sp2 / (b.B * b.HW), b.gamma[c] * b.gamma[c] * var / (var + 1e-3), 1e-12);
     }
     CHECK(e < 1e-15);
-    silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.x, b.mean, b.rstd, b.gamma, b.beta, b.B, b.C, b.HW);
+    CHECK(silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.x, &norm, &batch) == 0);
     check_grad("batchnorm+silu dinp", b.x, dx, n, bn_loss, &b);
     check_grad("batchnorm+silu dgamma", b.gamma, dg, b.C, bn_loss, &b);
     check_grad("batchnorm+silu dbeta", b.beta, dbt, b.C, bn_loss, &b);
@@ -205,7 +225,8 @@ static void test_batchnorm_silu(void) {
     double rm[4] = { 0.2, -0.1, 0.4, 0 }, rv[4] = { 1.5, 0.7, 2.2, 1 };
     for (int i = 0; i < b.B; i++) {   // one NCHW image: channel stride HW
         size_t o = (size_t)i * b.C * b.HW;
-        batchnorm_silu_inference_f64(b.out + o, b.x + o, (size_t)b.HW, b.gamma, b.beta, rm, rv, b.C, (size_t)b.HW, 1e-3);
+        batchnorm_silu_inference_f64(b.out + o, b.x + o, &(BnShape){ .channels = b.C, .cs = (size_t)b.HW, .n = (size_t)b.HW },
+                                     b.gamma, b.beta, rm, rv, 1e-3);
     }
     double ei = 0;
     for (int i = 0; i < b.B; i++)
@@ -218,7 +239,7 @@ static void test_batchnorm_silu(void) {
     CHECK(ei < 1e-12);
     // SiLU's values: silu(0) = 0, silu(x) -> x for large x (identity batch norm)
     double xs[3] = { 0, 20, -20 }, ys[3], one = 1, zero = 0;
-    batchnorm_silu_inference_f64(ys, xs, 3, &one, &zero, &zero, &one, 1, 3, 0);
+    batchnorm_silu_inference_f64(ys, xs, &(BnShape){ .channels = 1, .cs = 3, .n = 3 }, &one, &zero, &zero, &one, 0);
     CHECK(ys[0] == 0 && fabs(ys[1] - 20) < 1e-6 && fabs(ys[2]) < 1e-6);
 
     // the pieces as the network runs them: channel-major (C, B, HW), the batch split into two
@@ -234,23 +255,23 @@ static void test_batchnorm_silu(void) {
             }
     bn_loss(&b);   // b.out, b.mean, b.rstd of the whole batch again
     for (int c = 0; c < b.C; c++) dg[c] = dbt[c] = 0;
-    silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.x, b.mean, b.rstd, b.gamma, b.beta, b.B, b.C, b.HW);
+    CHECK(silu_batchnorm_backward_f64(dx, dpre, dg, dbt, b.r, b.x, &norm, &batch) == 0);
     double sums[8] = { 0 }, gsum[8] = { 0 }, mean[4], rstd[4];
     size_t share[3] = { 0, (size_t)b.HW, cs };   // element offsets of the shares within a channel
-    for (int t = 0; t < 2; t++) batchnorm_sums_f64(sums, xc + share[t], cs, b.C, share[t + 1] - share[t]);
+    BnShape part[2];
+    for (int t = 0; t < 2; t++) part[t] = (BnShape){ .channels = b.C, .cs = cs, .n = share[t + 1] - share[t] };
+    for (int t = 0; t < 2; t++) batchnorm_sums_f64(sums, xc + share[t], &part[t]);
     batchnorm_stats_f64(mean, rstd, sums, (double)cs, b.C, 1e-3);
+    BnNorm_f64 pn = { .mean = mean, .rstd = rstd, .gamma = b.gamma, .beta = b.beta };
     // the first share keeps the sigmoids and its backward reads them; the second recomputes them
     double *sg = malloc(sizeof(double) * (size_t)n);
     for (int t = 0; t < 2; t++) {
-        batchnorm_silu_apply_f64(oc + share[t], t == 0 ? sg : NULL, xc + share[t], cs, mean, rstd, b.gamma, b.beta, b.C,
-                                 share[t + 1] - share[t]);
-        silu_batchnorm_backward_sums_f64(gc + share[t], gsum, rc + share[t], t == 0 ? sg : NULL, xc + share[t], cs, mean,
-                                         rstd, b.gamma, b.beta, b.C, share[t + 1] - share[t]);
+        batchnorm_silu_apply_f64(oc + share[t], t == 0 ? sg : NULL, xc + share[t], &part[t], &pn);
+        silu_batchnorm_backward_sums_f64(gc + share[t], gsum, rc + share[t], t == 0 ? sg : NULL, xc + share[t], &part[t], &pn);
     }
     free(sg);
     for (int t = 0; t < 2; t++)
-        batchnorm_backward_input_f64(gc + share[t], gc + share[t], xc + share[t], cs, mean, rstd, b.gamma, gsum, (double)cs,
-                                     b.C, share[t + 1] - share[t]);
+        batchnorm_backward_input_f64(gc + share[t], gc + share[t], xc + share[t], &part[t], &pn, gsum, (double)cs);
     double ep = 0;
     for (int c = 0; c < b.C; c++) {
         ep = fmax(ep, fabs(mean[c] - b.mean[c]) + fabs(rstd[c] - b.rstd[c]));
@@ -280,7 +301,7 @@ static double simple_loss(void *ctx) {
     Simple *s = ctx;
     long n = (long)s->B * s->C * s->H * s->W;
     if (s->kind == 1) {
-        maxpool_forward_f64(s->out, s->arg, s->x, s->B, s->C, s->H, s->W, s->k);
+        CHECK(maxpool_forward_f64(s->out, s->arg, s->x, s->B, s->C, s->H, s->W, s->k) == 0);
         return dot(s->out, s->r, n);
     }
     upsample2x_forward_f64(s->out, s->x, s->B, s->C, s->H, s->W);
@@ -309,7 +330,7 @@ static void test_maxpool_ties(int H, int W, int k) {
     double *x = malloc(sizeof(double) * (size_t)n), *out = malloc(sizeof(double) * (size_t)n);
     int *arg = malloc(sizeof(int) * (size_t)n);
     for (long i = 0; i < n; i++) x[i] = (double)rng_int(&g, 0, 3);
-    maxpool_forward_f64(out, arg, x, B, C, H, W, k);
+    CHECK(maxpool_forward_f64(out, arg, x, B, C, H, W, k) == 0);
     long bad = 0;
     for (long p = 0; p < (long)B * C; p++)
         for (int y = 0; y < H; y++)
@@ -368,7 +389,7 @@ int main(void) {
     {
         double x[9] = { 1, 5, 2, 5, 5, 0, 3, 5, 1 }, y[9], dy[9], dx[9];
         int arg[9];
-        maxpool_forward_f64(y, arg, x, 1, 1, 3, 3, 5);
+        CHECK(maxpool_forward_f64(y, arg, x, 1, 1, 3, 3, 5) == 0);
         for (int i = 0; i < 9; i++) { CHECK(y[i] == 5); CHECK(arg[i] == 1); dy[i] = 1; }
         maxpool_backward_f64(dx, dy, arg, 1, 1, 3, 3);
         CHECK(dx[1] == 9 && dx[4] == 0 && dx[3] == 0);

@@ -7,7 +7,7 @@
 #include "rng.h"
 
 static double loss(Net *n, const float *x, const float *const r[3]) {
-    net_forward(n, x);
+    CHECK(net_forward(n, x) == 0);
     double s = 0;
     for (int l = 0; l < 3; l++) {
         const Node *d = &n->node[n->detect[l]];
