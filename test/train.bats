@@ -55,6 +55,16 @@ setup_file() {
     [[ "$output" == *"was not written with --optimizer adamw"* ]]
 }
 
+@test "the team of threads changes the speed only: teams of 1 and 2 threads over 2 shares write the same checkpoint" {
+    o="--device cpu --quiet --val $BATS_FILE_TMPDIR/val.jsonl --epochs 1 --batch 16"
+    for k in 1 2; do
+        MAD_CPU_TEAM=$k OMP_NUM_THREADS=2 "$BIN/train" $o --out "$BATS_TEST_TMPDIR/t$k.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    done
+    OMP_NUM_THREADS=2 "$BIN/train" $o --out "$BATS_TEST_TMPDIR/tuned.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    cmp "$BATS_TEST_TMPDIR/t1.safetensors.ckpt" "$BATS_TEST_TMPDIR/t2.safetensors.ckpt"
+    cmp "$BATS_TEST_TMPDIR/t1.safetensors.ckpt" "$BATS_TEST_TMPDIR/tuned.safetensors.ckpt"
+}
+
 @test "a run killed before its first checkpoint: --resume clears its temporaries and trains from the beginning" {
     command -v strace > /dev/null || skip "strace is not installed"
     o="--device cpu --val $BATS_FILE_TMPDIR/val.jsonl --epochs 1 --batch 16"

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "device.h"
 
 int engine_parse_device(const char *s, DeviceChoice *d) {
@@ -66,6 +68,18 @@ void engine_free(Engine *e) {
 }
 
 int engine_on_gpu(const Engine *e) { return e->gpu != NULL; }
+
+void engine_team_begin(Engine *e) {
+    if (e->gpu) return;
+    if (e->team.shares != e->net->threads) team_tuner_init(&e->team, e->net->threads);
+    net_set_team(e->net, team_tuner_next(&e->team));
+    e->team_t0 = omp_get_wtime();
+}
+
+void engine_team_end(Engine *e, int images) {
+    if (e->gpu || images < 1) return;
+    team_tuner_record(&e->team, (omp_get_wtime() - e->team_t0) / images);
+}
 
 int engine_set_batch(Engine *e, int B) {
     Net *n = e->net;

@@ -10,6 +10,7 @@
 #include "loss.h"
 #include "net.h"
 #include "optim.h"
+#include "team.h"
 
 typedef enum { DEVICE_AUTO, DEVICE_CPU, DEVICE_CUDA } DeviceChoice;
 
@@ -23,6 +24,8 @@ typedef struct {
     int ema_in;              // the EMA's weights are in use
     int fetch_outputs;       // GPU: copy the Detect outputs to the host in training too (tests)
     int loss_on_device;      // GPU: the last loss left its gradients on the device
+    TeamTuner team;          // CPU: the size of the team of threads (team.h)
+    double team_t0;          // CPU: when the current training step began
     char err[512];
 } Engine;
 
@@ -47,6 +50,10 @@ int engine_backward(Engine *e, const float *x);
 int engine_zero_grad(Engine *e);
 // Gradient clipping, an optimiser step and the EMA update, as optim.h does them.
 int engine_step(Engine *e, const double lr[3], double momentum, int batch, int accumulate, float clip, double *norm);
+// A training step's bounds, on the CPU: begin picks the team size for the step, end gives
+// the tuner the step's time per image. Nothing on the GPU.
+void engine_team_begin(Engine *e);
+void engine_team_end(Engine *e, int images);
 // Swaps the EMA's weights in (for validation) and back out.
 int engine_use_ema(Engine *e, int on);
 // Copies the device's parameters and optimiser state into net and opt (before saving), or

@@ -238,9 +238,11 @@ int net_set_batch(Net *n, int B) {
     // Each thread convolves its share of the batch with a single-threaded sgemm: small
     // matrices gain nothing from OpenBLAS's own threads, which only spin.
     openblas_set_num_threads(1);
-    n->threads = omp_get_max_threads();
+    if (!n->max_threads) n->max_threads = omp_get_max_threads();   // before any team changes it
+    n->threads = n->max_threads;
     if (n->threads > B) n->threads = B;
     if (n->threads < 1) n->threads = 1;
+    net_set_team(n, n->threads);
     int share = (B + n->threads - 1) / n->threads;   // the most images a thread takes
     size_t total = 0, max_act = 0, col = 1, work = 1;
     for (int i = 0; i < n->n_nodes; i++) {
@@ -365,14 +367,14 @@ static void conv_share(Net *n, int t, int b0, int b1, const Node *a, const Node 
     }
 }
 
-// A Detect node: each thread convolves its images into its work buffer, channel-major,
-// then writes them out NCHW with the bias.
+// A Detect node: each share's images are convolved into the share's work buffer,
+// channel-major, then written out NCHW with the bias.
 static void detect_forward(Net *n, const Node *a, Node *d) {
     int B = n->batch, T = n->threads;
     size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W;
-    #pragma omp parallel num_threads(T)
-    {
-        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
+    #pragma omp parallel num_threads(n->team)
+    for (int t = omp_get_thread_num(); t < T; t += omp_get_num_threads()) {
+        int b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
         float *y = n->work + (size_t)t * n->work_floats;   // (C, bt, hw)
         if (bt > 0) {
             Conv2dShape s = conv_node_shape(bt, a, d);
@@ -386,31 +388,41 @@ static void detect_forward(Net *n, const Node *a, Node *d) {
     }
 }
 
-// Conv + batch norm + SiLU: each thread convolves its images, sums their channels, and
-// after the threads' sums are added (in thread order) normalises the same images, so that
-// an image stays with one thread (and in its caches) through the node.
+// Conv + batch norm + SiLU: each share's images are convolved and their channels summed;
+// after the shares' sums are added (in share order) the same images are normalised, by the
+// same thread, so that an image stays in one thread's caches through the node.
 static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
     int B = n->batch, T = n->threads, C = d->C;
     size_t hw = (size_t)d->H * d->W, cs = (size_t)B * hw;
     const float *gamma = P(n, d->g), *beta = P(n, d->g + 1);
-    #pragma omp parallel num_threads(T)
+    #pragma omp parallel num_threads(n->team)
     {
-        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T;
-        size_t off = (size_t)b0 * hw, len = (size_t)(b1 - b0) * hw;
-        BnShape share = { .channels = C, .cs = cs, .n = len };
-        conv_share(n, t, b0, b1, a, d);
+        int first = omp_get_thread_num(), step = omp_get_num_threads();
+        for (int t = first; t < T; t += step) {
+            int b0 = B * t / T, b1 = B * (t + 1) / T;
+            size_t off = (size_t)b0 * hw, len = (size_t)(b1 - b0) * hw;
+            BnShape share = { .channels = C, .cs = cs, .n = len };
+            conv_share(n, t, b0, b1, a, d);
+            if (n->training) {
+                double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
+                memset(sums, 0, sizeof(double) * 2 * (size_t)C);
+                batchnorm_sums_f32(sums, d->pre_bn + off, &share);
+            } else {
+                batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, &share, gamma, beta, P(n, d->rm), P(n, d->rm + 1),
+                                             BN_EPS);
+            }
+        }
         if (n->training) {
-            double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
-            memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-            batchnorm_sums_f32(sums, d->pre_bn + off, &share);
             #pragma omp barrier
             #pragma omp single
             batchnorm_stats_f32(d->mean, d->rstd, bn_sums_total(n, C), (double)cs, C, BN_EPS);
             BnNorm_f32 norm = { .mean = d->mean, .rstd = d->rstd, .gamma = gamma, .beta = beta };
-            batchnorm_silu_apply_f32(d->out + off, d->sig + off, d->pre_bn + off, &share, &norm);
-        } else {
-            batchnorm_silu_inference_f32(d->out + off, d->pre_bn + off, &share, gamma, beta, P(n, d->rm), P(n, d->rm + 1),
-                                         BN_EPS);
+            for (int t = first; t < T; t += step) {
+                int b0 = B * t / T, b1 = B * (t + 1) / T;
+                size_t off = (size_t)b0 * hw, len = (size_t)(b1 - b0) * hw;
+                BnShape share = { .channels = C, .cs = cs, .n = len };
+                batchnorm_silu_apply_f32(d->out + off, d->sig + off, d->pre_bn + off, &share, &norm);
+            }
         }
     }
 }
@@ -427,26 +439,21 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
     int B = n->batch, T = n->threads, C = d->C, detect = d->type == NODE_DETECT;
     size_t hw_in = (size_t)a->H * a->W, hw = (size_t)d->H * d->W, cs = (size_t)B * hw;
     size_t wn = (size_t)d->C * a->C * d->k * d->k;
-    #pragma omp parallel num_threads(T)
+    #pragma omp parallel num_threads(n->team)
     {
-        int t = omp_get_thread_num(), b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
-        size_t off = (size_t)b0 * hw, len = (size_t)bt * hw;
-        const float *g = dy + off;   // this thread's output gradient, channel stride g_cs
-        size_t g_cs = cs;
-        if (detect) {
-            float *y = n->work + (size_t)t * n->work_floats;
-            for (int j = 0; j < bt; j++)
-                for (int o = 0; o < C; o++)
-                    memcpy(y + ((size_t)o * bt + j) * hw, dy + ((size_t)(b0 + j) * C + o) * hw, sizeof(float) * hw);
-            g = y;
-            g_cs = len;
-        } else {
-            double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
-            const double *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;   // filled by bn_sums_total
-            BnShape share = { .channels = C, .cs = cs, .n = len };
-            BnNorm_f32 norm = { .mean = d->mean, .rstd = d->rstd, .gamma = P(n, d->g), .beta = P(n, d->g + 1) };
-            memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-            silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->sig + off, d->pre_bn + off, &share, &norm);
+        int first = omp_get_thread_num(), step = omp_get_num_threads();
+        const double *all = n->bn_sums + (size_t)T * 2 * n->bn_channels;   // filled by bn_sums_total
+        BnNorm_f32 norm = { 0 };
+        if (!detect) {
+            norm = (BnNorm_f32){ .mean = d->mean, .rstd = d->rstd, .gamma = P(n, d->g), .beta = P(n, d->g + 1) };
+            for (int t = first; t < T; t += step) {
+                int b0 = B * t / T, b1 = B * (t + 1) / T;
+                size_t off = (size_t)b0 * hw, len = (size_t)(b1 - b0) * hw;
+                double *sums = n->bn_sums + (size_t)t * 2 * n->bn_channels;
+                BnShape share = { .channels = C, .cs = cs, .n = len };
+                memset(sums, 0, sizeof(double) * 2 * (size_t)C);
+                silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->sig + off, d->pre_bn + off, &share, &norm);
+            }
             #pragma omp barrier
             #pragma omp single
             {
@@ -457,18 +464,34 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
                     dgamma[c] += (float)all[C + c];
                 }
             }
-            batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, &share, &norm, all, (double)cs);
-            g = bn_grad + off;
         }
-        float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
-        memset(wt, 0, sizeof(float) * wn);
-        if (bt > 0) {
-            Conv2dShape s = conv_node_shape(bt, a, d);
-            s.in_cs = (size_t)B * hw_in;
-            s.out_cs = g_cs;
-            Conv2dScratch_f32 scratch = { n->col + (size_t)t * n->col_floats, detect ? NULL : n->work + (size_t)t * n->work_floats };
-            Conv2dGrads_f32 gr = { .dinp = dinp ? dinp + b0 * hw_in : NULL, .add_dinp = add, .dweight = wt, .dbias = NULL };
-            conv2d_backward_f32(&gr, g, a->out + b0 * hw_in, w, &s, &scratch);
+        for (int t = first; t < T; t += step) {
+            int b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
+            size_t off = (size_t)b0 * hw, len = (size_t)bt * hw;
+            const float *g;   // this share's output gradient, channel stride g_cs
+            size_t g_cs = cs;
+            if (detect) {
+                float *y = n->work + (size_t)t * n->work_floats;
+                for (int j = 0; j < bt; j++)
+                    for (int o = 0; o < C; o++)
+                        memcpy(y + ((size_t)o * bt + j) * hw, dy + ((size_t)(b0 + j) * C + o) * hw, sizeof(float) * hw);
+                g = y;
+                g_cs = len;
+            } else {
+                BnShape share = { .channels = C, .cs = cs, .n = len };
+                batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, &share, &norm, all, (double)cs);
+                g = bn_grad + off;
+            }
+            float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
+            memset(wt, 0, sizeof(float) * wn);
+            if (bt > 0) {
+                Conv2dShape s = conv_node_shape(bt, a, d);
+                s.in_cs = (size_t)B * hw_in;
+                s.out_cs = g_cs;
+                Conv2dScratch_f32 scratch = { n->col + (size_t)t * n->col_floats, detect ? NULL : n->work + (size_t)t * n->work_floats };
+                Conv2dGrads_f32 gr = { .dinp = dinp ? dinp + b0 * hw_in : NULL, .add_dinp = add, .dweight = wt, .dbias = NULL };
+                conv2d_backward_f32(&gr, g, a->out + b0 * hw_in, w, &s, &scratch);
+            }
         }
     }
     #pragma omp parallel for schedule(static)
@@ -488,6 +511,13 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
             db[o] += (float)s;
         }
     }
+}
+
+void net_set_team(Net *n, int team) {
+    if (team < 1) team = 1;
+    if (team > n->threads) team = n->threads;
+    n->team = team;
+    omp_set_num_threads(team);   // the element-wise loops follow the team too
 }
 
 int net_forward(Net *n, const float *x) {

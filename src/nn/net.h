@@ -67,7 +67,10 @@ typedef struct {
     size_t work_floats;       // per thread
     float *wtmp;              // per-thread weight-gradient scratch
     size_t wtmp_floats;       // per thread
-    int threads;              // images of a batch are split across this many threads
+    int threads;              // images of a batch are split across this many shares (one per
+                              // thread of OMP_NUM_THREADS, at most one per image)
+    int max_threads;          // omp_get_max_threads() when the net was first sized
+    int team;                 // threads that run the shares (see team.h): a divisor of threads
     double *bn_sums;          // batch norm's per-channel sums, per thread: (threads, 2, bn_channels)
     int bn_channels;          // the widest convolution's output channels
     float *tmp[2];            // two activation-sized scratch buffers for the backward pass
@@ -81,6 +84,9 @@ typedef struct {
 int net_build(Net *net, const NetConfig *cfg, unsigned long long seed);
 // (Re)allocates activations for a batch size.
 int net_set_batch(Net *net, int batch);
+// Runs the shares of every parallel region on `team` threads (1 <= team <= threads; the
+// results do not depend on it, only the speed). net_set_batch resets it to threads.
+void net_set_team(Net *net, int team);
 void net_free(Net *net);
 
 // x: (B, in_ch, size, size). Inside, activations are channel-major (C, B, H, W); the

@@ -376,8 +376,9 @@ int main(int argc, char **argv) {
             const Batch *bt = loader_next(&loader);
             if (bt->nt < 0) cli_die(TOOL, EXIT_DATA, "out of memory (building a batch)");
             int nb = bt->nb;
-            if ((nb != m.net.batch && engine_set_batch(&eng, nb) != 0) || engine_forward(&eng, bt->x, 1) != 0)
-                cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+            if (nb != m.net.batch && engine_set_batch(&eng, nb) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+            engine_team_begin(&eng);   // on the CPU: the team of threads for this step, by measurement
+            if (engine_forward(&eng, bt->x, 1) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             LossParts lp;
             if (engine_loss(&eng, bt->t, bt->nt, &lo, &lp) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             if (!isfinite(lp.total))
@@ -396,6 +397,7 @@ int main(int argc, char **argv) {
                 snorm += norm;
                 updates++;
             }
+            engine_team_end(&eng, nb);
             steps++;
             progress_update(&pr, it + 1);
         }

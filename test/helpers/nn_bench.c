@@ -111,6 +111,7 @@ int main(int argc, char **argv) {
     for (int s = 0; s < steps + 2; s++) {
         if (s == 2) { t0 = now(); ph[0] = ph[1] = ph[2] = ph[3] = 0; }   // two warm-up steps
         double a = now();
+        engine_team_begin(&eng);
         ok &= engine_zero_grad(&eng) == 0 && engine_forward(&eng, x, 1) == 0;
         if (eng.gpu) ok &= gpu_net_sync(eng.gpu) == 0;   // each phase's own time
         double b = now();
@@ -123,6 +124,7 @@ int main(int argc, char **argv) {
         double norm;
         ok &= engine_step(&eng, lr, 0.937, B, 1, oc.clip, &norm) == 0;
         if (eng.gpu) ok &= gpu_net_sync(eng.gpu) == 0;
+        engine_team_end(&eng, B);
         double e = now();
         ph[0] += b - a; ph[1] += c2 - b; ph[2] += d - c2; ph[3] += e - d;
     }
@@ -161,7 +163,7 @@ int main(int argc, char **argv) {
            "\"train_images_per_s\":%.2f,\"predict_images_per_s\":%.2f,\"peak_rss_mib\":%.1f,"
            "\"step_ms\":{\"forward\":%.1f,\"loss\":%.1f,\"backward\":%.1f,\"optimiser\":%.1f},"
            "\"device\":\"%s\",\"gpu_mem_mib\":%.1f,\"macs_per_image\":%.0f,\"profile_ms\":%s}\n",
-           cfg.size, B, (double)cfg.width, (double)cfg.depth, omp_get_max_threads(), steps, train, pred, ru.ru_maxrss / 1024.0,
+           cfg.size, B, (double)cfg.width, (double)cfg.depth, n.threads, steps, train, pred, ru.ru_maxrss / 1024.0,
            1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps, eng.gpu ? "cuda" : "cpu",
            eng.gpu ? gpu_net_memory(eng.gpu) / 1048576.0 : 0.0, net_macs(&n), prof);
     engine_free(&eng);
