@@ -209,12 +209,15 @@ fuse_err() {   # input line(s), options...; runs fuse, capturing stderr only
 }
 
 @test "--keep-going reports every bad record and keeps the good ones" {
-    printf '%s\n' '{' "$REC" '{"id":"q"}' "$REC" > "$BATS_TEST_TMPDIR/in.jsonl"
+    other="$(echo "$REC" | jq -c '.id = "other"')"
+    printf '%s\n' '{' "$REC" '{"id":"q"}' "$other" "$REC" > "$BATS_TEST_TMPDIR/in.jsonl"
     run bash -c "'$BIN/fuse' --keep-going < '$BATS_TEST_TMPDIR/in.jsonl' 2>&1 >'$BATS_TEST_TMPDIR/out.jsonl'"
     [ "$status" -eq 1 ]
     [[ "$output" == *"fuse: line 1: malformed JSON"* ]]
     [[ "$output" == *"fuse: line 3: missing \"width\""* ]]
+    [[ "$output" == *"fuse: line 5: duplicate id "*" (first on line 2)"* ]]
     [ "$(wc -l < "$BATS_TEST_TMPDIR/out.jsonl")" -eq 2 ]
+    [ "$(jq -r .id "$BATS_TEST_TMPDIR/out.jsonl" | tr '\n' ' ')" = "$(echo "$REC" | jq -r .id) other " ]
 }
 
 @test "bad options are usage errors" {

@@ -274,7 +274,7 @@ VINDR_OPTS=(VINDR="$VINDR_F" WIDTH=32 STRATIFY= RATIOS=0.5,0.25,0.25 VAL_RATIOS=
     printf 'image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg01,Aortic enlargement,0,R8,900,500,800,700\n' > "$d/train.csv"
     run make -s -C "$ROOT" -f pipelines/vindr.mk VINDR="$d" RUN="$d/run" data
     [ "$status" -ne 0 ]
-    [[ "$output" == *"$d/train.csv: line 2: x_max 800 < x_min 900"* ]]
+    [[ "$output" == *"$d/train.csv: line 2: x_max 800 <= x_min 900 (an empty or inverted box)"* ]]
     [ ! -e "$d/run/records.jsonl" ]
     assert_no_temp_files "$BATS_TEST_TMPDIR"
 }
