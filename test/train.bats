@@ -369,3 +369,11 @@ with_soft() { soft_record | jq -c "$1"; }   # the soft record with one edit
            and (.profile_ms | has("conv k6 s2 32px") and has("maxpool 2px") and has("detect k1 s1 8px"))
            and (([.profile_ms[] | .[2]] | add) - .macs_per_image * .batch / 1e6 | fabs) < 0.5 * (.profile_ms | length)' <<< "$json"
 }
+
+@test "an --out folder that does not exist is an error at once, before the data are read" {
+    run --separate-stderr "$BIN/train" --device cpu --quiet --val "$BATS_FILE_TMPDIR/val.jsonl" --out "$BATS_TEST_TMPDIR/no/such/m.safetensors" \
+        --epochs 1 < /dev/null
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "train: cannot write $BATS_TEST_TMPDIR/no/such/m.safetensors: No such file or directory" ]
+    [ ! -e "$BATS_TEST_TMPDIR/no" ]
+}

@@ -264,6 +264,13 @@ static long checkpoint_long(const StFile *f, const char *path, const char *key, 
 int main(int argc, char **argv) {
     Args a;
     parse_args(argc, argv, &a);
+    {
+        // A folder that cannot take the model is found now, not after the first epoch.
+        AtomicFile probe;
+        char perr[600];
+        if (atomic_open(&probe, a.out, perr, sizeof perr) != 0) cli_die(TOOL, EXIT_DATA, "%s", perr);
+        atomic_abort(&probe);
+    }
     char desc[512], err[2048];
     float wm, dm;
     preset_multiples(a.preset, &wm, &dm);
