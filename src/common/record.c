@@ -243,6 +243,15 @@ int record_id_unique(json_t *set, const char *id, size_t n, long line, char *err
     return -1;
 }
 
+int record_read_unique(RecordReader *rd, json_t *ids, Record *rec, char *err, size_t errn) {
+    int rc = record_read(rd, rec, err, errn);
+    if (rc == 1 && record_id_unique(ids, rec->id, strlen(rec->id), rec->line, err, errn) != 0) {
+        record_free(rec);
+        return -1;
+    }
+    return rc;
+}
+
 int record_write(FILE *fp, const json_t *obj) {
     if (json_dumpf(obj, fp, RECORD_DUMP_FLAGS) != 0) return -1;
     return fputc('\n', fp) == EOF ? -1 : 0;

@@ -93,6 +93,8 @@ long record_id_seen(json_t *set, const char *id, size_t n, long line);
 // The rule every tool applies: 0 when the id is new, else -1 with the message
 // `line L: duplicate id "x" (first on line F)` in err.
 int record_id_unique(json_t *set, const char *id, size_t n, long line, char *err, size_t errn);
+// record_read, and a repeated id (tracked in ids) is a bad line too: -1 with its message.
+int record_read_unique(RecordReader *rd, json_t *ids, Record *rec, char *err, size_t errn);
 
 // Writes one object as a compact line. Reals keep 15 significant digits, so any decimal
 // written with at most 15 significant digits passes through unchanged.

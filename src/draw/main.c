@@ -222,11 +222,9 @@ int main(int argc, char **argv) {
     int got = 0;
     json_t *ids = json_object();   // id -> line of its first record
     while (got < n) {
-        int rc = record_read(&rd, &items[got].rec, err, sizeof err);
+        int rc = record_read_unique(&rd, ids, &items[got].rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        if (record_id_unique(ids, items[got].rec.id, strlen(items[got].rec.id), items[got].rec.line, err, sizeof err) != 0)
-            cli_die(TOOL, EXIT_DATA, "%s", err);
         Item *it = &items[got];
         json_t *names = json_object_get(it->rec.json, "annotators");
         size_t i;

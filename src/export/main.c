@@ -88,10 +88,9 @@ static long read_records(const char *field, int results, Lines *lines, json_t *l
     long n_boxes = 0;
     for (;;) {
         Record rec;
-        int rc = record_read(&rd, &rec, err, sizeof err);
+        int rc = record_read_unique(&rd, ids, &rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        if (record_id_unique(ids, rec.id, strlen(rec.id), rec.line, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
         // The field's boxes, checked as the record format wants them.
         if (!is_ann) {
             Record chk;

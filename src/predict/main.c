@@ -101,11 +101,9 @@ int main(int argc, char **argv) {
     for (int done = 0; !done;) {
         int B = 0;
         while (B < batch) {
-            int rc = record_read(&rd, &recs[B], err, sizeof err);
+            int rc = record_read_unique(&rd, ids, &recs[B], err, sizeof err);
             if (rc == 0) { done = 1; break; }
             if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-            if (record_id_unique(ids, recs[B].id, strlen(recs[B].id), recs[B].line, err, sizeof err) != 0)
-                cli_die(TOOL, EXIT_DATA, "%s", err);
             char ie[1024];
             Image im, boxed;
             if (image_load_record(&src, recs[B].image, &im, C, ie, sizeof ie) != 0)

@@ -143,10 +143,9 @@ static long read_records(RecordSet *s, const char *annotator, uint64_t seed, int
     char err[1024];
     for (;;) {
         Record rec;
-        int rc = record_read(&rd, &rec, err, sizeof err);
+        int rc = record_read_unique(&rd, ids, &rec, err, sizeof err);
         if (rc == 0) break;
         if (rc < 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-        if (record_id_unique(ids, rec.id, strlen(rec.id), rec.line, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
         if (annotator && !annotator_view(&rec, annotator)) { dropped++; record_free(&rec); continue; }
         grow_records(s);
         char *text;

@@ -142,12 +142,10 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
     json_t *ids = json_object();   // id -> line of its first record
     for (;;) {
         Record rec;
-        int rc = record_read(&rd, &rec, e2, sizeof e2);
+        int rc = record_read_unique(&rd, ids, &rec, e2, sizeof e2);
         if (rc == 0) break;
-        int repeated = rc > 0 && record_id_unique(ids, rec.id, strlen(rec.id), rec.line, e2, sizeof e2) != 0;
-        if (rc < 0 || repeated) {
+        if (rc < 0) {
             snprintf(err, errn, "%s: %s", name, e2);
-            if (rc > 0) record_free(&rec);
             free(rd.buf);
             json_decref(ids);
             return -1;
