@@ -97,72 +97,59 @@ static void sync_folder_of(const char *path) {
     free(dir);
 }
 
+// Renames the temporary file into place (or removes it, with err, on failure). f->path
+// stays for the caller; atomic_abort then frees it.
 static int atomic_rename(AtomicFile *f, char *err, size_t errn) {
     if (rename(f->tmp, f->path) != 0) {
         snprintf(err, errn, "cannot rename into %s: %s", f->path, strerror(errno));
         atomic_abort(f);
         return -1;
     }
-    free(f->tmp); f->tmp = NULL;
-    free(f->path); f->path = NULL;
+    free(f->tmp);
+    f->tmp = NULL;
     return 0;
 }
 
-int atomic_commit(AtomicFile *f, char *err, size_t errn) {
-    if (atomic_close(f, false, err, errn) != 0) return -1;
-    return atomic_rename(f, err, errn);
+static int commit(AtomicFile *f, bool durable, char *err, size_t errn) {
+    if (atomic_close(f, durable, err, errn) != 0 || atomic_rename(f, err, errn) != 0) return -1;
+    if (durable) sync_folder_of(f->path);
+    atomic_abort(f);   // nothing left to remove: frees the path
+    return 0;
 }
 
-int atomic_commit_durable(AtomicFile *f, char *err, size_t errn) {
-    if (atomic_close(f, true, err, errn) != 0) return -1;
-    char *path = strdup(f->path);
-    int rc = atomic_rename(f, err, errn);
-    if (rc == 0 && path) sync_folder_of(path);
-    free(path);
-    return rc;
-}
+int atomic_commit(AtomicFile *f, char *err, size_t errn) { return commit(f, false, err, errn); }
+
+int atomic_commit_durable(AtomicFile *f, char *err, size_t errn) { return commit(f, true, err, errn); }
 
 int atomic_commit_set(AtomicFile *f, int n, char *err, size_t errn) {
-    int failed = -1;
-    for (int k = 0; k < n && failed < 0; k++)
-        if (atomic_close(&f[k], true, err, errn) != 0) failed = k;
+    int failed = 0, renamed = 0;
+    for (int k = 0; k < n && !failed; k++) failed = atomic_close(&f[k], true, err, errn) != 0;
     // Nothing is replaced unless every target can be: an existing target must be a file.
-    for (int k = 0; k < n && failed < 0; k++) {
+    for (int k = 0; k < n && !failed; k++) {
         struct stat st;
         if (lstat(f[k].path, &st) == 0 && !S_ISREG(st.st_mode)) {
             snprintf(err, errn, "cannot replace %s: not a regular file", f[k].path);
-            failed = k;
+            failed = 1;
         }
-    }
-    if (failed >= 0) {
-        for (int k = 0; k < n; k++) atomic_abort(&f[k]);
-        return -1;
     }
     // The old set goes first: from here a crash leaves parts missing, never old beside new.
-    for (int k = 0; k < n && failed < 0; k++)
+    for (int k = 0; k < n && !failed; k++)
         if (unlink(f[k].path) != 0 && errno != ENOENT) {
             snprintf(err, errn, "cannot replace %s: %s", f[k].path, strerror(errno));
-            failed = k;
+            failed = 1;
         }
-    char **done = calloc(n > 0 ? (size_t)n : 1, sizeof *done);
-    if (!done && failed < 0) { snprintf(err, errn, "out of memory"); failed = 0; }
-    for (int k = 0; k < n && failed < 0; k++) {
-        char *path = strdup(f[k].path);
-        if (!path || atomic_rename(&f[k], err, errn) != 0) { free(path); failed = k; break; }
-        done[k] = path;
+    while (renamed < n && !failed) {
+        if (atomic_rename(&f[renamed], err, errn) != 0) failed = 1;
+        else renamed++;
     }
-    if (failed >= 0) {
+    if (failed) {
         // an error (not a crash): the parts already renamed are removed too, so none is left
-        for (int k = 0; k < n; k++) {
-            if (done && done[k]) unlink(done[k]);
-            atomic_abort(&f[k]);
-        }
-    } else if (n > 0 && done) {
-        sync_folder_of(done[0]);
+        for (int k = 0; k < renamed; k++) unlink(f[k].path);
+    } else if (n > 0) {
+        sync_folder_of(f[0].path);
     }
-    for (int k = 0; k < n && done; k++) free(done[k]);
-    free(done);
-    return failed >= 0 ? -1 : 0;
+    for (int k = 0; k < n; k++) atomic_abort(&f[k]);   // temporaries left, and the paths
+    return failed ? -1 : 0;
 }
 
 int remove_stale_temps(const char *path) {

@@ -30,7 +30,7 @@ int atomic_commit_set(AtomicFile *f, int n, char *err, size_t errn);
 // Removes what a killed writer left of path: the temporary files path.tmp.XXXXXX. Returns
 // how many were removed.
 int remove_stale_temps(const char *path);
-// Removes the temporary file.
+// Removes the temporary file, if one is left, and frees the paths (also after a commit).
 void atomic_abort(AtomicFile *f);
 
 // Reads a whole regular file into a malloc'd buffer. Anything else (a FIFO, a device such

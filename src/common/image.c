@@ -124,7 +124,7 @@ static int load_any(const char *path, Image *im, int want_c, int header_only, lo
     return rc;
 }
 
-int image_load_max(const char *path, Image *im, int want_c, long max_pixels, char *err, size_t errn) {
+static int image_load_max(const char *path, Image *im, int want_c, long max_pixels, char *err, size_t errn) {
     return load_any(path, im, want_c, 0, max_pixels, err, errn);
 }
 

@@ -22,7 +22,6 @@ void image_free(Image *im);
 // refused before anything is allocated for it.
 #define IMAGE_MAX_PIXELS 67108864L   // 8192 x 8192
 int image_load(const char *path, Image *im, int want_c, char *err, size_t errn);
-int image_load_max(const char *path, Image *im, int want_c, long max_pixels, char *err, size_t errn);
 
 // Where the tools find records' images, and what a record may make them read.
 typedef struct {
@@ -32,11 +31,11 @@ typedef struct {
 } ImageSource;
 #define IMAGE_SOURCE_DEFAULT ((ImageSource){ NULL, false, IMAGE_MAX_PIXELS })
 // The options of every tool that reads records' images, beside its own --root:
-//   { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS },
-//   { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
-// image_source_option handles one (1), or says it is not one of them (0). A bad value
-// is a usage error.
+// IMAGE_SOURCE_OPTIONS goes into its getopt_long table, and image_source_option handles
+// one of them (1), or says it is not one of them (0). A bad value is a usage error.
 enum { IMAGE_OPT_MAX_PIXELS = 900, IMAGE_OPT_OUTSIDE_ROOT };
+#define IMAGE_SOURCE_OPTIONS \
+    { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT }
 int image_source_option(ImageSource *src, int opt, const char *arg, const char *tool);
 #define IMAGE_SOURCE_HELP \
     "  --max-pixels N        refuse an image whose header claims more than N pixels [67108864,\n" \

@@ -175,7 +175,7 @@ int main(int argc, char **argv) {
                                            { "cols", required_argument, 0, O_COLS },    { "cell", required_argument, 0, O_CELL },
                                            { "layers", required_argument, 0, O_LAYERS }, { "min-score", required_argument, 0, O_MIN },
                                            { "root", required_argument, 0, O_ROOT },    { "help", no_argument, 0, 'h' },
-                                           { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
+                                           IMAGE_SOURCE_OPTIONS,
                                            { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;

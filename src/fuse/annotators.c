@@ -164,6 +164,12 @@ int view_read(const char *line, size_t len, long lineno, Workspace *ws, int forc
     return read_jansson(line, lineno, v, rec, err, errn) == 0 ? 0 : -1;
 }
 
+char *view_id_copy(const char *line, const Workspace *ws, int how, const Record *rec) {
+    if (how != 1) return strdup(rec->id);
+    const JTok *t = &ws->tape.tok[jobj_get(&ws->tape, line, 0, "id")];
+    return strndup(line + t->start, t->len);
+}
+
 void view_release(View *v) {
     for (int i = 0; i < v->n_owned; i++) free(v->owned[i]);
     v->n_owned = 0;
@@ -341,12 +347,7 @@ void fuse_annotators_line(const char *line, size_t len, long lineno, const FuseO
     int how = view_read(line, len, lineno, ws, force_jansson, &r->rec, r->err, sizeof r->err);
     r->fast = how == 1;
     if (how < 0) { r->failed = 1; goto done; }
-    if (r->fast) {   // strict strings have no escapes: the token is the id
-        Span id = tok_span(&ws->tape, line, jobj_get(&ws->tape, line, 0, "id"));
-        r->id = strndup(id.p, (size_t)id.n);
-    } else {
-        r->id = strdup(r->rec.id);
-    }
+    r->id = view_id_copy(line, ws, how, &r->rec);
     if (!r->id) {
         snprintf(r->err, sizeof r->err, "line %ld: out of memory", lineno);
         r->failed = 1;

@@ -236,13 +236,7 @@ static void parse_line(EmLine *L, const FuseOptions *o, EmWork *w, int force_jan
     if (how < 0) {
         line_fail(L, err);
     } else {
-        // strict strings have no escapes: on the fast path the token is the id
-        if (how == 1) {
-            int k = jobj_get(&w->ws.tape, L->line, 0, "id");
-            L->id = strndup(L->line + w->ws.tape.tok[k].start, w->ws.tape.tok[k].len);
-        } else {
-            L->id = strdup(rec.id);
-        }
+        L->id = view_id_copy(L->line, &w->ws, how, &rec);
         L->width = v->width;
         L->height = v->height;
         L->boxes_in = v->n_ann;

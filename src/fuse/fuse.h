@@ -83,6 +83,10 @@ typedef struct {
 int view_read(const char *line, size_t len, long lineno, Workspace *ws, int force_jansson, Record *rec, char *err,
               size_t errn);
 void view_release(View *v);
+// A copy (malloc'd, NULL when out of memory) of the id of the line view_read just read:
+// how is what view_read returned (1: the fast scanner's tape, whose strings have no
+// escapes, so the token is the id; 0: rec).
+char *view_id_copy(const char *line, const Workspace *ws, int how, const Record *rec);
 
 // Cuts the line around its "objects" value (or before its final '}' when it has none)
 // into r->piece, with `objects` (handed over to r->owned) in the middle. t is a tape of

@@ -23,12 +23,8 @@ void ingest_check_record(const char *tool, json_t *rec, const char *where) {
     record_free(&r);
 }
 
-int ingest_clip_to_frame(double *x1, double *y1, double *x2, double *y2, int w, int h) {
-    const double tol = 0.5;
-    if (*x1 < -tol || *y1 < -tol || *x2 > w + tol || *y2 > h + tol) return -1;
-    if (*x1 < 0) *x1 = 0;
-    if (*y1 < 0) *y1 = 0;
-    if (*x2 > w) *x2 = w;
-    if (*y2 > h) *y2 = h;
+int ingest_clip_to_frame(Box *b, int w, int h) {
+    if (!box_in_frame(*b, w, h, 0.5)) return -1;
+    box_clamp(b, w, h);
     return 0;
 }

@@ -182,11 +182,11 @@ int ingest_coco(int argc, char **argv) {
         }
         int fw = (int)json_integer_value(json_object_get(rec, "width"));
         int fh = (int)json_integer_value(json_object_get(rec, "height"));
-        if (ingest_clip_to_frame(&q4[0], &q4[1], &q4[2], &q4[3], fw, fh) != 0)
+        Box b = { q4[0], q4[1], q4[2], q4[3] };
+        if (ingest_clip_to_frame(&b, fw, fh) != 0)
             cli_die(TOOL, EXIT_DATA, "%s: annotations[%zu]: box [%g,%g,%g,%g] is outside the %dx%d frame of image %lld",
                     path, i, q4[0], q4[1], q4[2], q4[3], fw, fh,
                     (long long)json_integer_value(json_object_get(v, "image_id")));
-        Box b = { q4[0], q4[1], q4[2], q4[3] };
         json_t *entry;
         if (strcmp(field, "annotations") == 0) {
             char *who = annotator_of(v);

@@ -4,6 +4,8 @@
 
 #include <jansson.h>
 
+#include "box.h"
+
 int ingest_vindr(int argc, char **argv);
 int ingest_coco(int argc, char **argv);
 
@@ -13,6 +15,6 @@ void ingest_check_record(const char *tool, json_t *rec, const char *where);
 
 // Boxes at most 0.5 px past the w x h frame (rounding in the source) are clipped to it.
 // Returns -1, leaving the box as it was, when a box lies further out.
-int ingest_clip_to_frame(double *x1, double *y1, double *x2, double *y2, int w, int h);
+int ingest_clip_to_frame(Box *b, int w, int h);
 
 #endif

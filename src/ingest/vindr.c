@@ -301,7 +301,7 @@ int ingest_vindr(int argc, char **argv) {
                 json_t *b = json_object_get(a, "box");
                 Box box = { json_real_value(json_array_get(b, 0)), json_real_value(json_array_get(b, 1)),
                             json_real_value(json_array_get(b, 2)), json_real_value(json_array_get(b, 3)) };
-                if (ingest_clip_to_frame(&box.x1, &box.y1, &box.x2, &box.y2, w, h) != 0)
+                if (ingest_clip_to_frame(&box, w, h) != 0)
                     cli_die(TOOL, EXIT_DATA, "%s: line %ld: image %s: box [%g,%g,%g,%g] exceeds its %dx%d frame (wrong --sizes?)",
                             f ? test_csv : csv, (long)json_integer_value(json_object_get(a, "_line")), id,
                             box.x1, box.y1, box.x2, box.y2, w, h);

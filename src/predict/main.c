@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         { "batch", required_argument, 0, O_BATCH }, { "root", required_argument, 0, O_ROOT },
         { "quiet", no_argument, 0, O_QUIET }, { "device", required_argument, 0, O_DEVICE },
         { "gpu-math", required_argument, 0, O_MATH }, { "help", no_argument, 0, 'h' },
-        { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
+        IMAGE_SOURCE_OPTIONS,
         { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;

@@ -110,7 +110,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         { "obj-gain", required_argument, 0, O_OBJG }, { "cls-gain", required_argument, 0, O_CLSG },
         { "device", required_argument, 0, O_DEVICE }, { "gpu-math", required_argument, 0, O_MATH },
         { "help", no_argument, 0, 'h' },
-        { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
+        IMAGE_SOURCE_OPTIONS,
         { 0, 0, 0, 0 } };
     int c;
     long v;

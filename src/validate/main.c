@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
         { "images", no_argument, 0, O_IMAGES }, { "root", required_argument, 0, O_ROOT },
         { "keep-going", no_argument, 0, O_KEEP }, { "quiet", no_argument, 0, O_QUIET },
         { "help", no_argument, 0, 'h' },
-        { "max-pixels", required_argument, 0, IMAGE_OPT_MAX_PIXELS }, { "allow-outside-root", no_argument, 0, IMAGE_OPT_OUTSIDE_ROOT },
+        IMAGE_SOURCE_OPTIONS,
         { 0, 0, 0, 0 } };
     int c;
     argv[0] = (char *)TOOL;   // getopt's own messages then start with the tool's name
