@@ -32,8 +32,12 @@ CUDA ?= 1
 endif
 SANITIZE ?= 0
 NATIVE ?= 0
+# MPI=1 (data-parallel train under mpirun or srun) where Open MPI's pkg-config file is found,
+# unless the user says MPI=0; NCCL=1 where the CUDA toolkit has nccl.h.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+NCCL ?= $(if $(filter 1,$(CUDA)),$(if $(wildcard $(CUDA_HOME)/include/nccl.h),1,0),0)
 
-CFG := $(if $(filter 1,$(SANITIZE)),san,rel)$(if $(filter 1,$(CUDA)),-cuda,-cpu)$(if $(filter 1,$(NATIVE)),-native,)
+CFG := $(if $(filter 1,$(SANITIZE)),san,rel)$(if $(filter 1,$(CUDA)),-cuda,-cpu)$(if $(filter 1,$(NATIVE)),-native,)$(if $(filter 1,$(MPI)),,-nompi)
 BUILD := build/$(CFG)
 
 ARCH := $(if $(filter 1,$(NATIVE)),-march=native,-march=x86-64-v3 -mtune=generic)
@@ -60,12 +64,27 @@ NVCCFLAGS ?= -O2 -std=c++17 -fmad=false -Xcompiler -Wall,-Wextra \
 	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
 	-gencode arch=compute_90,code=compute_90
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart_static -ldl -lrt -lpthread -lstdc++
-KERNEL_SRC := $(wildcard kernels/*.cu)
+KERNEL_SRC := $(filter-out kernels/gpu_nccl.cu,$(wildcard kernels/*.cu))
 KERNEL_OBJ := $(KERNEL_SRC:%.cu=$(BUILD)/%.o)
 else
 CUDA_LIBS :=
 KERNEL_SRC :=
 KERNEL_OBJ := $(BUILD)/kernels/device_stub.o $(BUILD)/kernels/gpu_stub.o
+endif
+# train alone links MPI and NCCL (the GPU processes' gradients).
+ifeq ($(NCCL),1)
+NCCL_OBJ := $(BUILD)/kernels/gpu_nccl.o
+NCCL_LIBS := -lnccl
+else
+NCCL_OBJ := $(BUILD)/kernels/gpu_nccl_stub.o
+NCCL_LIBS :=
+endif
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c) -DHAVE_MPI=1
+MPI_LIBS := $(shell pkg-config --libs ompi-c)
+else
+MPI_CFLAGS :=
+MPI_LIBS :=
 endif
 
 # The shared library: every .c in src/common and src/nn (the detector's layers).
@@ -90,9 +109,11 @@ define tool_rules
 $(1)_SRC := $$(wildcard src/$(1)/*.c)
 $(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/%.o)
 $(1)_GPU := $$(if $$(filter $(1),$$(GPU_TOOLS)),$$(KERNEL_OBJ) $$(CUDA_LIBS),)
-$$(BUILD)/bin/$(1): $$($(1)_OBJ) $$(LIB) $$(if $$(filter $(1),$$(GPU_TOOLS)),$$(KERNEL_OBJ),)
+$(1)_DIST := $$(if $$(filter train,$(1)),$$(NCCL_OBJ),)
+$$(BUILD)/bin/$(1): $$($(1)_OBJ) $$(LIB) $$(if $$(filter $(1),$$(GPU_TOOLS)),$$(KERNEL_OBJ),) $$($(1)_DIST)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $$(LIB) $$($(1)_GPU) $$(LIB) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$($(1)_OBJ) $$($(1)_DIST) $$(LIB) $$($(1)_GPU) $$(LIB) \
+		$$(if $$(filter train,$(1)),$$(NCCL_LIBS) $$(MPI_LIBS),) $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rules,$(t))))
 
@@ -104,6 +125,10 @@ bin/%: $(BUILD)/bin/% FORCE
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/src/train/dist.o: src/train/dist.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(MPI_CFLAGS) -c -o $@ $<
 
 $(BUILD)/kernels/%.o: kernels/%.cu
 	@mkdir -p $(@D)
@@ -135,7 +160,7 @@ $(TEST_HELPERS): $(BUILD)/test/%: test/helpers/%.c $(LIB) $(KERNEL_OBJ)
 # install what they use (deps-pipeline); `make deps` adds what the tests and benchmarks
 # use beside it: Bats, strace, and Debian's PyTorch for the cross-check (about 1 GB).
 DEB_BUILD := gcc make libc6-dev libjansson-dev libturbojpeg0-dev libpng-dev zlib1g-dev libopenblas-dev
-DEB_PIPELINE := $(DEB_BUILD) jq dcmtk gnuplot-nox
+DEB_PIPELINE := $(DEB_BUILD) jq dcmtk gnuplot-nox libopenmpi-dev openmpi-bin
 DEB_PACKAGES := $(DEB_PIPELINE) bats strace python3-numpy python3-torch
 define install_missing
 	@missing=$$(for p in $(1); do \

@@ -70,6 +70,21 @@ void gpu_net_profile_report(const GpuNet *g, char *buf, size_t n);
 int gpu_net_sync(GpuNet *g);
 size_t gpu_net_memory(const GpuNet *g);
 
+// Data-parallel training between GPUs (kernels/gpu_nccl.cu): an NCCL communicator over
+// the processes, one GPU each. A build without NCCL (or CUDA) links gpu_nccl_stub.c, whose
+// functions fail saying so.
+typedef struct GpuComm GpuComm;
+enum { GPU_COMM_ID_BYTES = 128 };
+// Makes device `index` this process's (before gpu_net_create): a process per GPU.
+int gpu_use_device(int index, char *err, size_t n);
+// Rank 0 makes the communicator's id (GPU_COMM_ID_BYTES), which every process then passes
+// to gpu_comm_create with its rank.
+int gpu_comm_id(void *id, char *err, size_t n);
+GpuComm *gpu_comm_create(const void *id, int ranks, int rank, char *err, size_t n);
+void gpu_comm_free(GpuComm *c);
+// Sums the gradients over the processes, in place, on the net's stream (ncclAllReduce).
+int gpu_net_sum_grads(GpuNet *g, GpuComm *c);
+
 // Page-locked host memory, for fast and asynchronous copies (NULL when it cannot).
 void *gpu_host_alloc(size_t bytes);
 void gpu_host_free(void *p);

@@ -127,7 +127,7 @@ extern "C" int gpu_net_loss(GpuNet *g, const Target *t, int nt, const LossOption
     GpuLoss *L = &g->loss;
     LossSparse *sp = &L->sp;
     cudaStream_t st = g->stream;
-    int B = g->B, no = 5 + net->cfg.classes;
+    int B = g->B, NB = loss_norm_batch(net, o), no = 5 + net->cfg.classes;   // NB: the normalisers' batch (loss.h)
     memset(parts, 0, sizeof *parts);
     if (net->batch != B) return gpu_fail_call(g, "gpu_net_loss", "the host network's batch differs from the device's");
     if (loss_assign(net, t, nt, o, sp) != 0) return gpu_fail_call(g, "loss_assign", "out of memory");
@@ -205,7 +205,7 @@ extern "C" int gpu_net_loss(GpuNet *g, const Target *t, int nt, const LossOption
                                                                 L->d_val + n + c0, (size_t)uc[l]);
             CU(cudaGetLastError());
         }
-        float go = gain[1] * LOSS_BALANCE[l] * B / (float)cells;
+        float go = gain[1] * LOSS_BALANCE[l] * NB / (float)((size_t)NB * NET_ANCHORS * hw);
         objectness_kernel<<<LOSS_BLOCKS, LT, 0, st>>>(e->dout, e->out, L->d_tobj, L->d_wobj, o->weight_obj, total, hw, d->C, no, go,
                                                        L->d_part + l * LOSS_BLOCKS);
         CU(cudaGetLastError());
@@ -219,14 +219,14 @@ extern "C" int gpu_net_loss(GpuNet *g, const Target *t, int nt, const LossOption
     CU(cudaStreamSynchronize(st));
     for (int l = 0; l < NET_LEVELS; l++) {
         const Node *d = &net->node[net->detect[l]];
-        double s = 0, cells = (double)B * NET_ANCHORS * d->H * d->W;
+        double s = 0, cells = (double)NB * NET_ANCHORS * d->H * d->W;
         for (int b = 0; b < LOSS_BLOCKS; b++) s += L->h_part[l * LOSS_BLOCKS + b];
         lobj += s / cells * LOSS_BALANCE[l];
     }
     gpu_prof_mark(g, PROF_LOSS);
-    parts->box = lbox * gain[0] * B;
-    parts->obj = lobj * gain[1] * B;
-    parts->cls = lcls * gain[2] * B;
+    parts->box = lbox * gain[0] * NB;
+    parts->obj = lobj * gain[1] * NB;
+    parts->cls = lcls * gain[2] * NB;
     parts->total = parts->box + parts->obj + parts->cls;
     return 0;
 }

@@ -102,14 +102,22 @@ int loss_assign(const Net *net, const Target *t, int nt, const LossOptions *o, L
     return 0;
 }
 
+int loss_count_assigned(const Net *net, const Target *t, int nt, const LossOptions *o, int counts[NET_LEVELS]) {
+    LossSparse s = { 0 };
+    int rc = loss_assign(net, t, nt, o, &s);
+    for (int l = 0; l < NET_LEVELS; l++) counts[l] = rc == 0 ? s.start[l + 1] - s.start[l] : 0;
+    loss_sparse_free(&s);
+    return rc;
+}
+
 void loss_sparse_terms(const Net *net, const LossOptions *o, LossSparse *s, double *lbox, double *lcls) {
-    int B = net->batch, nc = net->cfg.classes;
+    int B = loss_norm_batch(net, o), nc = net->cfg.classes;
     float gain[3];
     loss_gains(net, o, gain);
     float box_gain = gain[0], cls_gain = gain[2];
     int alpha_at = 0;
     for (int l = 0; l < NET_LEVELS; l++) {
-        int n = s->start[l + 1] - s->start[l];
+        int n = loss_norm_assigned(o, l, s->start[l + 1] - s->start[l]);
         double sbox = 0, scls = 0;
         for (int i = s->start[l]; i < s->start[l + 1]; i++) {
             const Assign *a = &s->as[i];
@@ -140,7 +148,7 @@ void loss_sparse_terms(const Net *net, const LossOptions *o, LossSparse *s, doub
 
 int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts *parts, float *tobj_out[NET_LEVELS]) {
     memset(parts, 0, sizeof *parts);
-    int B = net->batch, nc = net->cfg.classes, no = 5 + nc;
+    int B = net->batch, NB = loss_norm_batch(net, o), nc = net->cfg.classes, no = 5 + nc;
     float gain[3];
     loss_gains(net, o, gain);
     LossSparse sp = { 0 };
@@ -155,7 +163,7 @@ int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts
     loss_sparse_terms(net, o, &sp, &lbox, &lcls);
     for (int l = 0; l < NET_LEVELS; l++) {
         Node *d = &net->node[net->detect[l]];
-        long hw = (long)d->H * d->W, cells = (long)B * NET_ANCHORS * hw;
+        long hw = (long)d->H * d->W, cells = (long)B * NET_ANCHORS * hw, norm_cells = (long)NB * NET_ANCHORS * hw;
         const float *p = d->out;
         float *dp = d->dout;
         memset(dp, 0, sizeof(float) * (size_t)B * d->C * hw);
@@ -175,7 +183,7 @@ int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts
         if (o->frozen_tobj[l]) memcpy(tobj, o->frozen_tobj[l], sizeof(float) * (size_t)cells);
         // objectness over every cell of the level
         double sobj = 0;
-        float go = gain[1] * LOSS_BALANCE[l] * B / (float)cells;
+        float go = gain[1] * LOSS_BALANCE[l] * NB / (float)norm_cells;
         for (int b = 0; b < B; b++)
             for (int a = 0; a < NET_ANCHORS; a++) {
                 const float *po = p + ((size_t)b * d->C + (size_t)a * no + 4) * hw;
@@ -188,15 +196,15 @@ int yolo_loss(Net *net, const Target *t, int nt, const LossOptions *o, LossParts
                     dpo[i] += go * w * dx;
                 }
             }
-        lobj += sobj / cells * LOSS_BALANCE[l];
+        lobj += sobj / norm_cells * LOSS_BALANCE[l];
         if (tobj_out && tobj_out[l]) memcpy(tobj_out[l], tobj, sizeof(float) * (size_t)cells);
         free(tobj);
         free(wobj);
     }
     loss_sparse_free(&sp);
-    parts->box = lbox * gain[0] * B;
-    parts->obj = lobj * gain[1] * B;
-    parts->cls = lcls * gain[2] * B;
+    parts->box = lbox * gain[0] * NB;
+    parts->obj = lobj * gain[1] * NB;
+    parts->cls = lcls * gain[2] * NB;
     parts->total = parts->box + parts->obj + parts->cls;
     return 0;
 }

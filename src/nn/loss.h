@@ -34,6 +34,11 @@ typedef struct {
     const float *frozen_tobj[NET_LEVELS];   // tests only: objectness targets to hold fixed
     float *alpha;            // tests only: CIoU's alpha per assignment, recorded (hold_alpha 0)
     int hold_alpha;          // or reused (1), as the gradient holds it
+    // Data-parallel training: the loss of the global batch, split over the processes. Each
+    // normalises by the global batch's images and assignments, so that the processes'
+    // gradients add up to the global batch's. 0: this batch's own (one process).
+    int norm_batch;                      // images of the global batch
+    int norm_assigned[NET_LEVELS];       // each level's assignments over the global batch
 } LossOptions;
 
 typedef struct {
@@ -66,6 +71,12 @@ typedef struct {
 
 // YOLOv5's build_targets on every level: fills as, start, off and cell. -1 out of memory.
 int loss_assign(const Net *net, const Target *t, int nt, const LossOptions *o, LossSparse *s);
+// Each level's assignments of these targets (counts[l]), as loss_assign makes them; -1 out
+// of memory. Summed over the processes, they are norm_assigned.
+int loss_count_assigned(const Net *net, const Target *t, int nt, const LossOptions *o, int counts[NET_LEVELS]);
+// The normalisers: the batch size, and level l's assignments given this batch's n.
+static inline int loss_norm_batch(const Net *net, const LossOptions *o) { return o->norm_batch > 0 ? o->norm_batch : net->batch; }
+static inline int loss_norm_assigned(const LossOptions *o, int l, int n) { return o->norm_batch > 0 ? o->norm_assigned[l] : n; }
 // From the gathered logits (val): the box and class terms of the loss, their gradients
 // (grad), and the objectness targets; adds the box and class parts (before gains) to lbox
 // and lcls.

@@ -271,9 +271,11 @@ int net_set_batch(Net *n, int B) {
     n->work_floats = work;
     n->wtmp = malloc(sizeof(float) * wmax * (size_t)n->threads);
     n->wtmp_floats = wmax;
-    n->bn_channels = 1;
-    for (int i = 0; i < n->n_nodes; i++)
-        if (n->node[i].type == NODE_CONV && n->node[i].C > n->bn_channels) n->bn_channels = n->node[i].C;
+    n->bn_channels = 1;   // also holds a Detect node's per-share bias sums (C doubles)
+    for (int i = 0; i < n->n_nodes; i++) {
+        int c = n->node[i].type == NODE_CONV ? n->node[i].C : n->node[i].type == NODE_DETECT ? (n->node[i].C + 1) / 2 : 0;
+        if (c > n->bn_channels) n->bn_channels = c;
+    }
     n->bn_sums = malloc(sizeof(double) * 2 * (size_t)n->bn_channels * (size_t)(n->threads + 1));
     if (!n->arena || !n->col || !n->work || !n->wtmp || !n->bn_sums) return -1;
     float *p = n->arena;
@@ -354,6 +356,22 @@ static const double *bn_sums_total(Net *n, int C) {
     return total;
 }
 
+// Batch norm's statistics are over the global batch (sync_bn across processes), or this
+// process's batch: the count of values per channel, and the channel sums (2, C) of the
+// shares, added over the processes where they are synchronised. Called by the master
+// thread (MPI is initialised for calls from the main thread only).
+static int bn_synced(const Net *n) { return n->training && n->sync && n->sync->sync_bn; }
+
+static double bn_count(const Net *n, size_t hw) {
+    return bn_synced(n) ? (double)n->sync->batch * (double)hw : (double)n->batch * (double)hw;
+}
+
+static const double *bn_sums_global(Net *n, int C) {
+    double *total = (double *)bn_sums_total(n, C);
+    if (bn_synced(n)) n->sync->sum_f64(n->sync->ctx, total, 2 * C);
+    return total;
+}
+
 // One thread's share of a Conv node's convolution: images [b0, b1) into pre_bn.
 static void conv_share(Net *n, int t, int b0, int b1, const Node *a, const Node *d) {
     int B = n->batch;
@@ -414,8 +432,9 @@ static void conv_bn_silu_split(Net *n, const Node *a, Node *d) {
         }
         if (n->training) {
             #pragma omp barrier
-            #pragma omp single
-            batchnorm_stats_f32(d->mean, d->rstd, bn_sums_total(n, C), (double)cs, C, BN_EPS);
+            #pragma omp master
+            batchnorm_stats_f32(d->mean, d->rstd, bn_sums_global(n, C), bn_count(n, hw), C, BN_EPS);
+            #pragma omp barrier
             BnNorm_f32 norm = { .mean = d->mean, .rstd = d->rstd, .gamma = gamma, .beta = beta };
             for (int t = first; t < T; t += step) {
                 int b0 = B * t / T, b1 = B * (t + 1) / T;
@@ -455,15 +474,18 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
                 silu_batchnorm_backward_sums_f32(bn_grad + off, sums, dy + off, d->sig + off, d->pre_bn + off, &share, &norm);
             }
             #pragma omp barrier
-            #pragma omp single
+            #pragma omp master
             {
                 float *dgamma = G(n, d->g), *dbeta = G(n, d->g + 1);
-                bn_sums_total(n, C);
-                for (int c = 0; c < C; c++) {
-                    dbeta[c] += (float)all[c];
-                    dgamma[c] += (float)all[C + c];
-                }
+                bn_sums_global(n, C);
+                // with sync_bn every process holds the totals: one of them adds them
+                if (!bn_synced(n) || n->sync->lead)
+                    for (int c = 0; c < C; c++) {
+                        dbeta[c] += (float)all[c];
+                        dgamma[c] += (float)all[C + c];
+                    }
             }
+            #pragma omp barrier
         }
         for (int t = first; t < T; t += step) {
             int b0 = B * t / T, b1 = B * (t + 1) / T, bt = b1 - b0;
@@ -479,7 +501,7 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
                 g_cs = len;
             } else {
                 BnShape share = { .channels = C, .cs = cs, .n = len };
-                batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, &share, &norm, all, (double)cs);
+                batchnorm_backward_input_f32(bn_grad + off, bn_grad + off, d->pre_bn + off, &share, &norm, all, bn_count(n, hw));
                 g = bn_grad + off;
             }
             float *wt = n->wtmp + (size_t)t * n->wtmp_floats;
@@ -501,15 +523,27 @@ static void conv_split_backward(Net *n, float *dinp, int add, float *dw, float *
         dw[j] += s;
     }
     if (db) {
+        // per share, then added in share order (and over the processes): dy is NCHW here
+        size_t stride = 2 * (size_t)n->bn_channels;
         #pragma omp parallel for schedule(static)
-        for (int o = 0; o < C; o++) {   // dy is NCHW here (Detect)
-            double s = 0;
-            for (int b = 0; b < B; b++) {
-                const float *gb = dy + ((size_t)b * C + o) * hw;
-                for (size_t i = 0; i < hw; i++) s += gb[i];
+        for (int o = 0; o < C; o++)
+            for (int t = 0; t < T; t++) {
+                double s = 0;
+                for (int b = B * t / T; b < B * (t + 1) / T; b++) {
+                    const float *gb = dy + ((size_t)b * C + o) * hw;
+                    for (size_t i = 0; i < hw; i++) s += gb[i];
+                }
+                n->bn_sums[(size_t)t * stride + o] = s;
             }
-            db[o] += (float)s;
+        double *total = n->bn_sums + (size_t)T * stride;
+        for (int o = 0; o < C; o++) {
+            double v = 0;
+            for (int t = 0; t < T; t++) v += n->bn_sums[(size_t)t * stride + o];
+            total[o] = v;
         }
+        if (n->sync) n->sync->sum_f64(n->sync->ctx, total, C);
+        if (!n->sync || n->sync->lead)
+            for (int o = 0; o < C; o++) db[o] += (float)total[o];
     }
 }
 
@@ -538,7 +572,7 @@ int net_forward(Net *n, const float *x) {
             if (n->training) {
                 // running statistics, as PyTorch keeps them (unbiased variance)
                 float *rm = P(n, d->rm), *rv = P(n, d->rm + 1);
-                double cnt = (double)B * hw;
+                double cnt = bn_count(n, (size_t)hw);
                 for (int c = 0; c < d->C; c++) {
                     double var = 1.0 / ((double)d->rstd[c] * d->rstd[c]) - BN_EPS;
                     rm[c] = (1 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * d->mean[c];

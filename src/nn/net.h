@@ -49,6 +49,19 @@ typedef struct {
     int in_ch, classes, size; // input channels, classes, input side in pixels
 } NetConfig;
 
+// Data-parallel training (train's dist.c): the sums that cross processes. Each process runs
+// its own images; sum_f64 adds a vector over the processes in place, the same result on
+// every one. NULL in a single process.
+typedef struct {
+    void (*sum_f64)(void *ctx, double *v, int n);
+    void *ctx;
+    int lead;        // this process adds the totals every process holds (the Detect biases'
+                     // gradients, and batch norm's with sync_bn) to grads; the others add
+                     // nothing, so that summing grads over the processes counts them once
+    int sync_bn;     // batch-norm statistics over the global batch (PyTorch's SyncBatchNorm)
+    long batch;      // with sync_bn: images of the global batch this step
+} NetSync;
+
 typedef struct {
     NetConfig cfg;
     Node node[NET_MAX_NODES];
@@ -76,6 +89,7 @@ typedef struct {
     float *tmp[2];            // two activation-sized scratch buffers for the backward pass
     size_t max_act;           // floats of the largest activation of the batch
     int training;             // batch norm: batch statistics (1) or running ones (0)
+    const NetSync *sync;      // NULL, or the processes of data-parallel training (training only)
     double *node_ms;          // NULL, or 2 * NET_MAX_NODES milliseconds summed per node: forward, then backward
 } Net;
 

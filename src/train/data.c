@@ -233,11 +233,13 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
         raw_boxes_free(raw, nraw, d->n);
         return -1;
     }
-    // decode and letterbox every image, in parallel
-    int failed = -1;
+    // decode and letterbox every image (of this process's block), in parallel
+    int failed = -1, parts = o->parts > 1 ? o->parts : 1;
+    long lo = (long)d->n * o->part / parts, hi = (long)d->n * (o->part + 1) / parts;
+    if (parts == 1) { lo = 0; hi = d->n; }
     char ferr[1024] = "";
     #pragma omp parallel for schedule(dynamic, 8)
-    for (int i = 0; i < d->n; i++) {
+    for (int i = (int)lo; i < (int)hi; i++) {
         int stop;
         #pragma omp critical(dataset_failed)
         stop = failed >= 0;
@@ -273,6 +275,7 @@ int dataset_load(Dataset *d, FILE *fp, const char *name, const DataOptions *o, c
         image_free(&lb);
     }
     if (failed >= 0) { snprintf(err, errn, "%s: line %ld: %s", name, d->lines[failed], ferr); return -1; }
+    if (parts > 1 && o->share(o->share_ctx, d, parts) != 0) { snprintf(err, errn, "%s: cannot share the decoded images", name); return -1; }
     for (int i = 0; i < d->n; i++) {
         d->start[i] = (int)d->n_boxes;
         for (int k = 0; k < nraw[i]; k++) {
@@ -332,22 +335,30 @@ static void warp(const uint8_t *src, int C, int sw, int sh, float s, float tx, f
 }
 
 int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug, Rng *r, float *x, Target *t, int cap) {
+    return dataset_batch_part(d, idx, B, 0, B, aug, r, x, t, cap);
+}
+
+int dataset_batch_part(const Dataset *d, const int *idx, int B, int b0, int b1, const AugOptions *aug, Rng *r, float *x,
+                       Target *t, int cap) {
     int S = d->size, C = d->ch, nt = 0;
     size_t plane = (size_t)S * S;
     uint8_t *canvas = malloc((size_t)C * 4 * plane);
     BoxT *boxes = malloc(sizeof *boxes * (size_t)(4 * d->max_count + 1));   // a mosaic's four images
     if (!canvas || !boxes) { free(canvas); free(boxes); return -1; }
     for (int b = 0; b < B; b++) {
-        float *xb = x + (size_t)b * C * plane;
+        // an image outside [b0, b1) draws its random numbers and nothing else
+        int own = b >= b0 && b < b1;
+        float *xb = x + (size_t)(b - b0) * C * plane;
         int nb = 0, cw = S, chh = S;
-        const uint8_t *src;
+        const uint8_t *src = NULL;
         if (aug && rng_uniform(r) < aug->mosaic) {
             // mosaic: four images around a random centre of a 2S canvas
             cw = chh = 2 * S;
-            memset(canvas, 114, (size_t)C * 4 * plane);
+            if (own) memset(canvas, 114, (size_t)C * 4 * plane);
             int xc = rng_int(r, S / 2, 3 * S / 2), yc = rng_int(r, S / 2, 3 * S / 2);
             for (int q = 0; q < 4; q++) {
                 int id = q == 0 ? idx[b] : rng_int(r, 0, d->n - 1);
+                if (!own) continue;
                 // the tile's placement in the canvas (x0, y0) and the part of the image used
                 int x0 = q % 2 == 0 ? xc - S : xc, y0 = q < 2 ? yc - S : yc;
                 const uint8_t *img = d->pixels + (size_t)id * C * plane;
@@ -368,7 +379,7 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
                 }
             }
             src = canvas;
-        } else {
+        } else if (own) {
             src = d->pixels + (size_t)idx[b] * C * plane;
             for (int k = 0; k < d->count[idx[b]]; k++) boxes[nb++] = d->boxes[d->start[idx[b]] + k];
         }
@@ -379,6 +390,7 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
             tx = (float)(S * rng_range(r, 0.5 - aug->translate, 0.5 + aug->translate)) - s * cw / 2.0f;
             ty = (float)(S * rng_range(r, 0.5 - aug->translate, 0.5 + aug->translate)) - s * chh / 2.0f;
         }
+        if (!own) continue;
         warp(src, C, cw, chh, s, tx, ty, xb, S);
         for (int k = 0; k < nb; k++) {
             BoxT bx = boxes[k];
@@ -388,7 +400,7 @@ int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug
             float w = x2 - x1, h = y2 - y1;
             // YOLOv5's box candidates: > 2 px, > 10% of the area kept, aspect < 20
             if (w <= 2 || h <= 2 || w * h / (w0 * h0 * s * s + 1e-16f) <= 0.1f || fmaxf(w / h, h / w) >= 20) continue;
-            if (nt < cap) t[nt++] = (Target){ b, bx.cls, (x1 + x2) / 2 / S, (y1 + y2) / 2 / S, w / S, h / S, bx.weight, bx.probs };
+            if (nt < cap) t[nt++] = (Target){ b - b0, bx.cls, (x1 + x2) / 2 / S, (y1 + y2) / 2 / S, w / S, h / S, bx.weight, bx.probs };
         }
     }
     free(canvas);

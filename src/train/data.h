@@ -49,6 +49,12 @@ typedef struct {
     ImageSource images;      // where the images are, and the limits on reading them
     int size, ch;
     const char *check;       // TARGETS_NONE: a box field to validate all the same (val truth)
+    // Data-parallel training: this process decodes its part of the images, the block
+    // [n * part / parts, n * (part + 1) / parts), and then share() gives every process
+    // every block (pixels and letterbox geometry). parts 0 or 1: all of them, here.
+    int part, parts;
+    int (*share)(void *ctx, Dataset *d, int parts);
+    void *share_ctx;
 } DataOptions;
 
 // Reads records from fp. classes: the class names (sorted); when *n_classes is 0 they are
@@ -73,6 +79,12 @@ typedef struct {
 // memory. With aug NULL the
 // images are used as they are (validation).
 int dataset_batch(const Dataset *d, const int *idx, int B, const AugOptions *aug, Rng *r, float *x, Target *t, int cap);
+// Images [b0, b1) of that batch alone, into x (b1 - b0, ch, size, size), their targets'
+// image counted from b0. The random numbers of the whole batch are drawn, in the same
+// order, so that the processes of data-parallel training, each building its own part,
+// build the parts of the batch one process would.
+int dataset_batch_part(const Dataset *d, const int *idx, int B, int b0, int b1, const AugOptions *aug, Rng *r, float *x,
+                       Target *t, int cap);
 
 // k-means on the training boxes' widths and heights (1 - IoU of the sizes as the
 // distance), 9 anchors sorted by area into the three levels. Returns -1 if < 9 boxes

@@ -12,6 +12,7 @@ int loader_init(Loader *L, const Dataset *d, const AugOptions *aug, Rng *rng, in
     L->rng = rng;
     L->B = B;
     L->tcap = tcap;
+    L->parts = 1;
     size_t plane = (size_t)d->size * d->size;
     for (int s = 0; s < 2; s++) {
         // page-locked where CUDA can give it: the GPU copies the batch in faster
@@ -37,8 +38,10 @@ static void *produce(void *arg) {
         pthread_mutex_unlock(&L->mu);
         Batch *b = &L->slot[s];
         int start = (int)(it * L->B);
-        b->nb = n - start < L->B ? n - start : L->B;
-        b->nt = dataset_batch(L->d, L->order + start, b->nb, L->aug, L->rng, b->x, b->t, L->tcap);
+        int nb = n - start < L->B ? n - start : L->B, b0 = nb * L->part / L->parts, b1 = nb * (L->part + 1) / L->parts;
+        b->global = nb;
+        b->nb = b1 - b0;
+        b->nt = dataset_batch_part(L->d, L->order + start, nb, b0, b1, L->aug, L->rng, b->x, b->t, L->tcap);
         pthread_mutex_lock(&L->mu);
         L->full[s] = 1;
         L->produced = it + 1;
@@ -46,6 +49,11 @@ static void *produce(void *arg) {
         pthread_mutex_unlock(&L->mu);
     }
     return NULL;
+}
+
+void loader_set_part(Loader *L, int part, int parts) {
+    L->part = part;
+    L->parts = parts;
 }
 
 int loader_start_epoch(Loader *L, const int *order, long per_epoch) {

@@ -10,9 +10,10 @@
 #include "data.h"
 
 typedef struct {
-    float *x;                // (B, ch, size, size)
+    float *x;                // (nb, ch, size, size)
     Target *t;               // the batch's targets
-    int nt, nb;              // targets, images
+    int nt, nb;              // targets, images (this process's part)
+    int global;              // images of the whole batch, over every process
 } Batch;
 
 typedef struct {
@@ -20,7 +21,9 @@ typedef struct {
     const AugOptions *aug;
     Rng *rng;
     const int *order;        // this epoch's image order
-    int B, tcap;
+    int B, tcap;             // B: images of a whole batch
+    int part, parts;         // data-parallel training: this process builds part `part` of
+                             // `parts` of each batch (images nb * part / parts onwards)
     long per_epoch;
     Batch slot[2];
     int full[2];             // slot holds a batch not yet taken
@@ -32,8 +35,10 @@ typedef struct {
     int running;
 } Loader;
 
-// Allocates two slots for batches of B images. Returns -1 when out of memory.
+// Allocates two slots for batches of B images. Returns -1 when out of memory. Batches are
+// whole (part 0 of 1) until loader_set_part.
 int loader_init(Loader *L, const Dataset *d, const AugOptions *aug, Rng *rng, int B, int tcap);
+void loader_set_part(Loader *L, int part, int parts);
 // Starts producing the epoch's batches in `order` (n images, per_epoch batches).
 int loader_start_epoch(Loader *L, const int *order, long per_epoch);
 // The next batch (waits for it); valid until the following loader_next call.

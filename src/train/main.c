@@ -11,6 +11,8 @@
 
 #include "cli.h"
 #include "data.h"
+#include "ddp.h"
+#include "dist.h"
 #include "engine.h"
 #include "evaluate.h"
 #include "fsutil.h"
@@ -19,7 +21,9 @@
 #include "optim.h"
 #include "safetensors.h"
 
-static const char *TOOL = "train";
+// The name in messages: "train", or "train (rank 1 of 2)" under a launcher. Set once in
+// main, before any other thread starts.
+static char TOOL[64] = "train";
 
 static void usage(void) {
     printf(
@@ -72,6 +76,16 @@ static void usage(void) {
         "  --box-gain X  --obj-gain X  --cls-gain X   loss gains before YOLOv5's rescaling [0.05, 1, 0.5]\n"
         "  --mosaic P [1.0]  --scale X [0.5]  --translate X [0.1]\n"
         "  --resume              continue from the checkpoint next to --out\n"
+        "Several processes (mpirun -np N train ..., or srun train ...; see the README)\n"
+        "  Each process trains on its part of every batch: --batch is per process, the global\n"
+        "  batch is --batch x N. Gradients are summed over the processes (MPI on the CPU, NCCL\n"
+        "  between GPUs, a GPU per process on each machine). Rank 0 alone reads stdin, validates,\n"
+        "  logs and writes --out and its checkpoint.\n"
+        "  --sync-bn             batch-norm statistics over the global batch (CPU processes), as\n"
+        "                        PyTorch's SyncBatchNorm; the weights then equal one process's\n"
+        "                        with N threads and the global batch, bit for bit (N = 2). Off by\n"
+        "                        default: each process normalises by its own images, as DDP does\n"
+        "                        (no exchange per layer)\n"
         "  --quiet               no progress on stderr\n"
         "  -h, --help            show this help\n");
 }
@@ -81,7 +95,7 @@ typedef struct {
     ImageSource images;
     TargetField targets;
     WeightMode weight;
-    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs, adamw, math;
+    int weight_obj, size, ch, epochs, batch, cos_lr, resume, quiet, nbs, adamw, math, sync_bn;
     DeviceChoice device;
     float lr0, lrf, warmup, mosaic, scale, translate, gain[3];
     uint64_t seed;
@@ -92,7 +106,7 @@ static void parse_args(int argc, char **argv, Args *a) {
                  .ch = 1, .epochs = 30, .batch = 32, .nbs = 64, .lr0 = -1, .lrf = 0.01f, .warmup = 3.0f,
                  .images = IMAGE_SOURCE_DEFAULT, .gain = { 0.05f, 1.0f, 0.5f }, .mosaic = 1.0f, .scale = 0.5f, .translate = 0.1f };
     enum { O_VAL = 256, O_VALT, O_TARGETS, O_ANN, O_WEIGHT, O_WOBJ, O_ROOT, O_OUT, O_PRESET, O_SIZE, O_CH, O_EPOCHS, O_BATCH,
-           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS, O_OPT, O_LRF, O_WARM, O_BOXG, O_OBJG, O_CLSG, O_DEVICE, O_MATH };
+           O_LR0, O_COS, O_SEED, O_MOSAIC, O_SCALE, O_TRANSLATE, O_RESUME, O_QUIET, O_NBS, O_OPT, O_LRF, O_WARM, O_BOXG, O_OBJG, O_CLSG, O_DEVICE, O_MATH, O_SYNCBN };
     static const struct option opts[] = {
         { "val", required_argument, 0, O_VAL }, { "val-truth", required_argument, 0, O_VALT },
         { "targets", required_argument, 0, O_TARGETS }, { "annotator", required_argument, 0, O_ANN },
@@ -109,6 +123,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         { "warmup-epochs", required_argument, 0, O_WARM }, { "box-gain", required_argument, 0, O_BOXG },
         { "obj-gain", required_argument, 0, O_OBJG }, { "cls-gain", required_argument, 0, O_CLSG },
         { "device", required_argument, 0, O_DEVICE }, { "gpu-math", required_argument, 0, O_MATH },
+        { "sync-bn", no_argument, 0, O_SYNCBN },
         { "help", no_argument, 0, 'h' },
         IMAGE_SOURCE_OPTIONS,
         { 0, 0, 0, 0 } };
@@ -159,6 +174,7 @@ static void parse_args(int argc, char **argv, Args *a) {
         case O_RESUME: a->resume = 1; break;
         case O_NBS: if (cli_parse_long(optarg, 1, 4096, &v)) cli_usage_error(TOOL, "--nominal-batch needs a count"); a->nbs = (int)v; break;
         case O_QUIET: a->quiet = 1; break;
+        case O_SYNCBN: a->sync_bn = 1; break;
         case O_OPT:
             if (!strcmp(optarg, "sgd")) a->adamw = 0;
             else if (!strcmp(optarg, "adamw")) a->adamw = 1;
@@ -261,41 +277,73 @@ static long checkpoint_long(const StFile *f, const char *path, const char *key, 
     return v;
 }
 
+// The records on stdin: read by rank 0 and given to every process (a launcher gives stdin
+// to rank 0 alone), each process decoding its block of the images.
+static void load_training_records(const Dist *dist, const DataOptions *dopt, Dataset *train, Model *m) {
+    char err[2048];
+    FILE *in = stdin;
+    char *text = NULL;
+    size_t len = 0;
+    DataOptions o = *dopt;
+    if (dist->active) {
+        if (dist_read_all(dist, stdin, &text, &len, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "stdin: %s", err);
+        in = len ? fmemopen(text, len, "r") : fopen("/dev/null", "r");
+        if (!in) cli_die(TOOL, EXIT_DATA, "out of memory");
+        o.part = dist->rank;
+        o.parts = dist->size;
+        o.share = ddp_share_images;
+        o.share_ctx = (void *)dist;
+    }
+    if (dataset_load(train, in, "stdin", &o, &m->classes, &m->n_classes, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    if (m->n_classes == 0) cli_die(TOOL, EXIT_DATA, "the training records hold no targets");
+    if (in != stdin) fclose(in);
+    free(text);
+}
+
 int main(int argc, char **argv) {
+    Dist dist;
+    char desc[512], err[2048];
+    if (dist_init(&dist, &argc, &argv, err, sizeof err) != 0) cli_die(TOOL, EXIT_USAGE, "%s", err);
+    if (dist.active) snprintf(TOOL, sizeof TOOL, "train (rank %d of %d)", dist.rank, dist.size);
+    int lead = dist.rank == 0;   // validates, logs and writes the files
     Args a;
     parse_args(argc, argv, &a);
-    {
+    if (!lead) a.quiet = 1;
+    if (lead) {
         // A folder that cannot take the model is found now, not after the first epoch.
         AtomicFile probe;
         char perr[600];
         if (atomic_open(&probe, a.out, perr, sizeof perr) != 0) cli_die(TOOL, EXIT_DATA, "%s", perr);
         atomic_abort(&probe);
     }
-    char desc[512], err[2048];
     float wm, dm;
     preset_multiples(a.preset, &wm, &dm);
-    DataOptions dopt = { a.targets, a.weight, a.annotator, a.images, a.size, a.ch, NULL };
+    DataOptions dopt = { a.targets, a.weight, a.annotator, a.images, a.size, a.ch, NULL, 0, 0, NULL, NULL };
     Model m = { 0 };
-    Dataset train, val;
-    if (dataset_load(&train, stdin, "stdin", &dopt, &m.classes, &m.n_classes, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-    if (m.n_classes == 0) cli_die(TOOL, EXIT_DATA, "the training records hold no targets");
-    FILE *vf = fopen(a.val, "r");
-    if (!vf) cli_die(TOOL, EXIT_DATA, "cannot open %s", a.val);
-    DataOptions vopt = dopt;
-    vopt.field = TARGETS_NONE;   // only the images: scoring reads --val-truth from the records
-    vopt.check = a.val_truth;
-    int nc = m.n_classes;
-    if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
-    fclose(vf);
+    Dataset train, val = { 0 };
+    load_training_records(&dist, &dopt, &train, &m);
+    if (lead) {
+        FILE *vf = fopen(a.val, "r");
+        if (!vf) cli_die(TOOL, EXIT_DATA, "cannot open %s", a.val);
+        DataOptions vopt = dopt;
+        vopt.field = TARGETS_NONE;   // only the images: scoring reads --val-truth from the records
+        vopt.check = a.val_truth;
+        int nc = m.n_classes;
+        if (dataset_load(&val, vf, a.val, &vopt, &m.classes, &nc, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+        fclose(vf);
+    }
 
     NetConfig cfg = { wm, dm, a.ch, m.n_classes, a.size };
     if (net_build(&m.net, &cfg, a.seed) != 0) cli_die(TOOL, EXIT_DATA, "cannot build the network");
     Rng rng;
     rng_seed(&rng, a.seed, 0x747261696eULL);
     if (fit_anchors(&train, m.net.anchors, &rng) != 0 && !a.quiet) cli_warn(TOOL, "fewer than 9 boxes: YOLOv5's default anchors kept");
-    int B = a.batch < train.n ? a.batch : train.n;
-    m.args = json_pack("{s:s,s:i,s:i,s:i,s:f,s:I}", "preset", a.preset, "size", a.size, "epochs", a.epochs, "batch", B, "lr0",
-                       (double)a.lr0, "seed", (json_int_t)a.seed);
+    // B: the global batch, over every process; each process runs its part (local: the largest)
+    if (train.n < dist.size) cli_die(TOOL, EXIT_DATA, "%d training images for %d processes: each needs one at least", train.n, dist.size);
+    long want = (long)a.batch * dist.size;
+    int B = want < train.n ? (int)want : train.n, local = (B + dist.size - 1) / dist.size;
+    m.args = json_pack("{s:s,s:i,s:i,s:i,s:f,s:I,s:i,s:b}", "preset", a.preset, "size", a.size, "epochs", a.epochs, "batch", B, "lr0",
+                       (double)a.lr0, "seed", (json_int_t)a.seed, "processes", dist.size, "sync_bn", a.sync_bn);
 
     OptConfig oc;
     optim_defaults(&oc);
@@ -309,8 +357,14 @@ int main(int argc, char **argv) {
     Optimizer opt;
     if (optim_init(&opt, &m.net, &oc) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     Engine eng;
-    if (engine_init(&eng, &m.net, &opt, a.device, a.math, B, desc, sizeof desc) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+    if (ddp_pick_gpu(&dist, a.device == DEVICE_CUDA, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "--device cuda: %s", err);
+    if (engine_init(&eng, &m.net, &opt, a.device, a.math, local, desc, sizeof desc) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
     if (!a.quiet) fprintf(stderr, "%s: %s\n", TOOL, desc);
+    Ddp ddp;
+    if (ddp_init(&ddp, &dist, &eng, a.sync_bn, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
+    if (!a.quiet && dist.active)
+        fprintf(stderr, "%s: %d processes, %d images per batch (%d each), batch norm %s\n", TOOL, dist.size, B, a.batch,
+                a.sync_bn && dist.size > 1 ? "over the global batch (--sync-bn)" : "per process");
     LossOptions lo;
     loss_defaults(&lo);
     lo.weight_obj = a.weight_obj;
@@ -321,21 +375,23 @@ int main(int argc, char **argv) {
     int tcap = 64 * B + 1024;
     Loader loader;
     if (loader_init(&loader, &train, &aug, &rng, B, tcap) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
+    loader_set_part(&loader, dist.rank, dist.size);
     int *order = malloc(sizeof *order * (size_t)train.n);
     int accumulate = (int)fmax(round((double)a.nbs / B), 1);
-    long per_epoch = (train.n + B - 1) / B;
+    // with several processes, a last batch of fewer images than processes is left out
+    long per_epoch = dist.size == 1 ? (train.n + B - 1) / B : train.n / B + (train.n % B >= dist.size);
     double best = -1;
     int start_epoch = 0;
     size_t ckpt_len = strlen(a.out) + 8;
     char *ckpt = malloc(ckpt_len);
     snprintf(ckpt, ckpt_len, "%s.ckpt", a.out);
     // What a killed run left: temporary files of the model and of the checkpoint.
-    int stale = remove_stale_temps(a.out) + remove_stale_temps(ckpt);
+    int stale = lead ? remove_stale_temps(a.out) + remove_stale_temps(ckpt) : 0;
     if (stale && !a.quiet) fprintf(stderr, "%s: removed %d temporary file%s left by a killed run\n", TOOL, stale, stale > 1 ? "s" : "");
     struct stat ckpt_st;
     if (a.resume && stat(ckpt, &ckpt_st) != 0 && errno == ENOENT) {
         // killed before its first epoch ended: nothing to resume, so start from the beginning
-        fprintf(stderr, "%s: --resume: no checkpoint %s yet; training from the beginning\n", TOOL, ckpt);
+        if (lead) fprintf(stderr, "%s: --resume: no checkpoint %s yet; training from the beginning\n", TOOL, ckpt);
         a.resume = 0;
     }
     if (a.resume) {
@@ -384,6 +440,7 @@ int main(int argc, char **argv) {
             if (bt->nt < 0) cli_die(TOOL, EXIT_DATA, "out of memory (building a batch)");
             int nb = bt->nb;
             if (nb != m.net.batch && engine_set_batch(&eng, nb) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+            if (ddp_loss_norm(&ddp, bt->t, bt->nt, bt->global, &lo, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
             engine_team_begin(&eng);   // on the CPU: the team of threads for this step, by measurement
             if (engine_forward(&eng, bt->x, 1) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
             LossParts lp;
@@ -392,14 +449,16 @@ int main(int argc, char **argv) {
                 cli_die(TOOL, EXIT_DATA, "epoch %d, batch %ld: the loss is not finite (%g): lower --lr0%s", epoch + 1, it + 1, lp.total,
                         engine_on_gpu(&eng) ? ", or try --gpu-math fp32" : "");
             if (engine_backward(&eng, bt->x) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
-            sbox += lp.box / nb; sobj += lp.obj / nb; scls += lp.cls / nb;
+            ddp_after_backward(&ddp);
+            // the process's part of the global batch's loss (the parts add up over processes)
+            sbox += lp.box / bt->global; sobj += lp.obj / bt->global; scls += lp.cls / bt->global;
             optim_schedule(&oc, epoch, it, per_epoch, lr, &mom);
             int acc = accumulate;
             long ni = it + (long)epoch * per_epoch, nw = optim_warmup_iters(&oc, per_epoch);
             if (ni <= nw && nw > 0) acc = (int)fmax(1, round(1 + ((double)a.nbs / B - 1) * ni / nw));
             if ((it + 1) % acc == 0 || it == per_epoch - 1) {
                 double norm;
-                if (engine_step(&eng, lr, mom, B, acc, oc.clip, &norm) != 0 || engine_zero_grad(&eng) != 0)
+                if (ddp_before_step(&ddp) != 0 || engine_step(&eng, lr, mom, B, acc, oc.clip, &norm) != 0 || engine_zero_grad(&eng) != 0)
                     cli_die(TOOL, EXIT_DATA, "%s", eng.err);
                 snorm += norm;
                 updates++;
@@ -408,14 +467,17 @@ int main(int argc, char **argv) {
             steps++;
             progress_update(&pr, it + 1);
         }
-        if (m.net.batch != B && engine_set_batch(&eng, B) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
+        if (m.net.batch != local && engine_set_batch(&eng, local) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
         loader_end_epoch(&loader);
         progress_end(&pr);
-        double secs = cli_now() - t0;
+        double secs = cli_now() - t0, parts[3] = { sbox, sobj, scls };
+        dist_sum_f64(&dist, parts, 3);
+        sbox = parts[0]; sobj = parts[1]; scls = parts[2];
+        if (!lead) continue;   // rank 0 alone validates and writes
         // validation with the EMA weights; the device's state comes back to the host for saving
         double m40, m5095;
         if (engine_use_ema(&eng, 1) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
-        validate_map(&m, &eng, &val, a.val_truth, B, &m40, &m5095);
+        validate_map(&m, &eng, &val, a.val_truth, local, &m40, &m5095);
         if (engine_use_ema(&eng, 0) != 0 || engine_download(&eng) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
         if (m40 > best) {
             best = m40;
@@ -442,11 +504,13 @@ int main(int argc, char **argv) {
     }
     if (!a.quiet) fprintf(stderr, "%s: best validation mAP@0.4 %.4f -> %s\n", TOOL, best, a.out);
     loader_free(&loader);
+    ddp_free(&ddp);
     engine_free(&eng);
     free(order); free(ckpt);
     optim_free(&opt);
     dataset_free(&train);
-    dataset_free(&val);
+    if (lead) dataset_free(&val);
     model_free(&m);
+    dist_finalize(&dist);
     return 0;
 }
