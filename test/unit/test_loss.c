@@ -194,6 +194,49 @@ int main(void) {
     o.weight_obj = 1;
     yolo_loss(&n, &one, 1, &o, &lp, NULL);
     CHECK(fabs(lp.obj - obj1) > 1e-9);
+    // data-parallel: each image alone, normalised by the whole batch's images and
+    // assignments (loss.h), gets the whole batch's gradients bit for bit, and the parts of the
+    // loss add up to the whole batch's
+    {
+        o.weight_obj = 0;
+        LossParts whole;
+        CHECK(yolo_loss(&n, t, 4, &o, &whole, NULL) == 0);
+        int counts[2][NET_LEVELS], sum[NET_LEVELS] = { 0 };
+        Net half;
+        CHECK(net_build(&half, &cfg, 5) == 0 && net_set_batch(&half, 1) == 0);
+        Target part[2][4];
+        int np[2] = { 0, 0 };
+        for (int i = 0; i < 4; i++) {
+            part[t[i].image][np[t[i].image]] = t[i];
+            part[t[i].image][np[t[i].image]++].image = 0;
+        }
+        for (int b = 0; b < 2; b++) {
+            CHECK(loss_count_assigned(&half, part[b], np[b], &o, counts[b]) == 0);
+            for (int l = 0; l < NET_LEVELS; l++) sum[l] += counts[b][l];
+        }
+        LossOptions go = o;
+        go.norm_batch = 2;
+        memcpy(go.norm_assigned, sum, sizeof sum);
+        double parts = 0;
+        int same = 1;
+        for (int b = 0; b < 2; b++) {
+            for (int l = 0; l < NET_LEVELS; l++) {
+                Node *d = &n.node[n.detect[l]], *h = &half.node[half.detect[l]];
+                memcpy(h->out, d->out + (size_t)b * d->C * d->H * d->W, sizeof(float) * (size_t)d->C * d->H * d->W);
+            }
+            LossParts lb;
+            CHECK(yolo_loss(&half, part[b], np[b], &go, &lb, NULL) == 0);
+            parts += lb.total;
+            for (int l = 0; l < NET_LEVELS; l++) {
+                Node *d = &n.node[n.detect[l]], *h = &half.node[half.detect[l]];
+                size_t m = (size_t)d->C * d->H * d->W;
+                same &= memcmp(h->dout, d->dout + b * m, sizeof(float) * m) == 0;
+            }
+        }
+        CHECK(same);
+        CHECK_NEAR(parts, whole.total, 1e-12 * whole.total);
+        net_free(&half);
+    }
     free(g1);
     for (int l = 0; l < NET_LEVELS; l++) free(tobj[l]);
     net_free(&n);
