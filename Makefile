@@ -243,7 +243,7 @@ bench: deps
 
 # C against PyTorch 1.13 (CPU): training and predict images/s, peak memory.
 bench-train: deps
-	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
+	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
 	BUILD=$(BUILD) bash scripts/bench-train.sh
 
 bench-score: deps-pipeline

@@ -70,3 +70,39 @@ if [ "${BUSY:-1}" = 1 ]; then
         "  PyTorch  solo \(f("ts")) img/s   busy \(f("tb")) img/s   kept \(kept("tb"; "ts"))",
         "  busy C against busy PyTorch: ratio \($rows | map(.cb.train_images_per_s / .tb.train_images_per_s) | median | r2)"'
 fi
+
+# Several processes (train under mpirun): THREADS processes of 1 thread against one process
+# of THREADS threads, on the same global batch (BATCH), training on simulated MED-MNIST.
+# Each figure is the mean images/s of epochs 2 and 3 (the first holds the team tuner's
+# warm-up); the runs alternate, ROUNDS times. Target: the processes reach 0.9 of the
+# process's images/s.
+if [ "${RANKS:-1}" = 1 ]; then
+    if ! command -v mpirun > /dev/null; then
+        echo "several processes: mpirun is not installed (make deps): skipped"
+    else
+        [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+        tmp=$(mktemp -d)
+        trap 'rm -rf "$tmp"' EXIT
+        bin/simulate --quiet --n 512 --seed 5 --out "$tmp/img" | bin/fuse --quiet > "$tmp/train.jsonl"
+        bin/simulate --quiet --n 16 --first 512 --seed 5 --out "$tmp/img" | bin/fuse --quiet > "$tmp/val.jsonl"
+        per=$((BATCH / THREADS))
+        o=(--device cpu --quiet --val "$tmp/val.jsonl" --size "$SIZE" --epochs 3 --out "$tmp/m.safetensors")
+        speed() { jq -s '.[1:] | map(.images_per_s) | add / length'; }
+        rows="[]"
+        for ((r = 1; r <= ROUNDS; r++)); do
+            one=$(OMP_NUM_THREADS=$THREADS bin/train "${o[@]}" --batch "$BATCH" < "$tmp/train.jsonl" | speed)
+            two=$(OMP_NUM_THREADS=1 mpirun -np "$THREADS" bin/train "${o[@]}" --batch "$per" < "$tmp/train.jsonl" | speed)
+            sync=$(OMP_NUM_THREADS=1 mpirun -np "$THREADS" bin/train "${o[@]}" --batch "$per" --sync-bn < "$tmp/train.jsonl" | speed)
+            rows=$(jq -c --argjson a "$one" --argjson b "$two" --argjson c "$sync" '. + [{one: $a, two: $b, sync: $c}]' <<< "$rows")
+        done
+        jq -rn --argjson rows "$rows" --arg n "$THREADS" --arg b "$BATCH" --arg per "$per" '
+            def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+            def r2: . * 1000 | round / 1000;
+            def f(k): $rows | map(.[k]) | median | r2;
+            def q(k): $rows | map(.[k] / .one) | median | r2;
+            "several processes, train on 512 simulated images, global batch \($b) (medians of \($rows | length) alternating rounds):",
+            "  1 process x \($n) threads      \(f("one")) img/s",
+            "  \($n) processes x 1 thread     \(f("two")) img/s   ratio \(q("two"))   (target >= 0.9; rounds: \($rows | map(.two / .one | r2) | map(tostring) | join(", ")))",
+            "  the same with --sync-bn    \(f("sync")) img/s   ratio \(q("sync"))"'
+    fi
+fi
