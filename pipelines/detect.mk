@@ -17,6 +17,9 @@
 #   DATA       where the fused splits are [RUN]
 #   EPOCHS IMG MODEL DEVICE SEED   train's --epochs --size --preset --device --seed
 #   RECIPE     train's other options [the fast CPU recipe of the README]
+#   LAUNCH     what starts each train step: "mpirun -np 2", srun, ... [empty: one process].
+#              train's --batch is per process: the global batch is RECIPE's times the
+#              processes (--sync-bn in RECIPE for batch norm over it). Nothing else runs under it.
 #   BOOT       bootstrap resamplings of the test images for the CIs [1000]
 #   SCORE_TRUTH  the test records' field scored against [truth]; VAL_TRUTH train's --val-truth [truth]
 #   REFERENCE  what SCORE_TRUTH is, in words, for the summary [the true boxes]
@@ -45,6 +48,7 @@ DEVICE ?= auto
 BOOT ?= 1000
 RECIPE ?= --optimizer adamw --lr0 0.002 --cls-gain 4 --batch 16 --nominal-batch 16 --warmup-epochs 1 --mosaic 0.5
 TRAIN ?= bin/train
+LAUNCH ?=
 SCORE ?= bin/score
 FUSE ?= bin/fuse
 PREDICT ?= bin/predict
@@ -101,7 +105,7 @@ endef
 
 # Each method's training arguments, its training file and validation truth: the model
 # depends on them; and score's arguments: the scores depend on them.
-$(foreach m,$(TRAINED),$(eval $(call stamp,$(RUN)/models/$(m).args,$(call train_args,$(m)) --val-truth $(VAL_TRUTH) < $(call train_file,$(m)))))
+$(foreach m,$(TRAINED),$(eval $(call stamp,$(RUN)/models/$(m).args,$(if $(LAUNCH),$(LAUNCH) )$(call train_args,$(m)) --val-truth $(VAL_TRUTH) < $(call train_file,$(m)))))
 score_args = --truth $(SCORE_TRUTH) --bootstrap $(BOOT) --seed $(SEED)
 $(eval $(call stamp,$(RUN)/score.args,$(score_args)))
 
@@ -116,7 +120,7 @@ methods: $(RUN)/summary.md $(PICTURES)
 
 # Trained under a temporary name, renamed when the run ends well.
 $(RUN)/models/%.safetensors: $$(call train_file,$$*) $(DATA)/val.fused.jsonl $(RUN)/models/%.args $(TRAIN)
-	$(TRAIN) $(call train_args,$*) --val $(DATA)/val.fused.jsonl --val-truth $(VAL_TRUTH) --out $(RUN)/models/$*.part.safetensors \
+	$(LAUNCH) $(TRAIN) $(call train_args,$*) --val $(DATA)/val.fused.jsonl --val-truth $(VAL_TRUTH) --out $(RUN)/models/$*.part.safetensors \
 		< $(call train_file,$*) > $(RUN)/models/$*.log.jsonl.tmp \
 		&& mv $(RUN)/models/$*.log.jsonl.tmp $(RUN)/models/$*.log.jsonl \
 		&& mv $(RUN)/models/$*.part.safetensors.ckpt $(RUN)/models/$*.safetensors.ckpt \

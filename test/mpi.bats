@@ -131,3 +131,25 @@ tensors() { local hl; hl=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + hl
     [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
     [[ "$stderr" == *"1 training images for 2 processes"* ]]
 }
+
+@test "LAUNCH puts the launcher in front of each train step of the pipeline, and of nothing else" {
+    r="$BATS_TEST_TMPDIR/run"
+    opts=(RUN="$r" TRAIN_N=40 VAL_N=16 TEST_N=16 EPOCHS=1 IMG=64 BOOT=20 DEVICE=cpu METHODS="baseline wbf-earl")
+    run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" LAUNCH="$MPIRUN -np 2" scores
+    [ "$status" -eq 0 ]
+    [ "$(grep -c 'bin/train' <<< "$output")" -eq 2 ] && [ "$(grep -c "^$MPIRUN -np 2 bin/train" <<< "$output")" -eq 2 ]
+    # (and in the models' argument stamps, which retrain them when LAUNCH changes)
+    [ "$(grep mpirun <<< "$output" | grep -vc "printf '%s")" -eq 2 ]
+    OMP_NUM_THREADS=1 run make -s -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" LAUNCH="$MPIRUN -np 2" scores
+    echo "$output"
+    [ "$status" -eq 0 ]
+    for m in baseline wbf-earl; do
+        f="$r/models/$m.safetensors"
+        hl=$(od -An -tu8 -N8 "$f" | tr -d ' ')
+        head -c $((8 + hl)) "$f" | tail -c "$hl" | jq -e '.__metadata__.train_args | fromjson | .processes == 2' > /dev/null
+        jq -e '.map40 >= 0' "$r/test.$m.score.json" > /dev/null
+    done
+    # without LAUNCH the models are trained again, by one process
+    run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" scores
+    [ "$(grep -c '^bin/train' <<< "$output")" -eq 2 ] && [[ "$output" != *mpirun* ]]
+}
