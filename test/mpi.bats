@@ -153,3 +153,14 @@ tensors() { local hl; hl=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + hl
     run make -n -C "$ROOT" -f pipelines/medmnist.mk "${opts[@]}" scores
     [ "$(grep -c '^bin/train' <<< "$output")" -eq 2 ] && [[ "$output" != *mpirun* ]]
 }
+
+@test "a build without MPI refuses to run under a launcher, and says what to install" {
+    nompi="$ROOT/build/rel-cpu-nompi/bin/train"   # CI builds it (make CUDA=0 MPI=0)
+    [ -x "$nompi" ] || skip "no build without MPI here (make CUDA=0 MPI=0)"
+    ! ldd "$nompi" | grep -q libmpi
+    run --separate-stderr timeout 60 $MPIRUN -np 2 "$nompi" $O --epochs 1 --out "$BATS_TEST_TMPDIR/m.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl"
+    [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+    [[ "$stderr" == *"train: started by a launcher (mpirun, srun), but this build has no MPI: install libopenmpi-dev and rebuild"* ]]
+    # alone it trains as ever
+    "$nompi" $O --epochs 1 --batch 16 --out "$BATS_TEST_TMPDIR/m.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+}
