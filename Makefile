@@ -71,10 +71,11 @@ CUDA_LIBS :=
 KERNEL_SRC :=
 KERNEL_OBJ := $(BUILD)/kernels/device_stub.o $(BUILD)/kernels/gpu_stub.o
 endif
-# train alone links MPI and NCCL (the GPU processes' gradients).
+# train alone links MPI and the NCCL path (the GPU processes' gradients; it loads
+# libnccl.so.2 when a communicator is made, from the toolkit's lib64 by the rpath above).
 ifeq ($(NCCL),1)
 NCCL_OBJ := $(BUILD)/kernels/gpu_nccl.o
-NCCL_LIBS := -lnccl
+NCCL_LIBS := -ldl
 else
 NCCL_OBJ := $(BUILD)/kernels/gpu_nccl_stub.o
 NCCL_LIBS :=

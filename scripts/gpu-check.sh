@@ -8,6 +8,7 @@
 #      the running statistics and the optimiser's updates;
 #   3. loss curves: train on simulated MED-MNIST at 320 px, a few hundred steps, on the CPU
 #      and on the GPU (FP32 and TF32) with the same seed, and compare the epochs' losses;
+#      and the data-parallel path (mpirun -np 1: NCCL's all-reduce) against plain FP32;
 #   4. a step's device time per kind of operation (nn_bench --profile), with cuDNN's two
 #      training batch-norm modes (MAD_GPU_BN=spatial, the default, or persistent);
 #   5. the benchmark (scripts/bench-gpu.sh): training and predict images/s against PyTorch.
@@ -38,6 +39,11 @@ TRAIN_N="${TRAIN_N:-512}"; VAL_N="${VAL_N:-128}"; EPOCHS="${EPOCHS:-6}"; SIZE="$
 # cuDNN: the system's, else the one that PyTorch's wheels bring
 if ! ldconfig -p 2>/dev/null | grep -q 'libcudnn\.so\.9' && ! [ -e /usr/local/cuda/lib64/libcudnn.so.9 ]; then
     d=$("$PY" -c 'import os, nvidia.cudnn as c; print(os.path.join(list(c.__path__)[0], "lib"))' 2>/dev/null)
+    [ -n "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
+fi
+# NCCL (train's GPU processes load libnccl.so.2 when they start it): the toolkit's, else PyTorch's
+if ! ldconfig -p 2>/dev/null | grep -q 'libnccl\.so\.2' && ! [ -e /usr/local/cuda/lib64/libnccl.so.2 ]; then
+    d=$("$PY" -c 'import os, nvidia.nccl as c; print(os.path.join(list(c.__path__)[0], "lib"))' 2>/dev/null)
     [ -n "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
 fi
 summary=()
@@ -102,6 +108,16 @@ if [ "$TRAIN_N" -gt 0 ] && stage simulate 120 bash -c "$(declare -f sim); BIN='$
     common=(--quiet --val "$data/val.jsonl" --size $SIZE --batch 16 --epochs $EPOCHS --seed 3 --optimizer adamw --lr0 0.002 --warmup-epochs 1)
     stage train-cpu 240 bash -c "'$BIN/train' ${common[*]} --device cpu --out '$data/cpu.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-cpu.jsonl'"
     stage train-gpu-fp32 120 bash -c "'$BIN/train' ${common[*]} --device cuda --gpu-math fp32 --out '$data/fp32.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-gpu-fp32.jsonl'"
+    # the data-parallel path: one process under mpirun sums its gradients through NCCL (an
+    # all-reduce over one GPU) and normalises its loss by the global batch (its own): the
+    # same training as the plain FP32 run, up to cuDNN's own run-to-run differences
+    if command -v mpirun > /dev/null; then
+        [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+        stage train-gpu-nccl 150 bash -c "mpirun -np 1 '$BIN/train' ${common[*]} --device cuda --gpu-math fp32 --out '$data/nccl.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-gpu-nccl.jsonl'"
+    else
+        say "train-gpu-nccl: mpirun is not on this machine: the NCCL path did not run"
+        summary+=("NCCL path: not run (no mpirun on the GPU machine)")
+    fi
     stage train-gpu-tf32 120 bash -c "'$BIN/train' ${common[*]} --device cuda --out '$data/tf32.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-gpu-tf32.jsonl'"
     stage predict-gpu 60 bash -c "'$BIN/predict' --device cuda --model '$data/tf32.safetensors' < '$data/val.jsonl' | '$BIN/score' > '$LOGDIR/val-score-gpu.json'"
     curves=$("$PY" - "$LOGDIR" <<'PY'
@@ -120,6 +136,13 @@ for name in ("train-gpu-fp32.jsonl", "train-gpu-tf32.jsonl"):
           f"(epoch 1 {rel[0]:.2e}); final loss cpu {cpu[-1]['loss']:.5g} gpu {gpu[-1]['loss']:.5g}; "
           f"val mAP@0.4 cpu {cpu[-1]['val_map40']:.4f} gpu {gpu[-1]['val_map40']:.4f}; "
           f"images/s cpu {cpu[-1]['images_per_s']:.0f} gpu {gpu[-1]['images_per_s']:.0f}")
+plain, nccl = load("train-gpu-fp32.jsonl"), load("train-gpu-nccl.jsonl")
+if plain and nccl:
+    rel = [abs(a["loss"] - b["loss"]) / abs(b["loss"]) for a, b in zip(nccl, plain)]
+    print(f"NCCL path (mpirun -np 1) vs plain fp32 over {len(rel)} epochs: largest relative loss difference {max(rel):.2e}; "
+          f"val mAP@0.4 {nccl[-1]['val_map40']:.4f} vs {plain[-1]['val_map40']:.4f}; images/s {nccl[-1]['images_per_s']:.0f} vs {plain[-1]['images_per_s']:.0f}")
+elif plain:
+    print("NCCL path (mpirun -np 1): no result")
 PY
 )
     say "$curves"
