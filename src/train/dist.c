@@ -9,8 +9,9 @@
 #include <mpi.h>
 #endif
 
-// The launcher's variables: Open MPI's mpirun, PMIx (Open MPI 4 and 5, srun --mpi=pmix),
-// and Slurm's srun.
+// The launcher's variables: Open MPI's mpirun, PMIx and PMI-2 (srun --mpi=pmix or pmi2),
+// and a step of several tasks under srun (SLURM_STEP_NUM_TASKS: srun sets it, a batch
+// script's own environment, which also has SLURM_NTASKS, does not run as a step of several).
 static int env_int(const char *name, int fallback) {
     const char *v = getenv(name);
     return v && *v ? atoi(v) : fallback;
@@ -18,7 +19,7 @@ static int env_int(const char *name, int fallback) {
 
 static int launched(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") ||
-           (getenv("SLURM_PROCID") && env_int("SLURM_NTASKS", 1) > 1);
+           (getenv("SLURM_PROCID") && env_int("SLURM_STEP_NUM_TASKS", 1) > 1);
 }
 
 #ifdef HAVE_MPI
