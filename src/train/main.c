@@ -76,6 +76,8 @@ static void usage(void) {
         "  --box-gain X  --obj-gain X  --cls-gain X   loss gains before YOLOv5's rescaling [0.05, 1, 0.5]\n"
         "  --mosaic P [1.0]  --scale X [0.5]  --translate X [0.1]\n"
         "  --resume              continue from the checkpoint next to --out\n"
+        "  --quiet               no progress on stderr\n"
+        "  -h, --help            show this help\n"
         "Several processes (mpirun -np N train ..., or srun train ...; see the README)\n"
         "  Each process trains on its part of every batch: --batch is per process, the global\n"
         "  batch is --batch x N. Gradients are summed over the processes (MPI on the CPU, NCCL\n"
@@ -85,9 +87,7 @@ static void usage(void) {
         "                        PyTorch's SyncBatchNorm; the weights then equal one process's\n"
         "                        with N threads and the global batch, bit for bit (N = 2). Off by\n"
         "                        default: each process normalises by its own images, as DDP does\n"
-        "                        (no exchange per layer)\n"
-        "  --quiet               no progress on stderr\n"
-        "  -h, --help            show this help\n");
+        "                        (no exchange per layer)\n");
 }
 
 typedef struct {
