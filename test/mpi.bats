@@ -164,3 +164,12 @@ tensors() { local hl; hl=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + hl
     # alone it trains as ever
     "$nompi" $O --epochs 1 --batch 16 --out "$BATS_TEST_TMPDIR/m.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
 }
+
+@test "under mpirun, rank 0 alone shows --help and a usage error; the job exits 0 and 2" {
+    run --separate-stderr timeout 60 $MPIRUN -np 2 "$BIN/train" --help
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^Usage: train' <<< "$output")" -eq 1 ] && [[ "$output" == *"--sync-bn"* ]]
+    run --separate-stderr timeout 60 $MPIRUN -np 2 "$BIN/train" --val "$BATS_FILE_TMPDIR/val.jsonl" < "$BATS_FILE_TMPDIR/train.jsonl"
+    [ "$status" -eq 2 ]
+    [ "$(grep -c 'train: --out FILE is required' <<< "$stderr")" -eq 1 ]
+}

@@ -1,5 +1,6 @@
 // train: fits the detector to records' targets with the EARL loss, on the GPU or the CPU.
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -304,10 +305,25 @@ int main(int argc, char **argv) {
     Dist dist;
     char desc[512], err[2048];
     if (dist_init(&dist, &argc, &argv, err, sizeof err) != 0) cli_die(TOOL, EXIT_USAGE, "%s", err);
-    if (dist.active) snprintf(TOOL, sizeof TOOL, "train (rank %d of %d)", dist.rank, dist.size);
     int lead = dist.rank == 0;   // validates, logs and writes the files
     Args a;
-    parse_args(argc, argv, &a);
+    {
+        // every process reads the same arguments: rank 0 alone shows the help or the error
+        int keep_out = lead ? -1 : dup(STDOUT_FILENO), keep_err = lead ? -1 : dup(STDERR_FILENO), null = -1;
+        if (!lead && (null = open("/dev/null", O_WRONLY)) >= 0) {
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        parse_args(argc, argv, &a);
+        if (null >= 0) {
+            dup2(keep_out, STDOUT_FILENO);
+            dup2(keep_err, STDERR_FILENO);
+            close(null);
+        }
+        if (keep_out >= 0) close(keep_out);
+        if (keep_err >= 0) close(keep_err);
+    }
+    if (dist.active) snprintf(TOOL, sizeof TOOL, "train (rank %d of %d)", dist.rank, dist.size);
     if (!lead) a.quiet = 1;
     if (lead) {
         // A folder that cannot take the model is found now, not after the first epoch.
