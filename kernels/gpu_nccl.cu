@@ -4,7 +4,8 @@
 //
 // Built against the CUDA toolkit's nccl.h; libnccl.so.2 (about 200 MB) is loaded when a
 // communicator is made, not at start, so that train runs where NCCL is not installed (one
-// GPU, or the CPU) and says so where it is needed.
+// GPU, or the CPU) and says so where it is needed. It is loaded once and never unloaded
+// (RTLD_NODELETE): ncclGetUniqueId leaves a thread running in it.
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ struct GpuComm {
 
 static int nccl_load(NcclApi *a, char *err, size_t n) {
     memset(a, 0, sizeof *a);
-    a->lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    a->lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!a->lib) {
         snprintf(err, n, "cannot load NCCL (libnccl.so.2, in the CUDA toolkit or PyTorch's nvidia-nccl wheel): %s", dlerror());
         return -1;
@@ -43,8 +44,6 @@ static int nccl_load(NcclApi *a, char *err, size_t n) {
     a->error_string = (const char *(*)(ncclResult_t))dlsym(a->lib, "ncclGetErrorString");
     if (!a->get_unique_id || !a->comm_init_rank || !a->comm_destroy || !a->all_reduce || !a->error_string) {
         snprintf(err, n, "libnccl.so.2 lacks a function this build calls: %s", dlerror());
-        dlclose(a->lib);
-        a->lib = NULL;
         return -1;
     }
     return 0;
@@ -75,7 +74,6 @@ extern "C" int gpu_comm_id(void *id, char *err, size_t n) {
     if (nccl_load(&a, err, n) != 0) return -1;
     ncclResult_t r = a.get_unique_id((ncclUniqueId *)id);
     if (r != ncclSuccess) snprintf(err, n, "ncclGetUniqueId failed: %s", a.error_string(r));
-    dlclose(a.lib);
     return r == ncclSuccess ? 0 : -1;
 }
 
@@ -94,7 +92,6 @@ extern "C" GpuComm *gpu_comm_create(const void *id, int ranks, int rank, char *e
     ncclResult_t r = c->api.comm_init_rank(&c->comm, ranks, uid, rank);
     if (r != ncclSuccess) {
         snprintf(err, n, "ncclCommInitRank (rank %d of %d) failed: %s", rank, ranks, c->api.error_string(r));
-        dlclose(c->api.lib);
         free(c);
         return NULL;
     }
@@ -104,7 +101,6 @@ extern "C" GpuComm *gpu_comm_create(const void *id, int ranks, int rank, char *e
 extern "C" void gpu_comm_free(GpuComm *c) {
     if (!c) return;
     c->api.comm_destroy(c->comm);
-    dlclose(c->api.lib);
     free(c);
 }
 

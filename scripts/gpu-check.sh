@@ -113,7 +113,7 @@ if [ "$TRAIN_N" -gt 0 ] && stage simulate 120 bash -c "$(declare -f sim); BIN='$
     # same training as the plain FP32 run, up to cuDNN's own run-to-run differences
     if command -v mpirun > /dev/null; then
         [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-        stage train-gpu-nccl 150 bash -c "mpirun -np 1 '$BIN/train' ${common[*]} --device cuda --gpu-math fp32 --out '$data/nccl.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-gpu-nccl.jsonl'"
+        stage train-gpu-nccl 150 bash -c "mpirun -np 1 --bind-to none '$BIN/train' ${common[*]} --device cuda --gpu-math fp32 --out '$data/nccl.safetensors' < '$data/train.jsonl' > '$LOGDIR/train-gpu-nccl.jsonl'"
     else
         say "train-gpu-nccl: mpirun is not on this machine: the NCCL path did not run"
         summary+=("NCCL path: not run (no mpirun on the GPU machine)")

@@ -58,7 +58,8 @@ tensors() { local hl; hl=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + hl
 
 @test "a rank killed by a signal ends the job within seconds; the checkpoint loads and --resume finishes as an unbroken run" {
     t="$BATS_TEST_TMPDIR"
-    run_args=($O --epochs 12 --batch 8 --out "$t/k.safetensors")
+    # 30 epochs (about 8 s here): the job is killed after its first checkpoint, long before its end
+    run_args=($O --epochs 30 --batch 8 --out "$t/k.safetensors")
     OMP_NUM_THREADS=1 $MPIRUN -np 2 "$BIN/train" "${run_args[@]}" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null 2> "$t/k.err" &
     mp=$!
     for _ in $(seq 600); do [ -e "$t/k.safetensors.ckpt" ] && break; sleep 0.1; done
@@ -80,8 +81,9 @@ tensors() { local hl; hl=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + hl
     ! pgrep -f "$t/k.safetensors" > /dev/null
     # the checkpoint loads: --resume finishes, with the weights of a run never killed
     OMP_NUM_THREADS=1 $MPIRUN -np 2 "$BIN/train" "${run_args[@]}" --resume < "$BATS_FILE_TMPDIR/train.jsonl" > "$t/resumed.log"
-    [ "$(jq -s 'last.epoch' "$t/resumed.log")" = 12 ]
-    OMP_NUM_THREADS=1 $MPIRUN -np 2 "$BIN/train" $O --epochs 12 --batch 8 --out "$t/whole.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    [ "$(jq -s 'last.epoch' "$t/resumed.log")" = 30 ]
+    [ "$(jq -s 'first.epoch' "$t/resumed.log")" -gt 1 ]
+    OMP_NUM_THREADS=1 $MPIRUN -np 2 "$BIN/train" $O --epochs 30 --batch 8 --out "$t/whole.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     cmp "$t/k.safetensors.ckpt" "$t/whole.safetensors.ckpt"
     assert_no_temp_files "$t"
 }
@@ -123,6 +125,20 @@ tensors() { local hl; hl=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((9 + hl
     OMP_NUM_THREADS=2 "$BIN/train" $O --epochs 1 --batch 16 --out "$t/s.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     OMP_NUM_THREADS=1 $MPIRUN -np 2 "$BIN/train" $O --sync-bn --resume --epochs 2 --batch 8 --out "$t/s.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
     cmp "$t/one.safetensors.ckpt" "$t/s.safetensors.ckpt"
+}
+
+@test "--resume: rank 0 reads the checkpoint and gives it to the others, which need not see it" {
+    t="$BATS_TEST_TMPDIR"
+    mkdir "$t/a" "$t/b"
+    OMP_NUM_THREADS=2 "$BIN/train" $O --epochs 2 --batch 16 --out "$t/one.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    OMP_NUM_THREADS=2 "$BIN/train" $O --epochs 1 --batch 16 --out "$t/a/m.safetensors" < "$BATS_FILE_TMPDIR/train.jsonl" > /dev/null
+    # rank 0 works in a/, which has the checkpoint; rank 1 in b/, which has none
+    run timeout 60 env OMP_NUM_THREADS=1 $MPIRUN -np 1 -wdir "$t/a" "$BIN/train" $O --sync-bn --resume --epochs 2 --batch 8 --out m.safetensors \
+        : -np 1 -wdir "$t/b" "$BIN/train" $O --sync-bn --resume --epochs 2 --batch 8 --out m.safetensors < "$BATS_FILE_TMPDIR/train.jsonl"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    cmp "$t/one.safetensors.ckpt" "$t/a/m.safetensors.ckpt"
+    [ -z "$(ls "$t/b")" ]
 }
 
 @test "more processes than training images is refused" {

@@ -32,3 +32,4 @@ run_unit() {
 @test "unit: iterative stratification: hand-computed parts, quotas, invariances" { run_unit test_stratify; }
 @test "unit: locating objects across labels, one box per annotator" { run_unit test_locate; }
 @test "unit: Dawid-Skene EM: a case by hand, planted matrices and spreads, renumbering, threads" { run_unit test_truth_em; }
+@test "unit: the NCCL path loads NCCL and makes ids (the GPU processes' gradient sums)" { run_unit test_nccl; }

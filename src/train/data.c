@@ -348,7 +348,6 @@ int dataset_batch_part(const Dataset *d, const int *idx, int B, int b0, int b1, 
     for (int b = 0; b < B; b++) {
         // an image outside [b0, b1) draws its random numbers and nothing else
         int own = b >= b0 && b < b1;
-        float *xb = x + (size_t)(b - b0) * C * plane;
         int nb = 0, cw = S, chh = S;
         const uint8_t *src = NULL;
         if (aug && rng_uniform(r) < aug->mosaic) {
@@ -391,6 +390,7 @@ int dataset_batch_part(const Dataset *d, const int *idx, int B, int b0, int b1, 
             ty = (float)(S * rng_range(r, 0.5 - aug->translate, 0.5 + aug->translate)) - s * chh / 2.0f;
         }
         if (!own) continue;
+        float *xb = x + (size_t)(b - b0) * C * plane;
         warp(src, C, cw, chh, s, tx, ty, xb, S);
         for (int k = 0; k < nb; k++) {
             BoxT bx = boxes[k];

@@ -23,11 +23,19 @@ int ddp_share_images(void *ctx, Dataset *d, int parts) {
 
 static void net_sum(void *ctx, double *v, int n) { dist_sum_f64(ctx, v, (size_t)n); }
 
-int ddp_pick_gpu(const Dist *dist, int device_cuda, char *err, size_t n) {
+int ddp_pick_gpu(const Dist *dist, DeviceChoice device, char *err, size_t n) {
     char probe[256];
-    if (!dist->active || gpu_probe(probe, sizeof probe) == 0) return 0;
-    if (gpu_use_device(dist->local_rank, err, n) != 0) return device_cuda ? -1 : 0;
-    return 0;
+    if (!dist->active || device == DEVICE_CPU) return 0;
+    int count = gpu_probe(probe, sizeof probe);
+    // one GPU in sight (one machine's only GPU, or the one a scheduler gave this task): that
+    // one; several: the local rank's, one process per GPU
+    if (count <= 1) return 0;
+    if (dist->local_rank >= count) {
+        snprintf(err, n, "%d GPUs on %s for more processes (local rank %d): start one process per GPU, or give --device cpu", count,
+                 dist->host, dist->local_rank);
+        return -1;
+    }
+    return gpu_use_device(dist->local_rank, err, n);
 }
 
 int ddp_init(Ddp *p, const Dist *dist, Engine *eng, int sync_bn, char *err, size_t n) {
@@ -48,10 +56,12 @@ int ddp_init(Ddp *p, const Dist *dist, Engine *eng, int sync_bn, char *err, size
             return -1;
         }
         unsigned char id[GPU_COMM_ID_BYTES] = { 0 };
-        int ok = dist->rank != 0 || gpu_comm_id(id, err, n) == 0;
+        char why[400] = "";
+        int ok = dist->rank != 0 || gpu_comm_id(id, why, sizeof why) == 0;
         dist_sum_int(dist, &ok, 1);   // every process learns whether rank 0 made the id
         if (ok != dist->size) {
-            if (dist->rank != 0) snprintf(err, n, "rank 0 could not start NCCL");
+            if (dist->rank == 0) snprintf(err, n, "the GPU processes cannot sum their gradients: %s (or give --device cpu)", why);
+            else snprintf(err, n, "rank 0 could not start NCCL (its message says why)");
             return -1;
         }
         dist_bcast(dist, id, sizeof id, 0);

@@ -24,9 +24,10 @@ typedef struct {
 // DataOptions.share: every process's block of decoded images to every process.
 int ddp_share_images(void *dist, Dataset *d, int parts);
 
-// Picks this process's GPU (its local rank) before engine_init, where the device may be a
-// GPU. -1 with err when --device cuda cannot have one.
-int ddp_pick_gpu(const Dist *dist, int device_cuda, char *err, size_t n);
+// Picks this process's GPU before engine_init, where the device may be a GPU: the one in
+// sight, or with several the local rank's. -1 with err when there are fewer GPUs than
+// processes on this machine.
+int ddp_pick_gpu(const Dist *dist, DeviceChoice device, char *err, size_t n);
 // After engine_init: checks that every process runs on the same kind of device, and sets
 // up the sums (NCCL between GPUs). -1 with err.
 int ddp_init(Ddp *p, const Dist *dist, Engine *eng, int sync_bn, char *err, size_t n);

@@ -22,6 +22,22 @@ static int launched(void) {
            (getenv("SLURM_PROCID") && env_int("SLURM_STEP_NUM_TASKS", 1) > 1);
 }
 
+int dist_launcher_rank(void) {
+    if (!launched()) return 0;
+    static const char *const names[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID" };
+    for (int i = 0; i < 4; i++)
+        if (getenv(names[i])) return env_int(names[i], 0);
+    return 0;
+}
+
+// The processes the launcher started, where its environment says (0: it does not say).
+static int launcher_size(void) {
+    int n = env_int("OMPI_COMM_WORLD_SIZE", 0);
+    if (!n) n = env_int("PMI_SIZE", 0);
+    if (!n && getenv("SLURM_PROCID")) n = env_int("SLURM_STEP_NUM_TASKS", 0);
+    return n;
+}
+
 #ifdef HAVE_MPI
 
 int dist_compiled(void) { return 1; }
@@ -42,28 +58,43 @@ static void stop_job(int status, void *arg) {
     fprintf(stderr, "train: rank %d of %d (%s) stopped with exit code %d: stopping every rank\n", d->rank, d->size, d->host,
             status);
     fflush(stderr);
-    MPI_Abort(MPI_COMM_WORLD, status ? status : 1);
+    MPI_Abort(MPI_COMM_WORLD, status);
 }
 
-int dist_init(Dist *d, int *argc, char ***argv, char *err, size_t n) {
+int dist_init(Dist *d, char *err, size_t n) {
     memset(d, 0, sizeof *d);
     d->size = 1;
     if (gethostname(d->host, sizeof d->host - 1) != 0) snprintf(d->host, sizeof d->host, "?");
     if (!launched()) return 0;
     int provided = 0;
     // MPI is called from the main thread only (the master thread of OpenMP's regions)
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         snprintf(err, n, "MPI_Init_thread failed");
         return -1;
     }
     d->active = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    // the handler outlives main's frame: it gets its own copy
+    Dist *copy = malloc(sizeof *copy);
+    if (copy) {
+        *copy = *d;
+        on_exit(stop_job, copy);
+    }
+    if (provided < MPI_THREAD_FUNNELED) {
+        snprintf(err, n, "this MPI cannot be called from the main thread of a threaded process (MPI_THREAD_FUNNELED)");
+        return -1;
+    }
+    int started = launcher_size();
+    if (started && started != d->size) {
+        snprintf(err, n, "the launcher started %d processes, but MPI joined %d: under srun, give --mpi=pmix (Open MPI joins srun's tasks through PMIx)",
+                 started, d->size);
+        return -1;
+    }
     MPI_Comm local;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &local);
     MPI_Comm_rank(local, &d->local_rank);
     MPI_Comm_free(&local);
-    on_exit(stop_job, d);
     return 0;
 }
 
@@ -106,7 +137,7 @@ void dist_barrier(const Dist *d) {
 
 int dist_compiled(void) { return 0; }
 
-int dist_init(Dist *d, int *argc, char ***argv, char *err, size_t n) {
+int dist_init(Dist *d, char *err, size_t n) {
     memset(d, 0, sizeof *d);
     d->size = 1;
     if (gethostname(d->host, sizeof d->host - 1) != 0) snprintf(d->host, sizeof d->host, "?");

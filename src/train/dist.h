@@ -20,8 +20,12 @@ typedef struct {
 // Starts MPI when a launcher started this process (its environment says so: Open MPI's,
 // PMIx's or Slurm's variables), else a single process. From then on, a process that
 // exits before dist_finalize (an error, a signal handler's exit) stops every process of
-// the job with its exit code. Returns -1 under a launcher in a build without MPI.
-int dist_init(Dist *d, int *argc, char ***argv, char *err, size_t n);
+// the job with its exit code. Returns -1 under a launcher in a build without MPI, and when
+// MPI joins fewer processes than the launcher started (srun without --mpi=pmix).
+int dist_init(Dist *d, char *err, size_t n);
+// This process's rank as the launcher's environment gives it (0 without a launcher), before
+// dist_init: for what every process would print alike (the help, a usage error).
+int dist_launcher_rank(void);
 // Ends MPI after a successful run (every process calls it).
 void dist_finalize(Dist *d);
 // 1 when this build can run under a launcher.

@@ -278,6 +278,52 @@ static long checkpoint_long(const StFile *f, const char *path, const char *key, 
     return v;
 }
 
+// The checkpoint next to --out: parameters, optimiser state, anchors, and where the run was.
+static void read_checkpoint(const char *ckpt, Model *m, Optimizer *opt, Rng *rng, int *start_epoch, double *best) {
+    StFile f;
+    char err[2048];
+    if (st_read(ckpt, &f, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "--resume: %s", err);
+    int nd;
+    long shape[ST_MAX_DIMS];
+    size_t nf = m->net.n_floats;
+    const float *p = st_tensor(&f, "params", &nd, shape), *mb = st_tensor(&f, "momentum", &nd, shape), *em = st_tensor(&f, "ema", &nd, shape);
+    if (!p || !mb || !em || (size_t)shape[0] != nf) cli_die(TOOL, EXIT_DATA, "--resume: %s does not match this model", ckpt);
+    memcpy(m->net.params, p, sizeof(float) * nf);
+    memcpy(opt->momentum_buf, mb, sizeof(float) * nf);
+    memcpy(opt->ema, em, sizeof(float) * nf);
+    if (opt->second) {
+        const float *sm = st_tensor(&f, "second_moment", &nd, shape);
+        if (!sm || (size_t)shape[0] != nf) cli_die(TOOL, EXIT_DATA, "--resume: %s was not written with --optimizer adamw", ckpt);
+        memcpy(opt->second, sm, sizeof(float) * nf);
+    }
+    *start_epoch = (int)checkpoint_long(&f, ckpt, "epoch", 0, INT_MAX);
+    opt->updates = checkpoint_long(&f, ckpt, "updates", 0, LONG_MAX);
+    const char *best_text = checkpoint_meta(&f, ckpt, "best");
+    char *end;
+    *best = strtod(best_text, &end);
+    if (end == best_text || *end) cli_die(TOOL, EXIT_DATA, "--resume: %s: \"best\" is not a number", ckpt);
+    if (sscanf(checkpoint_meta(&f, ckpt, "rng"), "%lu %lu", (unsigned long *)&rng->state, (unsigned long *)&rng->inc) != 2)
+        cli_die(TOOL, EXIT_DATA, "--resume: %s: \"rng\" is not two integers", ckpt);
+    const float *an = st_tensor(&f, "anchors", &nd, shape);
+    if (an) memcpy(m->net.anchors, an, sizeof m->net.anchors);
+    st_close(&f);
+}
+
+// Rank 0's checkpoint to every process (the others do not read the file: their machines
+// need not see it, nor agree on it).
+static void share_checkpoint(const Dist *dist, Model *m, Optimizer *opt, Rng *rng, int *start_epoch, double *best) {
+    size_t bytes = sizeof(float) * m->net.n_floats;
+    dist_bcast(dist, m->net.params, bytes, 0);
+    dist_bcast(dist, opt->momentum_buf, bytes, 0);
+    dist_bcast(dist, opt->ema, bytes, 0);
+    if (opt->second) dist_bcast(dist, opt->second, bytes, 0);
+    dist_bcast(dist, m->net.anchors, sizeof m->net.anchors, 0);
+    dist_bcast(dist, start_epoch, sizeof *start_epoch, 0);
+    dist_bcast(dist, &opt->updates, sizeof opt->updates, 0);
+    dist_bcast(dist, best, sizeof *best, 0);
+    dist_bcast(dist, rng, sizeof *rng, 0);
+}
+
 // The records on stdin: read by rank 0 and given to every process (a launcher gives stdin
 // to rank 0 alone), each process decoding its block of the images.
 static void load_training_records(const Dist *dist, const DataOptions *dopt, Dataset *train, Model *m) {
@@ -304,11 +350,11 @@ static void load_training_records(const Dist *dist, const DataOptions *dopt, Dat
 int main(int argc, char **argv) {
     Dist dist;
     char desc[512], err[2048];
-    if (dist_init(&dist, &argc, &argv, err, sizeof err) != 0) cli_die(TOOL, EXIT_USAGE, "%s", err);
-    int lead = dist.rank == 0;   // validates, logs and writes the files
     Args a;
     {
-        // every process reads the same arguments: rank 0 alone shows the help or the error
+        // every process reads the same arguments, before MPI starts (so that none is stopped
+        // before it speaks): rank 0 alone shows the help or the error
+        int lead = dist_launcher_rank() == 0;
         int keep_out = lead ? -1 : dup(STDOUT_FILENO), keep_err = lead ? -1 : dup(STDERR_FILENO), null = -1;
         if (!lead && (null = open("/dev/null", O_WRONLY)) >= 0) {
             dup2(null, STDOUT_FILENO);
@@ -323,7 +369,10 @@ int main(int argc, char **argv) {
         if (keep_out >= 0) close(keep_out);
         if (keep_err >= 0) close(keep_err);
     }
+    if (dist_init(&dist, err, sizeof err) != 0) cli_die(TOOL, EXIT_USAGE, "%s", err);
     if (dist.active) snprintf(TOOL, sizeof TOOL, "train (rank %d of %d)", dist.rank, dist.size);
+    int lead = dist.rank == 0;   // validates, logs and writes the files
+    if (!lead && !freopen("/dev/null", "r", stdin)) cli_die(TOOL, EXIT_DATA, "cannot close stdin");   // rank 0 reads it
     if (!lead) a.quiet = 1;
     if (lead) {
         // A folder that cannot take the model is found now, not after the first epoch.
@@ -373,7 +422,7 @@ int main(int argc, char **argv) {
     Optimizer opt;
     if (optim_init(&opt, &m.net, &oc) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     Engine eng;
-    if (ddp_pick_gpu(&dist, a.device == DEVICE_CUDA, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "--device cuda: %s", err);
+    if (ddp_pick_gpu(&dist, a.device, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "%s", err);
     if (engine_init(&eng, &m.net, &opt, a.device, a.math, local, desc, sizeof desc) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
     if (!a.quiet) fprintf(stderr, "%s: %s\n", TOOL, desc);
     Ddp ddp;
@@ -404,39 +453,18 @@ int main(int argc, char **argv) {
     // What a killed run left: temporary files of the model and of the checkpoint.
     int stale = lead ? remove_stale_temps(a.out) + remove_stale_temps(ckpt) : 0;
     if (stale && !a.quiet) fprintf(stderr, "%s: removed %d temporary file%s left by a killed run\n", TOOL, stale, stale > 1 ? "s" : "");
+    // --resume: rank 0 reads the checkpoint (or finds none yet) and gives it to every process
     struct stat ckpt_st;
-    if (a.resume && stat(ckpt, &ckpt_st) != 0 && errno == ENOENT) {
+    if (lead && a.resume && stat(ckpt, &ckpt_st) != 0 && errno == ENOENT) {
         // killed before its first epoch ended: nothing to resume, so start from the beginning
-        if (lead) fprintf(stderr, "%s: --resume: no checkpoint %s yet; training from the beginning\n", TOOL, ckpt);
+        fprintf(stderr, "%s: --resume: no checkpoint %s yet; training from the beginning\n", TOOL, ckpt);
         a.resume = 0;
     }
+    if (lead && a.resume) read_checkpoint(ckpt, &m, &opt, &rng, &start_epoch, &best);
+    dist_bcast(&dist, &a.resume, sizeof a.resume, 0);
     if (a.resume) {
-        StFile f;
-        if (st_read(ckpt, &f, err, sizeof err) != 0) cli_die(TOOL, EXIT_DATA, "--resume: %s", err);
-        int nd;
-        long shape[ST_MAX_DIMS];
-        const float *p = st_tensor(&f, "params", &nd, shape), *mb = st_tensor(&f, "momentum", &nd, shape), *em = st_tensor(&f, "ema", &nd, shape);
-        if (!p || !mb || !em || (size_t)shape[0] != m.net.n_floats) cli_die(TOOL, EXIT_DATA, "--resume: %s does not match this model", ckpt);
-        memcpy(m.net.params, p, sizeof(float) * m.net.n_floats);
-        memcpy(opt.momentum_buf, mb, sizeof(float) * m.net.n_floats);
-        memcpy(opt.ema, em, sizeof(float) * m.net.n_floats);
-        if (opt.second) {
-            const float *sm = st_tensor(&f, "second_moment", &nd, shape);
-            if (!sm || (size_t)shape[0] != m.net.n_floats) cli_die(TOOL, EXIT_DATA, "--resume: %s was not written with --optimizer adamw", ckpt);
-            memcpy(opt.second, sm, sizeof(float) * m.net.n_floats);
-        }
-        start_epoch = (int)checkpoint_long(&f, ckpt, "epoch", 0, INT_MAX);
-        opt.updates = checkpoint_long(&f, ckpt, "updates", 0, LONG_MAX);
+        share_checkpoint(&dist, &m, &opt, &rng, &start_epoch, &best);
         opt.has_momentum = 1;
-        const char *best_text = checkpoint_meta(&f, ckpt, "best");
-        char *end;
-        best = strtod(best_text, &end);
-        if (end == best_text || *end) cli_die(TOOL, EXIT_DATA, "--resume: %s: \"best\" is not a number", ckpt);
-        if (sscanf(checkpoint_meta(&f, ckpt, "rng"), "%lu %lu", (unsigned long *)&rng.state, (unsigned long *)&rng.inc) != 2)
-            cli_die(TOOL, EXIT_DATA, "--resume: %s: \"rng\" is not two integers", ckpt);
-        const float *an = st_tensor(&f, "anchors", &nd, shape);
-        if (an) memcpy(m.net.anchors, an, sizeof m.net.anchors);
-        st_close(&f);
         if (engine_upload(&eng) != 0) cli_die(TOOL, EXIT_DATA, "%s", eng.err);
     }
     if (!a.quiet)
