@@ -30,6 +30,12 @@ int dist_launcher_rank(void) {
     return 0;
 }
 
+
+
+#ifdef HAVE_MPI
+
+int dist_compiled(void) { return 1; }
+
 // The processes the launcher started, where its environment says (0: it does not say).
 static int launcher_size(void) {
     int n = env_int("OMPI_COMM_WORLD_SIZE", 0);
@@ -37,10 +43,6 @@ static int launcher_size(void) {
     if (!n && getenv("SLURM_PROCID")) n = env_int("SLURM_STEP_NUM_TASKS", 0);
     return n;
 }
-
-#ifdef HAVE_MPI
-
-int dist_compiled(void) { return 1; }
 
 // An exit before dist_finalize takes the whole job down, with this process's exit code,
 // so that no rank waits forever on one that is gone.
