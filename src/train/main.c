@@ -347,28 +347,33 @@ static void load_training_records(const Dist *dist, const DataOptions *dopt, Dat
     free(text);
 }
 
+// Every process reads the same arguments, before MPI starts (so that none is stopped before
+// it speaks): rank 0 alone shows the help or the error, the others' output is muted meanwhile.
+static void parse_args_once(int argc, char **argv, Args *a) {
+    if (dist_launcher_rank() == 0) {
+        parse_args(argc, argv, a);
+        return;
+    }
+    int keep_out = dup(STDOUT_FILENO), keep_err = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+    }
+    parse_args(argc, argv, a);
+    if (null >= 0) {
+        dup2(keep_out, STDOUT_FILENO);
+        dup2(keep_err, STDERR_FILENO);
+        close(null);
+    }
+    if (keep_out >= 0) close(keep_out);
+    if (keep_err >= 0) close(keep_err);
+}
+
 int main(int argc, char **argv) {
     Dist dist;
     char desc[512], err[2048];
     Args a;
-    {
-        // every process reads the same arguments, before MPI starts (so that none is stopped
-        // before it speaks): rank 0 alone shows the help or the error
-        int lead = dist_launcher_rank() == 0;
-        int keep_out = lead ? -1 : dup(STDOUT_FILENO), keep_err = lead ? -1 : dup(STDERR_FILENO), null = -1;
-        if (!lead && (null = open("/dev/null", O_WRONLY)) >= 0) {
-            dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
-        }
-        parse_args(argc, argv, &a);
-        if (null >= 0) {
-            dup2(keep_out, STDOUT_FILENO);
-            dup2(keep_err, STDERR_FILENO);
-            close(null);
-        }
-        if (keep_out >= 0) close(keep_out);
-        if (keep_err >= 0) close(keep_err);
-    }
+    parse_args_once(argc, argv, &a);
     if (dist_init(&dist, err, sizeof err) != 0) cli_die(TOOL, EXIT_USAGE, "%s", err);
     if (dist.active) snprintf(TOOL, sizeof TOOL, "train (rank %d of %d)", dist.rank, dist.size);
     int lead = dist.rank == 0;   // validates, logs and writes the files
