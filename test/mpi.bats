@@ -7,9 +7,7 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
     load helpers/common
-    d="$BATS_FILE_TMPDIR"
-    "$BIN/simulate" --quiet --n 48 --seed 21 --out "$d/img" | "$BIN/fuse" --quiet > "$d/train.jsonl"
-    "$BIN/simulate" --quiet --n 16 --first 48 --seed 21 --out "$d/img" | "$BIN/fuse" --quiet > "$d/val.jsonl"
+    small_train_val "$BATS_FILE_TMPDIR"
 }
 
 setup() {

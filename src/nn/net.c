@@ -345,7 +345,7 @@ static float *G(Net *n, int i) { return n->grads + n->param[i].offset; }
 
 // The threads' batch-norm sums (2, C) added in thread order, into the slot after the last
 // thread's; returns it. Called by one thread after a barrier.
-static const double *bn_sums_total(Net *n, int C) {
+static double *bn_sums_total(Net *n, int C) {
     size_t stride = 2 * (size_t)n->bn_channels;
     double *total = n->bn_sums + (size_t)n->threads * stride;
     for (int j = 0; j < 2 * C; j++) {
@@ -367,7 +367,7 @@ static double bn_count(const Net *n, size_t hw) {
 }
 
 static const double *bn_sums_global(Net *n, int C) {
-    double *total = (double *)bn_sums_total(n, C);
+    double *total = bn_sums_total(n, C);
     if (bn_synced(n)) n->sync->sum_f64(n->sync->ctx, total, 2 * C);
     return total;
 }

@@ -34,8 +34,6 @@ int dist_launcher_rank(void) {
 
 #ifdef HAVE_MPI
 
-int dist_compiled(void) { return 1; }
-
 // The processes the launcher started, where its environment says (0: it does not say).
 static int launcher_size(void) {
     int n = env_int("OMPI_COMM_WORLD_SIZE", 0);
@@ -53,10 +51,6 @@ static void stop_job(int status, void *arg) {
     if (!init) return;
     MPI_Finalized(&fin);
     if (fin) return;
-    if (status == 0) {   // every process ends early and well (--help)
-        MPI_Finalize();
-        return;
-    }
     fprintf(stderr, "train: rank %d of %d (%s) stopped with exit code %d: stopping every rank\n", d->rank, d->size, d->host,
             status);
     fflush(stderr);
@@ -131,13 +125,7 @@ void dist_bcast(const Dist *d, void *buf, size_t bytes, int root) {
         MPI_Bcast((char *)buf + i, (int)(bytes - i < PIECE ? bytes - i : PIECE), MPI_BYTE, root, MPI_COMM_WORLD);
 }
 
-void dist_barrier(const Dist *d) {
-    if (d->active) MPI_Barrier(MPI_COMM_WORLD);
-}
-
 #else   // built without MPI: one process
-
-int dist_compiled(void) { return 0; }
 
 int dist_init(Dist *d, char *err, size_t n) {
     memset(d, 0, sizeof *d);
@@ -155,7 +143,6 @@ void dist_sum_f32(const Dist *d, float *v, size_t n) { (void)d; (void)v; (void)n
 void dist_sum_f64(const Dist *d, double *v, size_t n) { (void)d; (void)v; (void)n; }
 void dist_sum_int(const Dist *d, int *v, int n) { (void)d; (void)v; (void)n; }
 void dist_bcast(const Dist *d, void *buf, size_t bytes, int root) { (void)d; (void)buf; (void)bytes; (void)root; }
-void dist_barrier(const Dist *d) { (void)d; }
 
 #endif
 

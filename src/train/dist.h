@@ -28,8 +28,6 @@ int dist_init(Dist *d, char *err, size_t n);
 int dist_launcher_rank(void);
 // Ends MPI after a successful run (every process calls it).
 void dist_finalize(Dist *d);
-// 1 when this build can run under a launcher.
-int dist_compiled(void);
 
 // Sums over the processes, in place; every process gets the same values.
 void dist_sum_f32(const Dist *d, float *v, size_t n);
@@ -37,8 +35,6 @@ void dist_sum_f64(const Dist *d, double *v, size_t n);
 void dist_sum_int(const Dist *d, int *v, int n);
 // Rank root's bytes to every process (any size).
 void dist_bcast(const Dist *d, void *buf, size_t bytes, int root);
-// Waits for every process.
-void dist_barrier(const Dist *d);
 
 // Reads fp to its end on rank 0 and gives the bytes to every process: *buf (malloc'd, NUL
 // after the last byte) and *len. -1 when out of memory or the read fails (rank 0's err).

@@ -5,20 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-int loader_init(Loader *L, const Dataset *d, const AugOptions *aug, Rng *rng, int B, int tcap) {
+int loader_init(Loader *L, const Dataset *d, const AugOptions *aug, Rng *rng, int B, int part, int parts, int tcap) {
     memset(L, 0, sizeof *L);
     L->d = d;
     L->aug = aug;
     L->rng = rng;
     L->B = B;
     L->tcap = tcap;
-    L->parts = 1;
-    size_t plane = (size_t)d->size * d->size;
+    L->part = part;
+    L->parts = parts;
+    size_t plane = (size_t)d->size * d->size, most = (size_t)(B + parts - 1) / parts;   // a part's images at most
     for (int s = 0; s < 2; s++) {
         // page-locked where CUDA can give it: the GPU copies the batch in faster
-        L->slot[s].x = gpu_host_alloc(sizeof(float) * (size_t)B * d->ch * plane);
+        L->slot[s].x = gpu_host_alloc(sizeof(float) * most * d->ch * plane);
         L->pinned[s] = L->slot[s].x != NULL;
-        if (!L->slot[s].x) L->slot[s].x = malloc(sizeof(float) * (size_t)B * d->ch * plane);
+        if (!L->slot[s].x) L->slot[s].x = malloc(sizeof(float) * most * d->ch * plane);
         L->slot[s].t = malloc(sizeof(Target) * (size_t)tcap);
         if (!L->slot[s].x || !L->slot[s].t) return -1;
     }
@@ -49,11 +50,6 @@ static void *produce(void *arg) {
         pthread_mutex_unlock(&L->mu);
     }
     return NULL;
-}
-
-void loader_set_part(Loader *L, int part, int parts) {
-    L->part = part;
-    L->parts = parts;
 }
 
 int loader_start_epoch(Loader *L, const int *order, long per_epoch) {

@@ -35,10 +35,9 @@ typedef struct {
     int running;
 } Loader;
 
-// Allocates two slots for batches of B images. Returns -1 when out of memory. Batches are
-// whole (part 0 of 1) until loader_set_part.
-int loader_init(Loader *L, const Dataset *d, const AugOptions *aug, Rng *rng, int B, int tcap);
-void loader_set_part(Loader *L, int part, int parts);
+// Allocates two slots for part `part` of `parts` of batches of B images (0 of 1: whole
+// batches). Returns -1 when out of memory.
+int loader_init(Loader *L, const Dataset *d, const AugOptions *aug, Rng *rng, int B, int part, int parts, int tcap);
 // Starts producing the epoch's batches in `order` (n images, per_epoch batches).
 int loader_start_epoch(Loader *L, const int *order, long per_epoch);
 // The next batch (waits for it); valid until the following loader_next call.

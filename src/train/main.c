@@ -444,8 +444,7 @@ int main(int argc, char **argv) {
     AugOptions aug = { a.mosaic, a.scale, a.translate };
     int tcap = 64 * B + 1024;
     Loader loader;
-    if (loader_init(&loader, &train, &aug, &rng, B, tcap) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
-    loader_set_part(&loader, dist.rank, dist.size);
+    if (loader_init(&loader, &train, &aug, &rng, B, dist.rank, dist.size, tcap) != 0) cli_die(TOOL, EXIT_DATA, "out of memory");
     int *order = malloc(sizeof *order * (size_t)train.n);
     int accumulate = (int)fmax(round((double)a.nbs / B), 1);
     // with several processes, a last batch of fewer images than processes is left out
